@@ -1,0 +1,3 @@
+module github.com/spate-io/spate
+
+go 1.26.8
