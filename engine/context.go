@@ -61,8 +61,8 @@ type Context struct {
 	jobs        sync.WaitGroup
 	stopBus     context.CancelFunc
 	busDone     chan struct{}
-	closeOnce sync.Once
-	closed    atomic.Bool
+	closeOnce   sync.Once
+	closed      atomic.Bool
 
 	mu       sync.Mutex
 	shuffles map[int]*shuffleOutput // by shuffle ID

@@ -49,7 +49,7 @@ type Bus struct {
 	log      *slog.Logger
 	queue    chan envelope
 
-	mu        sync.Mutex                      // serialises Subscribe and unsubscribe
+	mu        sync.Mutex                       // serialises Subscribe and unsubscribe
 	listeners atomic.Pointer[[]*listenerEntry] // copy-on-write, read by Run without locking
 
 	dropped atomic.Int64
