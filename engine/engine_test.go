@@ -296,7 +296,7 @@ func TestSlotsBoundConcurrency(t *testing.T) {
 }
 
 func TestTaskErrorFailsJobAndNamesStage(t *testing.T) {
-	c := newTestContext(t)
+	c := newTestContext(t, Slots(4)) // every task holds a slot until cancelled
 	n := node(c, 4, "Map at x.go:1")
 	boom := errors.New("boom")
 	err := c.RunJob(testCtx(t), n, nil, "x", func(ctx context.Context, tc *TaskContext) error {

@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
+		"sync"
 	"sync/atomic"
 
 	"github.com/spate-io/spate/metrics"
@@ -87,12 +86,7 @@ func (c *Context) RunJob(ctx context.Context, final Node, partitions []int, desc
 	memo := map[int]*plannedStage{}
 	result := &plannedStage{stage: &stage{id: int(c.nextStageID.Add(1)), node: final}}
 	result.parents = c.planParents(final, memo)
-	stageIDs := make([]int, 0, len(memo)+1)
-	for id := range memo {
-		stageIDs = append(stageIDs, id)
-	}
-	slices.Sort(stageIDs) // map stages are created parents first
-	stageIDs = append(stageIDs, result.id)
+	stageIDs := topoStageIDs(result)
 
 	clk := c.cfg.clock
 	start := clk.Now()
@@ -110,6 +104,25 @@ func (c *Context) RunJob(ctx context.Context, final Node, partitions []int, desc
 	}
 	c.bus.Post(metrics.JobEnded{JobID: j.id, Time: clk.Now(), Duration: clk.Since(start), Err: err})
 	return err
+}
+
+// topoStageIDs lists the IDs of a job's stages, parents before children.
+func topoStageIDs(result *plannedStage) []int {
+	var ids []int
+	seen := map[int]bool{}
+	var visit func(ps *plannedStage)
+	visit = func(ps *plannedStage) {
+		if seen[ps.id] {
+			return
+		}
+		seen[ps.id] = true
+		for _, p := range ps.parents {
+			visit(p)
+		}
+		ids = append(ids, ps.id)
+	}
+	visit(result)
+	return ids
 }
 
 // beginJob registers a running job unless the Context is closed.

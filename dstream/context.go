@@ -1,0 +1,379 @@
+package dstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/spate-io/spate/clock"
+	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/metrics"
+)
+
+// State is the lifecycle state of a StreamingContext.
+type State int32
+
+const (
+	// Initialized: streams and output operations may be added.
+	Initialized State = iota
+	// Active: Start was called; the graph is fixed and batches run.
+	Active
+	// Stopped: Stop was called or a failure stopped the context. It
+	// cannot be restarted; create a new one.
+	Stopped
+)
+
+func (s State) String() string {
+	switch s {
+	case Initialized:
+		return "initialized"
+	case Active:
+		return "active"
+	case Stopped:
+		return "stopped"
+	}
+	return fmt.Sprintf("State(%d)", int32(s))
+}
+
+var (
+	// ErrStarted is returned when the graph is changed, or Start called,
+	// after the context started.
+	ErrStarted = errors.New("dstream: the streaming context has already started; add streams and output operations before Start")
+	// ErrStopped is returned by operations on a stopped context.
+	ErrStopped = errors.New("dstream: the streaming context is stopped; create a new one")
+)
+
+// Option configures a StreamingContext.
+type Option func(*config)
+
+type config struct {
+	clock          clock.Clock
+	concurrentJobs int
+	blockInterval  time.Duration
+	restartDelay   time.Duration
+	logger         *slog.Logger
+}
+
+// WithClock sets the clock that drives batches. Tests pass a
+// [clock.Manual] and advance it by hand. Default: the engine context's
+// clock.
+func WithClock(c clock.Clock) Option { return func(cfg *config) { cfg.clock = c } }
+
+// ConcurrentJobs sets how many output operations run at once. With 1,
+// batches run one after another in time order and a slow batch delays the
+// next; with more, jobs of later batches may run before earlier ones end.
+// Default: 1.
+func ConcurrentJobs(n int) Option { return func(c *config) { c.concurrentJobs = n } }
+
+// BlockInterval sets how often receivers cut the data they stored into a
+// block; each block becomes a partition of the batch. Default: 200ms.
+func BlockInterval(d time.Duration) Option { return func(c *config) { c.blockInterval = d } }
+
+// ReceiverRestartDelay sets how long a receiver that asked to restart
+// waits before it starts again. Default: 2s.
+func ReceiverRestartDelay(d time.Duration) Option { return func(c *config) { c.restartDelay = d } }
+
+// WithLogger sets the logger. Default: the engine context's logger.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// StreamingContext runs a graph of DStreams: every batch interval it
+// generates one job per output operation for that batch time and runs
+// the jobs on the engine context. Create it with [NewStreamingContext],
+// build streams and output operations, then call Start.
+//
+// A failing output operation (an error returned or a panic) stops the
+// context, as in Spark: [StreamingContext.AwaitTermination] then returns
+// that error. Keep output operations that may fail transiently from
+// returning errors (retry inside them) if the stream should go on.
+type StreamingContext struct {
+	ec       *engine.Context
+	interval time.Duration
+	cfg      config
+	clock    clock.Clock
+	log      *slog.Logger
+	bus      *metrics.Bus
+
+	mu       sync.Mutex
+	state    State
+	streams  []*streamNode
+	inputs   []inputStream
+	outputs  []*outputOp
+	remember time.Duration
+	zeroTime time.Time // set by Start; batch k runs at zeroTime + k*interval
+
+	runCancel context.CancelFunc // cancels the jobs' context on a hard stop
+	generator *jobGenerator
+	scheduler *jobScheduler
+	tracker   *receiverTracker
+	wg        sync.WaitGroup // the context's goroutines
+
+	stopOnce sync.Once
+	stopErr  error
+	done     chan struct{} // closed once stopped
+}
+
+// NewStreamingContext returns a context that cuts streams into batches of
+// batchInterval and runs them on ec.
+func NewStreamingContext(ec *engine.Context, batchInterval time.Duration, opts ...Option) (*StreamingContext, error) {
+	if ec == nil {
+		return nil, errors.New("dstream.NewStreamingContext: nil engine context")
+	}
+	cfg := config{clock: ec.Clock(), concurrentJobs: 1, blockInterval: 200 * time.Millisecond, restartDelay: 2 * time.Second, logger: ec.Logger()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case batchInterval <= 0:
+		return nil, fmt.Errorf("dstream.NewStreamingContext: batch interval must be positive, got %v", batchInterval)
+	case cfg.clock == nil:
+		return nil, errors.New("dstream.NewStreamingContext: WithClock needs a non-nil clock")
+	case cfg.concurrentJobs < 1:
+		return nil, fmt.Errorf("dstream.NewStreamingContext: ConcurrentJobs must be at least 1, got %d", cfg.concurrentJobs)
+	case cfg.blockInterval <= 0:
+		return nil, fmt.Errorf("dstream.NewStreamingContext: BlockInterval must be positive, got %v", cfg.blockInterval)
+	case cfg.restartDelay < 0:
+		return nil, fmt.Errorf("dstream.NewStreamingContext: ReceiverRestartDelay must not be negative, got %v", cfg.restartDelay)
+	case cfg.logger == nil:
+		return nil, errors.New("dstream.NewStreamingContext: WithLogger needs a non-nil logger")
+	}
+	return &StreamingContext{
+		ec: ec, interval: batchInterval, cfg: cfg, clock: cfg.clock, log: cfg.logger, bus: ec.Bus(),
+		done: make(chan struct{}),
+	}, nil
+}
+
+// Engine returns the engine context the streaming context runs on.
+func (ssc *StreamingContext) Engine() *engine.Context { return ssc.ec }
+
+// BatchInterval returns the batch interval.
+func (ssc *StreamingContext) BatchInterval() time.Duration { return ssc.interval }
+
+// Clock returns the clock that drives batches.
+func (ssc *StreamingContext) Clock() clock.Clock { return ssc.clock }
+
+// State returns the lifecycle state.
+func (ssc *StreamingContext) State() State {
+	ssc.mu.Lock()
+	defer ssc.mu.Unlock()
+	return ssc.state
+}
+
+// AddListener subscribes l to the engine context's bus, on which the
+// streaming context posts its events (metrics.StreamingStarted,
+// BatchSubmitted, BatchStarted, BatchCompleted, OutputOperationStarted,
+// OutputOperationCompleted, ReceiverStarted, ReceiverError,
+// ReceiverStopped, StreamingStopped) next to the engine's job events. It
+// returns a function that removes the listener.
+func (ssc *StreamingContext) AddListener(l metrics.Listener) (remove func()) {
+	return ssc.bus.Subscribe(l)
+}
+
+// Remember makes every stream keep its generated RDDs for at least d, so
+// that [DStream.Slice] and ad-hoc queries can reach back that far. It must
+// be called before Start.
+func (ssc *StreamingContext) Remember(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("dstream.Remember: duration must be positive, got %v", d)
+	}
+	ssc.mu.Lock()
+	defer ssc.mu.Unlock()
+	if err := ssc.checkInitializedLocked(); err != nil {
+		return fmt.Errorf("dstream.Remember: %w", err)
+	}
+	ssc.remember = d
+	return nil
+}
+
+func (ssc *StreamingContext) checkInitializedLocked() error {
+	switch ssc.state {
+	case Active:
+		return ErrStarted
+	case Stopped:
+		return ErrStopped
+	}
+	return nil
+}
+
+func (ssc *StreamingContext) addStream(n *streamNode) error {
+	ssc.mu.Lock()
+	defer ssc.mu.Unlock()
+	if err := ssc.checkInitializedLocked(); err != nil {
+		return err
+	}
+	n.id = len(ssc.streams)
+	ssc.streams = append(ssc.streams, n)
+	return nil
+}
+
+// validate checks the graph before Start, with messages that say how to
+// fix it.
+func (ssc *StreamingContext) validateLocked() error {
+	if len(ssc.outputs) == 0 {
+		return errors.New("dstream: no output operations registered, so nothing to run; add one (ForeachRDD, Print, SaveAsTextFiles) before Start")
+	}
+	for _, o := range ssc.outputs {
+		for _, n := range o.stream.ancestors() {
+			if n.err != nil {
+				return n.err
+			}
+			if n.slide%ssc.interval != 0 {
+				return fmt.Errorf("dstream: %s has slide interval %v, which is not a multiple of the batch interval %v; use a multiple", n.Name(), n.slide, ssc.interval)
+			}
+		}
+	}
+	return nil
+}
+
+// Start validates the graph and starts receiving and processing: the
+// first batch runs at the first multiple of the batch interval after now
+// (on the context's clock), the k-th at k intervals later. Start returns
+// once the context is running; the graph cannot change afterwards.
+func (ssc *StreamingContext) Start() error {
+	ssc.mu.Lock()
+	defer ssc.mu.Unlock()
+	if err := ssc.checkInitializedLocked(); err != nil {
+		return fmt.Errorf("dstream.Start: %w", err)
+	}
+	if ssc.ec.Closed() {
+		return fmt.Errorf("dstream.Start: %w", engine.ErrClosed)
+	}
+	if err := ssc.validateLocked(); err != nil {
+		return err
+	}
+	now := ssc.clock.Now()
+	first := now.Truncate(ssc.interval).Add(ssc.interval)
+	ssc.zeroTime = first.Add(-ssc.interval)
+	for _, o := range ssc.outputs {
+		for _, n := range o.stream.ancestors() {
+			n.setRemember(max(n.slide, ssc.remember))
+		}
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	ssc.runCancel = cancel
+	ssc.tracker = newReceiverTracker(ssc)
+	ssc.scheduler = newJobScheduler(ssc)
+	ssc.generator = newJobGenerator(ssc, first)
+	ssc.state = Active
+	ssc.bus.Post(metrics.StreamingStarted{Time: now, BatchInterval: ssc.interval})
+	if err := ssc.tracker.start(runCtx); err != nil {
+		cancel()
+		ssc.state = Stopped
+		close(ssc.done)
+		return fmt.Errorf("dstream.Start: %w", err)
+	}
+	ssc.wg.Add(1 + ssc.cfg.concurrentJobs)
+	go func() {
+		defer ssc.wg.Done()
+		ssc.generator.run(runCtx)
+	}()
+	for range ssc.cfg.concurrentJobs {
+		go func() {
+			defer ssc.wg.Done()
+			ssc.scheduler.runWorker(runCtx)
+		}()
+	}
+	return nil
+}
+
+// Stop stops the context. With graceful false it stops receiving and
+// cancels running jobs at once. With graceful true it first stops the
+// receivers, lets the next batch take everything they received, and waits
+// until all generated batches have been processed; ctx bounds that wait
+// (when it ends, Stop falls back to a hard stop and returns ctx.Err()).
+// Stop on a context that never started just marks it stopped. Stopping
+// twice is a no-op. Stop returns the error that stopped the context, if a
+// failure did.
+func (ssc *StreamingContext) Stop(ctx context.Context, graceful bool) error {
+	ssc.mu.Lock()
+	state := ssc.state
+	if state == Initialized {
+		ssc.state = Stopped
+		ssc.mu.Unlock()
+		ssc.stopOnce.Do(func() { ssc.finish(nil) })
+		return nil
+	}
+	ssc.mu.Unlock()
+	var waitErr error
+	if state == Active && graceful {
+		waitErr = ssc.drain(ctx)
+	}
+	ssc.shutdown(nil)
+	if waitErr != nil {
+		return waitErr
+	}
+	return ssc.terminationErr()
+}
+
+// drain stops the receivers and waits until every received record is in
+// a generated batch and every generated batch has been processed.
+func (ssc *StreamingContext) drain(ctx context.Context) error {
+	ssc.tracker.stopReceivers()
+	stopped := ssc.generator.drain()
+	select {
+	case <-stopped:
+	case <-ssc.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ssc.scheduler.idle():
+		return nil
+	case <-ssc.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// shutdown stops everything at once, recording err (the first one wins)
+// as the reason. It is safe to call from any goroutine and more than once;
+// every call returns once the context's goroutines have ended (except
+// when called from one of them, which must use stopAsync).
+func (ssc *StreamingContext) shutdown(err error) {
+	ssc.stopOnce.Do(func() {
+		ssc.mu.Lock()
+		ssc.state = Stopped
+		ssc.stopErr = err
+		ssc.mu.Unlock()
+		ssc.runCancel()
+		ssc.tracker.stopReceivers()
+		ssc.wg.Wait()
+		ssc.tracker.wait()
+		ssc.finish(err)
+	})
+	<-ssc.done
+}
+
+// stopAsync stops the context because of err, from one of its own
+// goroutines, without waiting for them.
+func (ssc *StreamingContext) stopAsync(err error) {
+	go ssc.shutdown(err)
+}
+
+func (ssc *StreamingContext) finish(err error) {
+	ssc.bus.Post(metrics.StreamingStopped{Time: ssc.clock.Now(), Err: err})
+	close(ssc.done)
+}
+
+func (ssc *StreamingContext) terminationErr() error {
+	ssc.mu.Lock()
+	defer ssc.mu.Unlock()
+	return ssc.stopErr
+}
+
+// AwaitTermination blocks until the context stops and returns the error
+// that stopped it (nil after a requested Stop), or until ctx is done and
+// returns ctx.Err().
+func (ssc *StreamingContext) AwaitTermination(ctx context.Context) error {
+	select {
+	case <-ssc.done:
+		return ssc.terminationErr()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,381 @@
+package dstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/spate-io/spate/metrics"
+	"github.com/spate-io/spate/rdd"
+)
+
+// ErrReceiverStopped is returned by [ReceiverHandle.Store] once the
+// receiver has been stopped; the records were not stored.
+var ErrReceiverStopped = errors.New("dstream: receiver stopped")
+
+// Receiver brings data from outside into a stream ([ReceiverStream]).
+// Its lifecycle, driven by the streaming context:
+//
+//   - OnStart is called when the context starts (and again after a
+//     restart). It must not block: it starts the goroutines that receive
+//     data and hand it to h.Store / h.StoreMany, and returns. An error
+//     from OnStart is reported and the receiver is restarted after the
+//     restart delay.
+//   - OnStop is called when the context stops, or before a restart. It
+//     must make the receiving goroutines return and wait for them; data
+//     stored before OnStop returns is kept. h.Done() is closed just
+//     before OnStop is called, for goroutines that select on it.
+//
+// A receiver reports problems with h.ReportError (not fatal), asks to be
+// restarted with h.Restart (for example after losing a connection), or
+// stops for good with h.Stop.
+type Receiver[T any] interface {
+	OnStart(h *ReceiverHandle[T]) error
+	OnStop()
+}
+
+// ReceiverHandle is a receiver's link to its stream, valid from OnStart
+// to the end of the matching OnStop. Its methods are safe for concurrent
+// use.
+type ReceiverHandle[T any] struct {
+	sup  *supervisor[T]
+	done chan struct{}
+}
+
+// Store adds one record to the stream. The record goes into the block
+// being built; every block interval the block is closed, and each batch
+// takes the blocks closed since the previous batch.
+func (h *ReceiverHandle[T]) Store(v T) error {
+	return h.sup.blocks.add(func(buf []T) []T { return append(buf, v) })
+}
+
+// StoreMany adds records to the stream, in order.
+func (h *ReceiverHandle[T]) StoreMany(vs []T) error {
+	return h.sup.blocks.add(func(buf []T) []T { return append(buf, vs...) })
+}
+
+// ReportError reports a problem on the listener bus (a
+// metrics.ReceiverError event) and in the log. The receiver goes on.
+func (h *ReceiverHandle[T]) ReportError(msg string, err error) { h.sup.reportError(msg, err) }
+
+// Restart reports the reason, stops the receiver (OnStop) and starts it
+// again (OnStart) after the restart delay. It returns at once.
+func (h *ReceiverHandle[T]) Restart(msg string, err error) { h.sup.request(h, supRestart, msg, err) }
+
+// Stop stops the receiver for good; the stream receives nothing more. It
+// returns at once.
+func (h *ReceiverHandle[T]) Stop(msg string, err error) { h.sup.request(h, supStop, msg, err) }
+
+// Done is closed when the receiver is being stopped or restarted.
+func (h *ReceiverHandle[T]) Done() <-chan struct{} { return h.done }
+
+// StreamID returns the ID of the receiver's stream.
+func (h *ReceiverHandle[T]) StreamID() int { return h.sup.streamID }
+
+// blockGenerator collects stored records and cuts them into blocks.
+type blockGenerator[T any] struct {
+	mu      sync.Mutex
+	buf     []T
+	blocks  [][]T // cut, not yet allocated to a batch
+	stopped bool
+}
+
+func (g *blockGenerator[T]) add(appendTo func([]T) []T) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		return ErrReceiverStopped
+	}
+	g.buf = appendTo(g.buf)
+	return nil
+}
+
+// cut closes the current block, if it holds anything.
+func (g *blockGenerator[T]) cut() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.buf) > 0 {
+		g.blocks = append(g.blocks, g.buf)
+		g.buf = nil
+	}
+}
+
+// takeBlocks closes the current block and returns every closed block.
+func (g *blockGenerator[T]) takeBlocks() [][]T {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.buf) > 0 {
+		g.blocks = append(g.blocks, g.buf)
+		g.buf = nil
+	}
+	b := g.blocks
+	g.blocks = nil
+	return b
+}
+
+func (g *blockGenerator[T]) pending() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.buf) > 0 || len(g.blocks) > 0
+}
+
+func (g *blockGenerator[T]) setStopped(stopped bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.stopped = stopped
+}
+
+type supCommand int
+
+const (
+	supRestart supCommand = iota
+	supStop
+)
+
+type supRequest struct {
+	from any // the *ReceiverHandle that asked; requests of earlier incarnations are ignored
+	cmd  supCommand
+	msg  string
+	err  error
+}
+
+// receiverRunner is what the tracker needs of a supervised receiver.
+type receiverRunner interface {
+	run(ctx context.Context)
+	stop()
+	pending() bool
+	allocate(t time.Time)
+	clearOld(t time.Time)
+}
+
+// supervisor runs one receiver: it starts it, restarts it on request and
+// stops it. Its run goroutine owns the receiver's lifecycle.
+type supervisor[T any] struct {
+	ssc      *StreamingContext
+	streamID int
+	name     string
+	receiver Receiver[T]
+	blocks   blockGenerator[T]
+	requests chan supRequest
+	stopCh   chan struct{} // closed by stop()
+	stopOnce sync.Once
+	exited   chan struct{} // closed when run returns
+
+	mu        sync.Mutex
+	allocated map[int64][][]T // batch time -> blocks
+}
+
+// request passes a restart or stop request to run. It never blocks for
+// long: once h's incarnation is stopping, the request is moot.
+func (s *supervisor[T]) request(h *ReceiverHandle[T], cmd supCommand, msg string, err error) {
+	select {
+	case s.requests <- supRequest{h, cmd, msg, err}:
+	case <-h.done:
+	case <-s.exited:
+	}
+}
+
+func (s *supervisor[T]) reportError(msg string, err error) {
+	s.ssc.log.Warn("dstream: receiver error", "receiver", s.name, "msg", msg, "err", err)
+	s.ssc.bus.Post(metrics.ReceiverError{StreamID: s.streamID, Name: s.name, Message: msg, Err: err, Time: s.ssc.clock.Now()})
+}
+
+// stop asks run to stop the receiver for good and waits until it has.
+func (s *supervisor[T]) stop() {
+	s.stopOnce.Do(func() { close(s.stopCh) })
+	<-s.exited
+}
+
+func (s *supervisor[T]) run(ctx context.Context) {
+	defer close(s.exited)
+	clk := s.ssc.clock
+	for {
+		h := &ReceiverHandle[T]{sup: s, done: make(chan struct{})}
+		s.blocks.setStopped(false)
+		err := catchPanic("receiver "+s.name+" OnStart", func() error { return s.receiver.OnStart(h) })
+		var req supRequest
+		if err != nil {
+			req = supRequest{cmd: supRestart, msg: "OnStart failed", err: err}
+		} else {
+			s.ssc.bus.Post(metrics.ReceiverStarted{StreamID: s.streamID, Name: s.name, Time: clk.Now()})
+			ticker := clk.NewTicker(s.ssc.cfg.blockInterval)
+		receiving:
+			for {
+				select {
+				case <-ticker.C():
+					s.blocks.cut()
+				case req = <-s.requests:
+					if req.from != h {
+						continue
+					}
+					break receiving
+				case <-s.stopCh:
+					req = supRequest{cmd: supStop, msg: "streaming context stopped"}
+					break receiving
+				case <-ctx.Done():
+					req = supRequest{cmd: supStop, msg: "streaming context stopped"}
+					break receiving
+				}
+			}
+			ticker.Stop()
+			close(h.done)
+			_ = catchPanic("receiver "+s.name+" OnStop", func() error { s.receiver.OnStop(); return nil })
+		}
+		s.blocks.setStopped(true)
+		s.blocks.cut()
+		restarting := req.cmd == supRestart
+		if req.err != nil {
+			s.reportError(req.msg, req.err)
+		}
+		s.ssc.bus.Post(metrics.ReceiverStopped{StreamID: s.streamID, Name: s.name, Restarting: restarting, Time: clk.Now()})
+		if !restarting {
+			return
+		}
+		if err := clk.Sleep(ctx, s.ssc.cfg.restartDelay); err != nil {
+			return
+		}
+		select {
+		case <-s.stopCh:
+			return
+		default:
+		}
+	}
+}
+
+func (s *supervisor[T]) pending() bool { return s.blocks.pending() }
+
+func (s *supervisor[T]) allocate(t time.Time) {
+	blocks := s.blocks.takeBlocks()
+	s.mu.Lock()
+	s.allocated[t.UnixNano()] = blocks
+	s.mu.Unlock()
+}
+
+func (s *supervisor[T]) blocksOf(t time.Time) [][]T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allocated[t.UnixNano()]
+}
+
+func (s *supervisor[T]) clearOld(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// A batch's blocks are needed until the batch completed and, for
+	// windows, as long as the stream remembers its RDDs; the stream's RDD
+	// holds them, so the tracker only keeps them for completed batches.
+	for at := range s.allocated {
+		if at <= t.UnixNano() {
+			delete(s.allocated, at)
+		}
+	}
+}
+
+// receiverTracker supervises all receivers of a context and assigns
+// their blocks to batches.
+type receiverTracker struct {
+	ssc     *StreamingContext
+	runners []receiverRunner
+	wg      sync.WaitGroup
+}
+
+func newReceiverTracker(ssc *StreamingContext) *receiverTracker {
+	t := &receiverTracker{ssc: ssc}
+	for _, in := range ssc.inputs {
+		if r, ok := in.(interface{ runner() receiverRunner }); ok {
+			t.runners = append(t.runners, r.runner())
+		}
+	}
+	return t
+}
+
+func (t *receiverTracker) start(ctx context.Context) error {
+	for _, r := range t.runners {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			r.run(ctx)
+		}()
+	}
+	return nil
+}
+
+// stopReceivers stops every receiver and waits until each has stopped, so
+// that everything they stored is in closed blocks.
+func (t *receiverTracker) stopReceivers() {
+	for _, r := range t.runners {
+		r.stop()
+	}
+}
+
+func (t *receiverTracker) wait() { t.wg.Wait() }
+
+// hasPendingData reports whether a receiver holds data not yet assigned
+// to a batch.
+func (t *receiverTracker) hasPendingData() bool {
+	for _, r := range t.runners {
+		if r.pending() {
+			return true
+		}
+	}
+	return false
+}
+
+// allocateBlocks assigns everything received so far to batch t.
+func (t *receiverTracker) allocateBlocks(at time.Time) {
+	for _, r := range t.runners {
+		r.allocate(at)
+	}
+}
+
+// receiverStream is the input stream of a receiver: the RDD of a batch has
+// one partition per block assigned to the batch.
+type receiverStream[T any] struct {
+	*DStream[T]
+	sup *supervisor[T]
+}
+
+func (s *receiverStream[T]) runner() receiverRunner { return s.sup }
+
+func (s *receiverStream[T]) inputInfo(t time.Time) (metrics.InputInfo, bool) {
+	blocks := s.sup.blocksOf(t)
+	n := 0
+	for _, b := range blocks {
+		n += len(b)
+	}
+	return metrics.InputInfo{StreamID: s.id, Name: s.sup.name, Records: int64(n),
+		Metadata: map[string]string{"blocks": strconv.Itoa(len(blocks))}}, true
+}
+
+func (s *receiverStream[T]) clearOld(t time.Time) { s.sup.clearOld(t) }
+
+// ReceiverStream returns a stream fed by a custom receiver. The receiver
+// runs in its own goroutines, supervised by the context (see [Receiver]).
+// A batch at time t holds the records stored since the previous batch,
+// one RDD partition per block.
+func ReceiverStream[T any](ssc *StreamingContext, r Receiver[T]) *DStream[T] {
+	return receiverStreamNamed(ssc, "ReceiverStream", r)
+}
+
+func receiverStreamNamed[T any](ssc *StreamingContext, op string, r Receiver[T]) *DStream[T] {
+	var bad error
+	if r == nil {
+		bad = errNil("receiver")
+	}
+	rs := &receiverStream[T]{}
+	rs.DStream = newStream(ssc, op, intervalOf(ssc), nil, func(t time.Time) (*rdd.RDD[T], error) {
+		return rdd.FromPartitions(ssc.ec, rs.sup.blocksOf(t)), nil
+	}, bad)
+	if rs.err != nil {
+		return rs.DStream
+	}
+	rs.sup = &supervisor[T]{
+		ssc: ssc, streamID: rs.id, name: fmt.Sprintf("%s-%d", op, rs.id), receiver: r,
+		requests: make(chan supRequest), stopCh: make(chan struct{}), exited: make(chan struct{}),
+		allocated: map[int64][][]T{},
+	}
+	ssc.addInput(rs)
+	return rs.DStream
+}
