@@ -252,7 +252,7 @@ func (ssc *StreamingContext) Start() error {
 		}
 	}
 
-	runCtx, cancel := context.WithCancel(context.Background())
+	runCtx, cancel := context.WithCancel(context.WithValue(context.Background(), jobContextKey{}, ssc))
 	ssc.runCancel = cancel
 	ssc.tracker = newReceiverTracker(ssc)
 	ssc.scheduler = newJobScheduler(ssc)
@@ -286,8 +286,16 @@ func (ssc *StreamingContext) Start() error {
 // (when it ends, Stop falls back to a hard stop and returns ctx.Err()).
 // Stop on a context that never started just marks it stopped. Stopping
 // twice is a no-op. Stop returns the error that stopped the context, if a
-// failure did.
+// failure did. Called from an output operation with the context that
+// operation was given, Stop returns at once and the context stops in the
+// background (waiting would wait for the caller itself).
 func (ssc *StreamingContext) Stop(ctx context.Context, graceful bool) error {
+	if ctx.Value(jobContextKey{}) == ssc {
+		// Called from one of this context's output operations, which Stop
+		// would wait for: stop in the background instead.
+		go ssc.Stop(context.Background(), graceful)
+		return nil
+	}
 	ssc.mu.Lock()
 	state := ssc.state
 	if state == Initialized {
@@ -365,6 +373,10 @@ func (ssc *StreamingContext) terminationErr() error {
 	defer ssc.mu.Unlock()
 	return ssc.stopErr
 }
+
+// jobContextKey marks the contexts given to output operations with the
+// StreamingContext running them.
+type jobContextKey struct{}
 
 // AwaitTermination blocks until the context stops and returns the error
 // that stopped it (nil after a requested Stop), or until ctx is done and
