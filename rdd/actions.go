@@ -15,13 +15,18 @@ import (
 // runJob runs task over the given partitions of r (all when nil) as one
 // engine job named after the action and its call site.
 func (r *RDD[T]) runJob(ctx context.Context, action string, partitions []int, task func(ctx context.Context, tc *engine.TaskContext, part int) error) error {
+	return r.runJobAt(ctx, action, callSite(), partitions, task)
+}
+
+// runJobAt is runJob for a job started on behalf of user code at site.
+func (r *RDD[T]) runJobAt(ctx context.Context, action, site string, partitions []int, task func(ctx context.Context, tc *engine.TaskContext, part int) error) error {
 	if r.err != nil {
 		return r.err
 	}
 	if ctx == nil {
 		return fmt.Errorf("rdd.%s: nil context.Context", action)
 	}
-	err := r.ec.RunJob(ctx, r.node, partitions, action+" at "+callSite(), func(ctx context.Context, tc *engine.TaskContext) error {
+	err := r.ec.RunJob(ctx, r.node, partitions, action+" at "+site, func(ctx context.Context, tc *engine.TaskContext) error {
 		return task(ctx, tc, tc.Partition())
 	})
 	if err != nil {
@@ -70,11 +75,14 @@ func (r *RDD[T]) Count(ctx context.Context) (int, error) {
 			return true
 		})
 	})
+	if err != nil {
+		return 0, err
+	}
 	total := 0
 	for _, c := range counts {
 		total += c
 	}
-	return total, err
+	return total, nil
 }
 
 // Reduce merges all elements of r with f, which must be associative and
@@ -173,6 +181,9 @@ func (r *RDD[T]) Take(ctx context.Context, n int) ([]T, error) {
 	}
 	if r.err != nil {
 		return nil, r.err
+	}
+	if ctx == nil {
+		return nil, errors.New("rdd.Take: nil context.Context")
 	}
 	var out []T
 	scanned, try := 0, 1

@@ -20,6 +20,9 @@ func Map[T, U any](r *RDD[T], f func(T) U) *RDD[U] {
 	return derive("Map", r.parts, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]U) bool) error {
 		buf := make([]U, chunkSize)
 		return r.iterate(ctx, tc, part, func(in []T) bool {
+			if len(in) > len(buf) { // a producer broke the chunk bound
+				buf = make([]U, len(in))
+			}
 			out := buf[:len(in)]
 			for i, v := range in {
 				out[i] = f(v)
@@ -37,12 +40,10 @@ func FlatMap[T, U any](r *RDD[T], f func(T) []U) *RDD[U] {
 		err := r.iterate(ctx, tc, part, func(in []T) bool {
 			for _, v := range in {
 				buf = append(buf, f(v)...)
-				if len(buf) >= chunkSize {
-					if !yield(buf) {
-						stopped = true
-						return false
-					}
-					buf = buf[:0]
+				var ok bool
+				if buf, ok = yieldFull(buf, yield); !ok {
+					stopped = true
+					return false
 				}
 			}
 			return true
@@ -53,6 +54,23 @@ func FlatMap[T, U any](r *RDD[T], f func(T) []U) *RDD[U] {
 		yield(buf)
 		return nil
 	}, nilFunc("f", f), r.node)
+}
+
+// yieldFull yields the full chunks at the start of buf, so that no chunk
+// exceeds chunkSize however many records one input expanded into, and
+// returns buf holding the rest. ok is false when the consumer stopped.
+func yieldFull[T any](buf []T, yield func([]T) bool) (rest []T, ok bool) {
+	n := 0
+	for len(buf)-n >= chunkSize {
+		if !yield(buf[n : n+chunkSize]) {
+			return buf[:0], false
+		}
+		n += chunkSize
+	}
+	if n == 0 {
+		return buf, true
+	}
+	return buf[:copy(buf, buf[n:])], true
 }
 
 // Filter returns an RDD of the elements of r for which keep returns true.
@@ -80,7 +98,7 @@ func (r *RDD[T]) Filter(keep func(T) bool) *RDD[T] {
 // call of f; ranging again recomputes the partition.
 func MapPartitions[T, U any](r *RDD[T], f func(iter.Seq[T]) iter.Seq[U]) *RDD[U] {
 	if f == nil {
-		return MapPartitionsWithIndex[T, U](r, nil)
+		return mapPartitions[T, U]("MapPartitions", r, nil)
 	}
 	return mapPartitions("MapPartitions", r, func(_ int, in iter.Seq[T]) iter.Seq[U] { return f(in) })
 }
@@ -155,7 +173,7 @@ func Union[T any](rdds ...*RDD[T]) *RDD[T] {
 	total := 0
 	for i, p := range rdds {
 		if p == nil {
-			return newRDD[T](rdds[0].ec, "Union", 0, nil, nil, fmt.Errorf("rdd.Union: RDD %d is nil", i))
+			return newRDD[T](firstEngine(rdds), "Union", 0, nil, nil, fmt.Errorf("rdd.Union: RDD %d is nil", i))
 		}
 		parents[i] = p.node
 		total += p.parts
@@ -169,6 +187,16 @@ func Union[T any](rdds ...*RDD[T]) *RDD[T] {
 		}
 		return fmt.Errorf("rdd.Union: partition out of range")
 	}, nil, parents...)
+}
+
+// firstEngine returns the engine context of the first non-nil RDD, or nil.
+func firstEngine[T any](rdds []*RDD[T]) *engine.Context {
+	for _, r := range rdds {
+		if r != nil {
+			return r.ec
+		}
+	}
+	return nil
 }
 
 // Sample returns a random sample of r. Without replacement each element is
@@ -197,13 +225,13 @@ func (r *RDD[T]) Sample(withReplacement bool, fraction float64, seed uint64) *RD
 				}
 				for range n {
 					buf = append(buf, v)
-				}
-				if len(buf) >= chunkSize {
-					if !yield(buf) {
-						stopped = true
-						return false
+					if len(buf) == chunkSize {
+						if !yield(buf) {
+							stopped = true
+							return false
+						}
+						buf = buf[:0]
 					}
-					buf = buf[:0]
 				}
 			}
 			return true

@@ -65,6 +65,9 @@ type PartitionOption func(*partitionConfig)
 type partitionConfig struct {
 	numPartitions int
 	partitioner   any
+	// byPartitioner says that WithPartitioner was given, even with a nil
+	// partitioner (which partitioner alone cannot tell).
+	byPartitioner bool
 	set           bool
 }
 
@@ -75,7 +78,7 @@ func NumPartitions(n int) PartitionOption {
 
 // WithPartitioner makes the result partitioned by p.
 func WithPartitioner[K comparable](p Partitioner[K]) PartitionOption {
-	return func(c *partitionConfig) { *c = partitionConfig{partitioner: p, set: true} }
+	return func(c *partitionConfig) { *c = partitionConfig{partitioner: p, byPartitioner: true, set: true} }
 }
 
 // resolvePartitioner applies opts for an operation on parents keyed by K.
@@ -88,7 +91,7 @@ func resolvePartitioner[K comparable](opts []PartitionOption, parents ...*node) 
 	}
 	ec := parents[0].ec
 	switch {
-	case cfg.set && cfg.partitioner != nil:
+	case cfg.byPartitioner:
 		p, ok := cfg.partitioner.(Partitioner[K])
 		if !ok || isNilPartitioner(p) {
 			return nil, fmt.Errorf("WithPartitioner: got %T, want a non-nil Partitioner for the RDD's key type", cfg.partitioner)
@@ -158,15 +161,17 @@ func FlatMapValues[K comparable, V, W any](r *RDD[Pair[K, V]], f func(V) []W) *R
 		stopped := false
 		err := r.iterate(ctx, tc, part, func(in []Pair[K, V]) bool {
 			for _, p := range in {
+				// Checked per output, so that a value expanding into many
+				// still makes chunks of at most chunkSize.
 				for _, w := range f(p.Value) {
 					buf = append(buf, Pair[K, W]{p.Key, w})
-				}
-				if len(buf) >= chunkSize {
-					if !yield(buf) {
-						stopped = true
-						return false
+					if len(buf) == chunkSize {
+						if !yield(buf) {
+							stopped = true
+							return false
+						}
+						buf = buf[:0]
 					}
-					buf = buf[:0]
 				}
 			}
 			return true

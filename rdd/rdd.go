@@ -140,7 +140,9 @@ func (r *RDD[T]) iterate(ctx context.Context, tc *engine.TaskContext, part int, 
 	}
 	cache := r.ec.Cache()
 	if b, ok := cache.Get(r.id, part); ok {
-		return emit(ctx, b.([]T), yield)
+		data := b.([]T)
+		tc.AddRecordsRead(len(data))
+		return emit(ctx, data, yield)
 	}
 	var data []T
 	if err := r.compute(ctx, tc, part, func(c []T) bool {

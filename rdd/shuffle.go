@@ -3,6 +3,7 @@ package rdd
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"runtime"
 
 	"github.com/spate-io/spate/engine"
@@ -142,12 +143,21 @@ func removeShuffleWith(n *node, dep *engine.ShuffleDependency) {
 // Values are combined on the map side before the shuffle, so only one
 // combiner per key and map partition crosses it. When r is already
 // partitioned as the result must be, no shuffle runs.
+//
+// The combiners that cross the shuffle are kept with its output and read
+// again by later actions, possibly at the same time, so mergeCombiners must
+// not modify them in place (through a pointer, map or struct field).
+// Appending to a slice combiner is safe: slices read from the shuffle are
+// clipped to their length first, so append copies them.
 func CombineByKey[K comparable, V, C any](r *RDD[Pair[K, V]], createCombiner func(V) C, mergeValue func(C, V) C, mergeCombiners func(C, C) C, opts ...PartitionOption) *RDD[Pair[K, C]] {
-	return combineByKey("CombineByKey", r, createCombiner, mergeValue, mergeCombiners, true, opts)
+	bad := firstNonNil(nilFunc("createCombiner", createCombiner), nilFunc("mergeValue", mergeValue), nilFunc("mergeCombiners", mergeCombiners))
+	return combineByKey("CombineByKey", r, createCombiner, mergeValue, mergeCombiners, true, opts, bad)
 }
 
-func combineByKey[K comparable, V, C any](op string, r *RDD[Pair[K, V]], create func(V) C, mergeValue func(C, V) C, mergeCombiners func(C, C) C, mapSideCombine bool, opts []PartitionOption) *RDD[Pair[K, C]] {
-	bad := firstNonNil(nilFunc("createCombiner", create), nilFunc("mergeValue", mergeValue), nilFunc("mergeCombiners", mergeCombiners))
+// combineByKey implements the by-key aggregations. bad is the caller's
+// check of its own arguments (so that errors name what the user passed);
+// the functions must not be nil when it is nil.
+func combineByKey[K comparable, V, C any](op string, r *RDD[Pair[K, V]], create func(V) C, mergeValue func(C, V) C, mergeCombiners func(C, C) C, mapSideCombine bool, opts []PartitionOption, bad error) *RDD[Pair[K, C]] {
 	if r.err != nil || bad != nil {
 		return derive[Pair[K, C]](op, 0, nil, bad, r.node)
 	}
@@ -211,10 +221,14 @@ func combineByKey[K comparable, V, C any](op string, r *RDD[Pair[K, V]], create 
 	if err != nil {
 		return derive[Pair[K, C]](op, 0, nil, err, r.node)
 	}
+	clip := clipCombiner[C]()
 	return shuffled(op, r.node, dep, p, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]Pair[K, C]) bool) error {
 		acc := newAccumulator[K](func(c C) C { return c }, mergeCombiners)
 		if err := readBucket(ctx, tc, dep, part, func(recs []Pair[K, C]) bool {
 			for _, kv := range recs {
+				if clip != nil {
+					kv.Value = clip(kv.Value)
+				}
 				acc.add(kv.Key, kv.Value)
 			}
 			return true
@@ -223,6 +237,22 @@ func combineByKey[K comparable, V, C any](op string, r *RDD[Pair[K, V]], create 
 		}
 		return acc.emit(ctx, yield)
 	})
+}
+
+// clipCombiner returns, for a slice type C, a function that clips a slice
+// to its length, and nil for other types. Combiners read from a shuffle
+// belong to the stored map output, which later and concurrent actions read
+// again; clipped, a mergeCombiners appending to either argument copies it
+// instead of writing into the shared backing array.
+func clipCombiner[C any]() func(C) C {
+	if reflect.TypeFor[C]().Kind() != reflect.Slice {
+		return nil
+	}
+	return func(c C) C {
+		v := reflect.ValueOf(&c).Elem()
+		v.SetCap(v.Len())
+		return c
+	}
 }
 
 func firstNonNil(errs ...error) error {
@@ -238,27 +268,31 @@ func firstNonNil(errs ...error) error {
 // associative and commutative. Values are merged on the map side before
 // the shuffle.
 func ReduceByKey[K comparable, V any](r *RDD[Pair[K, V]], f func(V, V) V, opts ...PartitionOption) *RDD[Pair[K, V]] {
-	return combineByKey("ReduceByKey", r, func(v V) V { return v }, f, f, true, opts)
+	return combineByKey("ReduceByKey", r, func(v V) V { return v }, f, f, true, opts, nilFunc("f", f))
 }
 
 // AggregateByKey folds the values of each key into zero with seqOp within
 // a partition and merges the partial results with combOp. zero is copied
 // by value for every key, so a zero holding a slice or map shares its
-// backing storage: prefer value types or start from nil.
+// backing storage: prefer value types or start from nil. combOp must not
+// modify its arguments in place, as for [CombineByKey]'s mergeCombiners.
 func AggregateByKey[K comparable, V, U any](r *RDD[Pair[K, V]], zero U, seqOp func(U, V) U, combOp func(U, U) U, opts ...PartitionOption) *RDD[Pair[K, U]] {
 	var create func(V) U
 	if seqOp != nil {
 		create = func(v V) U { return seqOp(zero, v) }
 	}
-	return combineByKey("AggregateByKey", r, create, seqOp, combOp, true, opts)
+	return combineByKey("AggregateByKey", r, create, seqOp, combOp, true, opts,
+		firstNonNil(nilFunc("seqOp", seqOp), nilFunc("combOp", combOp)))
 }
 
 // FoldByKey merges the values of each key with f, starting from zero
 // (which must be f's identity, such as 0 for +).
 func FoldByKey[K comparable, V any](r *RDD[Pair[K, V]], zero V, f func(V, V) V, opts ...PartitionOption) *RDD[Pair[K, V]] {
-	out := AggregateByKey(r, zero, f, f, opts...)
-	out.op = "FoldByKey"
-	return out
+	var create func(V) V
+	if f != nil {
+		create = func(v V) V { return f(zero, v) }
+	}
+	return combineByKey("FoldByKey", r, create, f, f, true, opts, nilFunc("f", f))
 }
 
 // GroupByKey collects the values of each key into a slice, in no
@@ -269,7 +303,7 @@ func GroupByKey[K comparable, V any](r *RDD[Pair[K, V]], opts ...PartitionOption
 		func(v V) []V { return []V{v} },
 		func(vs []V, v V) []V { return append(vs, v) },
 		func(a, b []V) []V { return append(a, b...) },
-		false, opts)
+		false, opts, nil)
 }
 
 // PartitionBy places every pair in the partition its key belongs to under
@@ -332,7 +366,7 @@ func repartition[T any](op string, r *RDD[T], n int) *RDD[T] {
 func Distinct[T comparable](r *RDD[T], opts ...PartitionOption) *RDD[T] {
 	pairs := Map(r, func(v T) Pair[T, struct{}] { return Pair[T, struct{}]{Key: v} })
 	none := func(struct{}, struct{}) struct{} { return struct{}{} }
-	out := Keys(combineByKey("Distinct", pairs, func(struct{}) struct{} { return struct{}{} }, none, none, true, opts))
+	out := Keys(combineByKey("Distinct", pairs, func(struct{}) struct{} { return struct{}{} }, none, none, true, opts, nil))
 	out.op = "Distinct"
 	return out
 }

@@ -17,7 +17,8 @@ import (
 // partitioner whose bounds come from a sample of the keys, taken by an
 // extra job before the shuffle. Pairs with equal keys keep no particular
 // order. Only [NumPartitions] is accepted among the options; the default
-// is r's partition count.
+// is r's partition count. By-key operations on the result do not reuse
+// its range partitioning: they shuffle it as they would any RDD.
 func SortByKey[K cmp.Ordered, V any](r *RDD[Pair[K, V]], ascending bool, opts ...PartitionOption) *RDD[Pair[K, V]] {
 	const op = "SortByKey"
 	if r.err != nil {
@@ -30,7 +31,7 @@ func SortByKey[K cmp.Ordered, V any](r *RDD[Pair[K, V]], ascending bool, opts ..
 		}
 	}
 	switch {
-	case cfg.partitioner != nil:
+	case cfg.byPartitioner:
 		return derive[Pair[K, V]](op, 0, nil, errors.New("WithPartitioner is not supported: sorting needs its own range partitioner; use NumPartitions"), r.node)
 	case cfg.numPartitions < 1:
 		return derive[Pair[K, V]](op, 0, nil, fmt.Errorf("NumPartitions must be at least 1, got %d", cfg.numPartitions), r.node)
@@ -40,8 +41,9 @@ func SortByKey[K cmp.Ordered, V any](r *RDD[Pair[K, V]], ascending bool, opts ..
 	if err != nil {
 		return derive[Pair[K, V]](op, 0, nil, err, r.node)
 	}
+	site := callSite() // of the SortByKey call, for naming the sampling job
 	dep.Prepare = func(ctx context.Context) error {
-		bounds, err := sampleRangeBounds(ctx, r, p.n)
+		bounds, err := sampleRangeBounds(ctx, r, p.n, site)
 		p.bounds = bounds
 		return err
 	}
@@ -49,7 +51,11 @@ func SortByKey[K cmp.Ordered, V any](r *RDD[Pair[K, V]], ascending bool, opts ..
 	if !ascending {
 		compare = func(a, b Pair[K, V]) int { return cmp.Compare(b.Key, a.Key) }
 	}
-	return shuffled(op, r.node, dep, p, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]Pair[K, V]) bool) error {
+	// The result does not advertise p as its partitioner: p's bounds are
+	// only set when this shuffle's map stage runs, so another RDD shuffled
+	// by p (a join reusing its parent's partitioner) could be placed with
+	// no bounds, racing with Prepare, and miss its matches.
+	return shuffled(op, r.node, dep, nil, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]Pair[K, V]) bool) error {
 		var all []Pair[K, V]
 		if err := readBucket(ctx, tc, dep, part, func(recs []Pair[K, V]) bool {
 			all = append(all, recs...)
@@ -84,7 +90,7 @@ func (p *rangePartitioner[K]) Partition(key K) int {
 // per partition, each kept key weighted by how many keys it stands for)
 // and returns n-1 ascending bounds that split the weighted sample into n
 // parts of about equal weight.
-func sampleRangeBounds[K cmp.Ordered, V any](ctx context.Context, r *RDD[Pair[K, V]], n int) ([]K, error) {
+func sampleRangeBounds[K cmp.Ordered, V any](ctx context.Context, r *RDD[Pair[K, V]], n int, site string) ([]K, error) {
 	if n == 1 || r.parts == 0 {
 		return nil, nil
 	}
@@ -95,7 +101,7 @@ func sampleRangeBounds[K cmp.Ordered, V any](ctx context.Context, r *RDD[Pair[K,
 		seen int
 	}
 	samples := make([]sample, r.parts)
-	err := r.runJob(ctx, "SortByKey sampling", nil, func(ctx context.Context, tc *engine.TaskContext, part int) error {
+	err := r.runJobAt(ctx, "SortByKey sampling", site, nil, func(ctx context.Context, tc *engine.TaskContext, part int) error {
 		rng := rand.New(rand.NewPCG(uint64(r.id), uint64(part)))
 		s := &samples[part]
 		return r.iterate(ctx, tc, part, func(c []Pair[K, V]) bool {

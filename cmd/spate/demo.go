@@ -1,0 +1,358 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/internal/corpus"
+	"github.com/spate-io/spate/metrics"
+	"github.com/spate-io/spate/rdd"
+)
+
+// demoConfig holds the flags of "spate demo".
+type demoConfig struct {
+	words, distinct, partitions, slots, top int
+	seed                                    uint64
+}
+
+const (
+	wordsPerLine = 10     // the line length of the demo corpus
+	maxTop       = 10_000 // the most words --top may ask for
+)
+
+func demoFlags(cfg *demoConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.IntVar(&cfg.words, "words", 2_000_000, "generate `N` words of text")
+	fs.IntVar(&cfg.distinct, "distinct", 50_000, "draw the words from a vocabulary of `N` words")
+	fs.IntVar(&cfg.partitions, "partitions", 8, "split the text into `N` partitions")
+	fs.IntVar(&cfg.slots, "slots", runtime.GOMAXPROCS(0), "run at most `N` tasks at once")
+	fs.IntVar(&cfg.top, "top", 10, "print the `N` most frequent words")
+	fs.Uint64Var(&cfg.seed, "seed", 1, "generate the text from random seed `N`")
+	return fs
+}
+
+func demoUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage: spate demo [flags]
+
+Generates a text whose word frequencies follow a Zipf law, counts its words
+with an RDD job (Parallelize, FlatMap, Map, ReduceByKey, then SortByKey and
+Take for the most frequent ones) and prints the lineage, the top words and
+the time each stage took. Ctrl-C cancels the job.
+
+Flags:
+`)
+	printFlags(w, demoFlags(new(demoConfig)))
+}
+
+// validate checks the flag values; its errors name the flag.
+func (c demoConfig) validate() error {
+	for _, f := range []struct {
+		name  string
+		value int
+	}{
+		{"words", c.words}, {"distinct", c.distinct}, {"partitions", c.partitions},
+		{"slots", c.slots}, {"top", c.top},
+	} {
+		if f.value < 1 {
+			return fmt.Errorf("--%s must be at least 1, got %d", f.name, f.value)
+		}
+	}
+	if c.top > maxTop {
+		return fmt.Errorf("--top must be at most %d, got %d", maxTop, c.top)
+	}
+	if c.seed < 1 {
+		return fmt.Errorf("--seed must be at least 1, got %d", c.seed)
+	}
+	return nil
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var cfg demoConfig
+	fs := demoFlags(&cfg)
+	if code, ok := parseFlags(fs, args, demoUsage, stdout, stderr); !ok {
+		return code
+	}
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintf(stderr, "spate demo: %v\nRun \"spate help demo\" for usage.\n", err)
+		return exitUsage
+	}
+	err := demo(ctx, cfg, stdout)
+	switch {
+	case err == nil:
+		return exitOK
+	case ctx.Err() != nil:
+		fmt.Fprintf(stderr, "spate demo: interrupted, job cancelled (%v)\n", err)
+		return exitInterrupted
+	default:
+		fmt.Fprintf(stderr, "spate demo: %v\n", err)
+		return exitFailure
+	}
+}
+
+// demo runs the word count described by cfg and prints its report to w.
+func demo(ctx context.Context, cfg demoConfig, w io.Writer) error {
+	spec := corpus.Config{Words: cfg.words, Distinct: cfg.distinct, WordsPerLine: wordsPerLine, Seed: cfg.seed}
+	fmt.Fprintf(w, "spate demo: word count on spate's execution core\n\n")
+
+	t0 := time.Now()
+	lines := corpus.Lines(spec)
+	fmt.Fprintf(w, "corpus   %s\n", spec)
+	fmt.Fprintf(w, "         %d lines of %d words, generated in %s\n", len(lines), wordsPerLine, formatDuration(time.Since(t0)))
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	ec, err := engine.New(engine.Slots(cfg.slots))
+	if err != nil {
+		return err
+	}
+	defer ec.Close()
+	var log jobLog
+	defer ec.Bus().Subscribe(&log)()
+	fmt.Fprintf(w, "engine   %d slots, %d partitions\n\n", ec.Slots(), cfg.partitions)
+
+	// Cached, so that sampling the counts for the sort and the sort itself
+	// share one computation of them.
+	counts := wordCount(ec, lines, cfg.partitions).Persist()
+	start := time.Now()
+	top, err := topWords(ctx, counts, cfg.top)
+	wall := time.Since(start)
+
+	// Wait for the events of the jobs, even after a cancellation.
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if ferr := ec.Bus().Flush(flushCtx); ferr != nil && err == nil {
+		err = fmt.Errorf("waiting for the job's events: %w", ferr)
+	}
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(w, "lineage of the word counts (ToDebugString):\n%s\n\n", counts.ToDebugString())
+
+	fmt.Fprintf(w, "top %d words:\n", len(top))
+	tw := table{head: []string{"rank", "word", "count"}, right: []bool{true, false, true}}
+	for i, p := range top {
+		tw.add(strconv.Itoa(i+1), p.Key, strconv.Itoa(p.Value))
+	}
+	tw.write(w)
+
+	fmt.Fprintf(w, "\nstages:\n")
+	st := table{
+		head:  []string{"job", "stage", "name", "tasks", "records read", "records written", "duration"},
+		right: []bool{true, true, false, true, true, true, true},
+	}
+	for _, s := range log.sortedStages() {
+		if s.skipped {
+			st.add(strconv.Itoa(s.job), strconv.Itoa(s.stage), s.name, "", "", "", "skipped")
+			continue
+		}
+		st.add(strconv.Itoa(s.job), strconv.Itoa(s.stage), s.name, strconv.Itoa(s.tasks),
+			strconv.FormatInt(s.read, 10), strconv.FormatInt(s.written, 10), formatDuration(s.duration))
+	}
+	st.write(w)
+
+	fmt.Fprintf(w, "\njobs:\n")
+	jt := table{head: []string{"job", "action", "duration"}, right: []bool{true, false, true}}
+	for _, j := range log.sortedJobs() {
+		jt.add(strconv.Itoa(j.id), j.description, formatDuration(j.duration))
+	}
+	jt.write(w)
+
+	fmt.Fprintf(w, "\ntotal    %d words counted in %s: %s words/s\n",
+		cfg.words, formatDuration(wall), formatRate(float64(cfg.words)/wall.Seconds()))
+	return nil
+}
+
+// wordCount is the classic first job: the number of occurrences of each
+// word of lines.
+func wordCount(ec *engine.Context, lines []string, partitions int) *rdd.RDD[rdd.Pair[string, int]] {
+	text := rdd.Parallelize(ec, lines, partitions)
+	words := rdd.FlatMap(text, strings.Fields)
+	ones := rdd.Map(words, func(w string) rdd.Pair[string, int] { return rdd.KV(w, 1) })
+	return rdd.ReduceByKey(ones, func(a, b int) int { return a + b })
+}
+
+// topWords returns the n most frequent words of counts, by count
+// descending and then by word ascending, so that ties print in the same
+// order on every run. It sorts the (count, word) pairs by count on the
+// engine and takes from the front; when the n-th count is tied with the
+// ones after it, it takes more until it has every word of that count.
+func topWords(ctx context.Context, counts *rdd.RDD[rdd.Pair[string, int]], n int) ([]rdd.Pair[string, int], error) {
+	byCount := rdd.Map(counts, func(p rdd.Pair[string, int]) rdd.Pair[int, string] { return rdd.KV(p.Value, p.Key) })
+	sorted := rdd.SortByKey(byCount, false)
+	for k := n + 1; ; k *= 2 {
+		got, err := sorted.Take(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if len(got) == k && got[k-1].Key == got[n-1].Key {
+			continue // the tie at rank n may go on past k
+		}
+		slices.SortFunc(got, func(a, b rdd.Pair[int, string]) int {
+			return cmp.Or(cmp.Compare(b.Key, a.Key), cmp.Compare(a.Value, b.Value))
+		})
+		top := make([]rdd.Pair[string, int], 0, n)
+		for _, p := range got[:min(n, len(got))] {
+			top = append(top, rdd.KV(p.Value, p.Key))
+		}
+		return top, nil
+	}
+}
+
+// jobLog records the job and stage events of the demo's engine context.
+type jobLog struct {
+	mu     sync.Mutex
+	jobs   map[int]*jobRecord
+	stages []stageRecord
+}
+
+type jobRecord struct {
+	id          int
+	description string
+	stageIDs    []int // parents before children
+	duration    time.Duration
+	err         error
+}
+
+type stageRecord struct {
+	job, stage    int
+	name          string
+	tasks         int
+	read, written int64
+	duration      time.Duration
+	skipped       bool
+}
+
+var _ metrics.Listener = (*jobLog)(nil)
+
+// OnEvent implements metrics.Listener.
+func (l *jobLog) OnEvent(e metrics.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.jobs == nil {
+		l.jobs = map[int]*jobRecord{}
+	}
+	job := func(id int) *jobRecord {
+		j := l.jobs[id]
+		if j == nil {
+			j = &jobRecord{id: id}
+			l.jobs[id] = j
+		}
+		return j
+	}
+	switch e := e.(type) {
+	case metrics.JobStarted:
+		j := job(e.JobID)
+		j.description, j.stageIDs = e.Description, e.StageIDs
+	case metrics.JobEnded:
+		j := job(e.JobID)
+		j.duration, j.err = e.Duration, e.Err
+	case metrics.StageCompleted:
+		l.stages = append(l.stages, stageRecord{job: e.JobID, stage: e.StageID, name: e.Name, tasks: e.NumTasks,
+			read: e.RecordsRead, written: e.RecordsWritten, duration: e.Duration})
+	case metrics.StageSkipped:
+		l.stages = append(l.stages, stageRecord{job: e.JobID, stage: e.StageID, name: e.Name, skipped: true})
+	}
+}
+
+// sortedStages returns the recorded stages by job and, within a job,
+// parents before children (the order of JobStarted.StageIDs).
+func (l *jobLog) sortedStages() []stageRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := slices.Clone(l.stages)
+	rank := func(r stageRecord) int {
+		if j := l.jobs[r.job]; j != nil {
+			if i := slices.Index(j.stageIDs, r.stage); i >= 0 {
+				return i
+			}
+		}
+		return len(s) + r.stage
+	}
+	slices.SortStableFunc(s, func(a, b stageRecord) int { return cmp.Or(cmp.Compare(a.job, b.job), cmp.Compare(rank(a), rank(b))) })
+	return s
+}
+
+// sortedJobs returns the recorded jobs by ID.
+func (l *jobLog) sortedJobs() []jobRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var js []jobRecord
+	for _, j := range l.jobs {
+		js = append(js, *j)
+	}
+	slices.SortFunc(js, func(a, b jobRecord) int { return cmp.Compare(a.id, b.id) })
+	return js
+}
+
+// table prints rows in aligned columns, each left- or right-aligned.
+type table struct {
+	head  []string
+	right []bool
+	rows  [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) write(w io.Writer) {
+	widths := make([]int, len(t.head))
+	for _, r := range append([][]string{t.head}, t.rows...) {
+		for i, c := range r {
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	for _, r := range append([][]string{t.head}, t.rows...) {
+		var b strings.Builder
+		b.WriteString(" ")
+		for i, c := range r {
+			b.WriteString(" ")
+			switch {
+			case t.right[i]:
+				fmt.Fprintf(&b, "%*s", widths[i], c)
+			case i == len(r)-1:
+				b.WriteString(c)
+			default:
+				fmt.Fprintf(&b, "%-*s", widths[i], c)
+			}
+			if i < len(r)-1 {
+				b.WriteString(" ")
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
+// formatDuration rounds d to about four significant digits.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	default:
+		return d.Round(time.Microsecond).String()
+	}
+}
+
+// formatRate formats a per-second rate with a k or M suffix.
+func formatRate(r float64) string {
+	switch {
+	case r >= 1e6:
+		return fmt.Sprintf("%.2fM", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.1fk", r/1e3)
+	default:
+		return fmt.Sprintf("%.0f", r)
+	}
+}
