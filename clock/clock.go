@@ -19,6 +19,12 @@ type Clock interface {
 	// NewTimer creates a Timer that sends the current time on its channel
 	// after at least duration d. A non-positive d fires immediately.
 	NewTimer(d time.Duration) Timer
+	// NewTimerAt creates a Timer that fires when the clock reaches at; a
+	// time not after Now fires immediately. Code waiting for a point in
+	// time uses it rather than NewTimer(at.Sub(Now())): with a manual
+	// clock advanced by another goroutine between those two calls, the
+	// duration would already be stale and the timer would fire late.
+	NewTimerAt(at time.Time) Timer
 	// NewTicker creates a Ticker that sends the current time on its channel
 	// every period d. A non-positive d is clamped to MinTickerPeriod; it
 	// never panics.
@@ -68,6 +74,10 @@ func (systemClock) Since(t time.Time) time.Duration { return time.Since(t) }
 
 func (systemClock) NewTimer(d time.Duration) Timer {
 	return systemTimer{time.NewTimer(d)}
+}
+
+func (c systemClock) NewTimerAt(at time.Time) Timer {
+	return c.NewTimer(time.Until(at))
 }
 
 func (systemClock) NewTicker(d time.Duration) Ticker {

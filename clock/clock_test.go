@@ -680,3 +680,43 @@ func TestSystem(t *testing.T) {
 		}
 	})
 }
+
+func TestManualNewTimerAt(t *testing.T) {
+	start := time.Unix(100, 0)
+	m := NewManual(start)
+	past := m.NewTimerAt(start.Add(-time.Second))
+	select {
+	case got := <-past.C():
+		if !got.Equal(start) {
+			t.Fatalf("past timer sent %v, want %v", got, start)
+		}
+	default:
+		t.Fatal("timer at a past time did not fire immediately")
+	}
+	future := m.NewTimerAt(start.Add(3 * time.Second))
+	m.Advance(2 * time.Second)
+	select {
+	case <-future.C():
+		t.Fatal("timer fired before its deadline")
+	default:
+	}
+	m.Advance(time.Second)
+	select {
+	case got := <-future.C():
+		if want := start.Add(3 * time.Second); !got.Equal(want) {
+			t.Fatalf("timer sent %v, want %v", got, want)
+		}
+	default:
+		t.Fatal("timer did not fire at its deadline")
+	}
+}
+
+func TestSystemNewTimerAt(t *testing.T) {
+	c := System()
+	timer := c.NewTimerAt(c.Now().Add(-time.Millisecond))
+	select {
+	case <-timer.C():
+	case <-time.After(5 * time.Second):
+		t.Fatal("system timer at a past time did not fire")
+	}
+}

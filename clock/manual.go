@@ -63,6 +63,20 @@ func (m *Manual) NewTimer(d time.Duration) Timer {
 	return t
 }
 
+// NewTimerAt returns a Timer that fires when the clock reaches at; if at
+// is not after Now() its channel already holds the current time when
+// NewTimerAt returns. The deadline is compared with the clock under its
+// lock, so a concurrent Advance cannot make the timer late.
+func (m *Manual) NewTimerAt(at time.Time) Timer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := &manualTimer{event{m: m, c: make(chan time.Time, 1), index: -1}}
+	m.seq++
+	t.seq = m.seq
+	m.armTimerLocked(&t.event, at.Sub(m.now))
+	return t
+}
+
 // NewTicker returns a Ticker that fires every period d, the first time at
 // Now()+d. A non-positive d is clamped to MinTickerPeriod. Note that an
 // Advance fires a ticker once per elapsed period, so a tiny period combined

@@ -244,7 +244,7 @@ func (ssc *StreamingContext) Start() error {
 		return err
 	}
 	now := ssc.clock.Now()
-	first := now.Truncate(ssc.interval).Add(ssc.interval)
+	first := truncateUnix(now, ssc.interval).Add(ssc.interval)
 	ssc.zeroTime = first.Add(-ssc.interval)
 	for _, o := range ssc.outputs {
 		for _, n := range o.stream.ancestors() {
@@ -372,6 +372,19 @@ func (ssc *StreamingContext) terminationErr() error {
 	ssc.mu.Lock()
 	defer ssc.mu.Unlock()
 	return ssc.stopErr
+}
+
+// truncateUnix rounds t down to a multiple of d counted from the Unix
+// epoch, as Spark aligns batch times. (time.Time.Truncate counts from Go's
+// zero time, which puts batches of an interval that does not divide the
+// time between the two off the epoch's grid.)
+func truncateUnix(t time.Time, d time.Duration) time.Time {
+	n, step := t.UnixNano(), int64(d)
+	r := n % step
+	if r < 0 {
+		r += step
+	}
+	return time.Unix(0, n-r)
 }
 
 // jobContextKey marks the contexts given to output operations with the

@@ -41,7 +41,7 @@ func (g *jobGenerator) run(ctx context.Context) {
 			close(drained)
 			return
 		}
-		timer := clk.NewTimer(g.next.Sub(clk.Now()))
+		timer := clk.NewTimerAt(g.next)
 		select {
 		case <-ctx.Done():
 			timer.Stop()

@@ -27,15 +27,21 @@ type outputOp struct {
 func (o *outputOp) description() string { return o.name + " at " + o.callSite }
 
 // register adds an output operation on s. It fails when s could not be
-// built or the context is no longer being set up.
+// built or the context is no longer being set up. An output operation on
+// a stream that could not be built is still recorded, while the context
+// is being set up, so that Start reports the stream's error even when the
+// caller ignored it here.
 func register[T any](s *DStream[T], name string, run func(ctx context.Context, r *rdd.RDD[T], t time.Time) error) error {
-	if s.err != nil {
-		return s.err
-	}
 	ssc := s.ssc
+	if ssc == nil {
+		return s.err // a stream without a context always has an error
+	}
 	ssc.mu.Lock()
 	defer ssc.mu.Unlock()
 	if err := ssc.checkInitializedLocked(); err != nil {
+		if s.err != nil {
+			return s.err
+		}
 		return fmt.Errorf("dstream.%s: %w", name, err)
 	}
 	op := &outputOp{id: len(ssc.outputs), name: name, callSite: callSite(), stream: s.streamNode}
@@ -52,7 +58,7 @@ func register[T any](s *DStream[T], name string, run func(ctx context.Context, r
 		return func(ctx context.Context) error { return run(ctx, r, t) }, nil
 	}
 	ssc.outputs = append(ssc.outputs, op)
-	return nil
+	return s.err
 }
 
 // ForeachRDD registers an output operation that calls f with the stream's

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spate-io/spate/clock"
 	"github.com/spate-io/spate/metrics"
 	"github.com/spate-io/spate/rdd"
 )
@@ -75,19 +76,34 @@ func (h *ReceiverHandle[T]) Done() <-chan struct{} { return h.done }
 // StreamID returns the ID of the receiver's stream.
 func (h *ReceiverHandle[T]) StreamID() int { return h.sup.streamID }
 
-// blockGenerator collects stored records and cuts them into blocks.
+// blockGenerator collects stored records and cuts them into blocks, one
+// per block interval of the clock in which records were stored. The
+// block a record goes to depends only on the clock's time when it is
+// stored, not on when some goroutine gets to cut blocks.
 type blockGenerator[T any] struct {
+	clk      clock.Clock
+	interval time.Duration
+
 	mu      sync.Mutex
 	buf     []T
-	blocks  [][]T // cut, not yet allocated to a batch
+	bufEnd  time.Time // end of the block interval buf belongs to
+	blocks  [][]T     // cut, not yet allocated to a batch
 	stopped bool
 }
 
 func (g *blockGenerator[T]) add(appendTo func([]T) []T) error {
+	now := g.clk.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.stopped {
 		return ErrReceiverStopped
+	}
+	if len(g.buf) > 0 && !now.Before(g.bufEnd) {
+		g.blocks = append(g.blocks, g.buf)
+		g.buf = nil
+	}
+	if len(g.buf) == 0 {
+		g.bufEnd = truncateUnix(now, g.interval).Add(g.interval)
 	}
 	g.buf = appendTo(g.buf)
 	return nil
@@ -159,23 +175,49 @@ type supervisor[T any] struct {
 	name     string
 	receiver Receiver[T]
 	blocks   blockGenerator[T]
-	requests chan supRequest
 	stopCh   chan struct{} // closed by stop()
 	stopOnce sync.Once
 	exited   chan struct{} // closed when run returns
+
+	reqMu    sync.Mutex
+	reqs     []supRequest  // restart and stop requests not yet taken by run
+	reqReady chan struct{} // (capacity 1) signalled when reqs grows
 
 	mu        sync.Mutex
 	allocated map[int64][][]T // batch time -> blocks
 }
 
-// request passes a restart or stop request to run. It never blocks for
-// long: once h's incarnation is stopping, the request is moot.
+// request passes a restart or stop request to run. It never blocks, so
+// that a receiver may call it from anywhere, OnStart included. Once h's
+// incarnation is stopping, the request is moot.
 func (s *supervisor[T]) request(h *ReceiverHandle[T], cmd supCommand, msg string, err error) {
 	select {
-	case s.requests <- supRequest{h, cmd, msg, err}:
 	case <-h.done:
-	case <-s.exited:
+		return
+	default:
 	}
+	s.reqMu.Lock()
+	s.reqs = append(s.reqs, supRequest{h, cmd, msg, err})
+	s.reqMu.Unlock()
+	select {
+	case s.reqReady <- struct{}{}:
+	default:
+	}
+}
+
+// takeRequest returns the first pending request of h's incarnation and
+// drops the requests of earlier incarnations.
+func (s *supervisor[T]) takeRequest(h *ReceiverHandle[T]) (supRequest, bool) {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	for len(s.reqs) > 0 {
+		r := s.reqs[0]
+		s.reqs = s.reqs[1:]
+		if r.from == h {
+			return r, true
+		}
+	}
+	return supRequest{}, false
 }
 
 func (s *supervisor[T]) reportError(msg string, err error) {
@@ -199,16 +241,15 @@ func (s *supervisor[T]) run(ctx context.Context) {
 		var req supRequest
 		if err != nil {
 			req = supRequest{cmd: supRestart, msg: "OnStart failed", err: err}
+			close(h.done)
 		} else {
 			s.ssc.bus.Post(metrics.ReceiverStarted{StreamID: s.streamID, Name: s.name, Time: clk.Now()})
-			ticker := clk.NewTicker(s.ssc.cfg.blockInterval)
 		receiving:
 			for {
 				select {
-				case <-ticker.C():
-					s.blocks.cut()
-				case req = <-s.requests:
-					if req.from != h {
+				case <-s.reqReady:
+					var ok bool
+					if req, ok = s.takeRequest(h); !ok {
 						continue
 					}
 					break receiving
@@ -220,7 +261,6 @@ func (s *supervisor[T]) run(ctx context.Context) {
 					break receiving
 				}
 			}
-			ticker.Stop()
 			close(h.done)
 			_ = catchPanic("receiver "+s.name+" OnStop", func() error { s.receiver.OnStop(); return nil })
 		}
@@ -234,7 +274,16 @@ func (s *supervisor[T]) run(ctx context.Context) {
 		if !restarting {
 			return
 		}
-		if err := clk.Sleep(ctx, s.ssc.cfg.restartDelay); err != nil {
+		// Wait for the restart delay, unless the receiver is stopped
+		// meanwhile (a graceful Stop must not wait for the delay).
+		delay := clk.NewTimer(s.ssc.cfg.restartDelay)
+		select {
+		case <-delay.C():
+		case <-s.stopCh:
+			delay.Stop()
+			return
+		case <-ctx.Done():
+			delay.Stop()
 			return
 		}
 		select {
@@ -373,7 +422,8 @@ func receiverStreamNamed[T any](ssc *StreamingContext, op string, r Receiver[T])
 	}
 	rs.sup = &supervisor[T]{
 		ssc: ssc, streamID: rs.id, name: fmt.Sprintf("%s-%d", op, rs.id), receiver: r,
-		requests: make(chan supRequest), stopCh: make(chan struct{}), exited: make(chan struct{}),
+		blocks: blockGenerator[T]{clk: ssc.clock, interval: ssc.cfg.blockInterval},
+		stopCh: make(chan struct{}), exited: make(chan struct{}), reqReady: make(chan struct{}, 1),
 		allocated: map[int64][][]T{},
 	}
 	ssc.addInput(rs)

@@ -79,7 +79,11 @@ func (r *socketReceiver) receive(ctx context.Context, h *ReceiverHandle[string])
 		if err == nil {
 			err = errors.New("connection closed by the server")
 		}
-		h.ReportError(fmt.Sprintf("reading from %s stopped; reconnecting", r.addr), err)
+		h.ReportError(fmt.Sprintf("reading from %s stopped; reconnecting in %v", r.addr, backoff), err)
+		if clk.Sleep(ctx, backoff) != nil {
+			return
+		}
+		backoff = min(2*backoff, socketBackoffMax)
 	}
 }
 
@@ -91,11 +95,8 @@ func readLines(ctx context.Context, conn net.Conn, h *ReceiverHandle[string]) er
 	sc := bufio.NewScanner(conn)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
-		line := sc.Text()
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
-		if err := h.Store(line); err != nil {
+		// bufio.ScanLines already drops the "\r" of a "\r\n".
+		if err := h.Store(sc.Text()); err != nil {
 			return err
 		}
 	}

@@ -145,13 +145,18 @@ func (s *DStream[T]) getOrCompute(t time.Time) (*rdd.RDD[T], error) {
 }
 
 // clearOld forgets the RDDs generated at or before t - remember (and
-// unpersists them), as Spark's clearMetadata does after each batch.
+// unpersists them when the stream persisted them), as Spark's
+// clearMetadata does after each batch. RDDs the stream did not persist are
+// left alone: they may be the user's own cached RDDs (ConstantInputStream,
+// QueueStream, an RDD returned by a Transform function), still in use.
 func (n *streamNode) clearOld(t time.Time) {
 	n.mu.Lock()
 	cutoff := t.Add(-n.remember).UnixNano()
 	for at, h := range n.generated {
 		if at <= cutoff {
-			h.Unpersist()
+			if n.persist {
+				h.Unpersist()
+			}
 			delete(n.generated, at)
 		}
 	}
@@ -282,4 +287,3 @@ func callSite() string {
 		}
 	}
 }
-

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-		"sync"
+	"sync"
 	"sync/atomic"
 
 	"github.com/spate-io/spate/metrics"

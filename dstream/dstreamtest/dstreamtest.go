@@ -147,7 +147,14 @@ func run[U any](ctx context.Context, numBatches int, opts []Option, build func(*
 		return nil, err
 	}
 	defer ssc.Stop(context.Background(), false)
+	stopped := doneOf(ssc)
 	for k := 1; k <= numBatches; k++ {
+		// Advance only once the job generator has armed its timer for
+		// batch k: a timer armed just after the advance would count its
+		// delay from the new time and fire an interval late, or never.
+		if err := waitArmed(ctx, manual, stopped); err != nil {
+			return outputs, fmt.Errorf("dstreamtest: waiting for batch %d: %w", k, err)
+		}
 		manual.Advance(c.interval)
 		want := zero.Add(time.Duration(k) * c.interval)
 		for {
@@ -161,7 +168,7 @@ func run[U any](ctx context.Context, numBatches int, opts []Option, build func(*
 				}
 			case <-ctx.Done():
 				return outputs, fmt.Errorf("dstreamtest: waiting for batch %d: %w", k, ctx.Err())
-			case <-doneOf(ssc):
+			case <-stopped:
 				err := ssc.AwaitTermination(ctx)
 				if err == nil {
 					err = errors.New("streaming context stopped")
@@ -172,6 +179,25 @@ func run[U any](ctx context.Context, numBatches int, opts []Option, build func(*
 		}
 	}
 	return outputs, nil
+}
+
+// waitArmed waits until a timer is armed on the manual clock (the job
+// generator's, for the next batch), until the context stopped (the select
+// that follows reports that) or until ctx is done.
+func waitArmed(ctx context.Context, manual *clock.Manual, stopped <-chan struct{}) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-stopped:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	if err := manual.BlockUntil(wctx, 1); err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // doneOf returns a channel closed when ssc stops.
