@@ -21,57 +21,177 @@ import (
 
 // demoConfig holds the flags of "spate demo".
 type demoConfig struct {
-	words, distinct, partitions, slots, top int
-	seed                                    uint64
+	batch bool // run the batch RDD word count instead of the streaming one
+
+	// Flags of the batch demo.
+	words, partitions int
+
+	// Flags of the streaming demo.
+	source             string // sourceGenerator or sourceSocket
+	rate               int    // generated lines per second
+	host               string
+	port               int
+	interval, duration time.Duration
+
+	// Flags of both (distinct and seed: the generator source and the
+	// batch demo).
+	distinct, slots, top int
+	seed                 uint64
 }
 
 const (
-	wordsPerLine = 10     // the line length of the demo corpus
+	wordsPerLine = 10     // the line length of the demo corpus and generator
 	maxTop       = 10_000 // the most words --top may ask for
+
+	sourceGenerator = "generator"
+	sourceSocket    = "socket"
+
+	maxRate     = 10_000_000            // the most lines per second --rate may ask for
+	minInterval = 10 * time.Millisecond // the shortest --interval
 )
 
 func demoFlags(cfg *demoConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.BoolVar(&cfg.batch, "batch", false, "run the batch word count (an RDD job over a generated text) instead of the streaming one")
 	fs.IntVar(&cfg.words, "words", 2_000_000, "generate `N` words of text")
-	fs.IntVar(&cfg.distinct, "distinct", 50_000, "draw the words from a vocabulary of `N` words")
 	fs.IntVar(&cfg.partitions, "partitions", 8, "split the text into `N` partitions")
-	fs.IntVar(&cfg.slots, "slots", runtime.GOMAXPROCS(0), "run at most `N` tasks at once")
-	fs.IntVar(&cfg.top, "top", 10, "print the `N` most frequent words")
+
+	fs.StringVar(&cfg.source, "source", sourceGenerator, "read lines from `SOURCE`: generator (built in) or socket (a TCP server, e.g. nc -lk 9999)")
+	fs.IntVar(&cfg.rate, "rate", 50_000, "generate `N` lines of 10 words per second")
+	fs.StringVar(&cfg.host, "host", "127.0.0.1", "connect to the TCP server on `HOST`")
+	fs.IntVar(&cfg.port, "port", 9999, "connect to the TCP server on `PORT`")
+	fs.DurationVar(&cfg.interval, "interval", time.Second, "cut the stream into batches of `DURATION`")
+	fs.DurationVar(&cfg.duration, "duration", 0, "stop gracefully after `DURATION` (0: run until Ctrl-C)")
+
+	fs.IntVar(&cfg.distinct, "distinct", 50_000, "draw the words from a vocabulary of `N` words")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "generate the text from random seed `N`")
+	fs.IntVar(&cfg.slots, "slots", runtime.GOMAXPROCS(0), "run at most `N` tasks at once")
+	fs.IntVar(&cfg.top, "top", 10, "print the `N` most frequent words (of each batch, when streaming)")
 	return fs
 }
 
-func demoUsage(w io.Writer) {
-	fmt.Fprint(w, `Usage: spate demo [flags]
+// The runs of the demo, which decide the flags that apply.
+const (
+	modeBatch     = "batch"
+	modeGenerator = sourceGenerator
+	modeSocket    = sourceSocket
+)
 
-Generates a text whose word frequencies follow a Zipf law, counts its words
-with an RDD job (Parallelize, FlatMap, Map, ReduceByKey, then SortByKey and
-Take for the most frequent ones) and prints the lineage, the top words and
-the time each stage took. Ctrl-C cancels the job.
-
-Flags:
-`)
-	printFlags(w, demoFlags(new(demoConfig)))
+// demoFlagModes maps each flag that applies to some runs of the demo only
+// to those runs; the other flags apply to all of them.
+func demoFlagModes() map[string][]string {
+	return map[string][]string{
+		"words":      {modeBatch},
+		"partitions": {modeBatch},
+		"source":     {modeGenerator, modeSocket},
+		"interval":   {modeGenerator, modeSocket},
+		"duration":   {modeGenerator, modeSocket},
+		"rate":       {modeGenerator},
+		"host":       {modeSocket},
+		"port":       {modeSocket},
+		"distinct":   {modeBatch, modeGenerator},
+		"seed":       {modeBatch, modeGenerator},
+	}
 }
 
-// validate checks the flag values; its errors name the flag.
-func (c demoConfig) validate() error {
+// describeMode names a run of the demo and the flags that select it.
+func describeMode(mode string) string {
+	switch mode {
+	case modeBatch:
+		return "the batch demo (--batch)"
+	case modeGenerator:
+		return "the streaming demo's generator source (--source generator, the default)"
+	default:
+		return "the streaming demo's socket source (--source socket)"
+	}
+}
+
+func demoUsage(w io.Writer) {
+	fs := demoFlags(new(demoConfig))
+	fmt.Fprint(w, `Usage: spate demo [flags]
+       spate demo --batch [flags]
+
+Runs Spark's NetworkWordCount on spate's DStreams: lines from a source are cut
+into batches of --interval, and every batch runs FlatMap(strings.Fields),
+Map(w -> (w, 1)) and ReduceByKey(+). For each batch the demo prints the records
+received, the processing time, the scheduling delay and the most frequent
+words. The source is a built-in generator of lines of 10 Zipf-distributed
+words (--rate lines per second), or a TCP server (--source socket): run
+"nc -lk 9999" in another terminal and type lines into it. After --duration, or
+on Ctrl-C, the demo stops gracefully (it processes the data received so far)
+and prints a summary; a second Ctrl-C exits at once.
+
+With --batch, the demo instead generates a text whose word frequencies follow
+a Zipf law, counts its words with an RDD job (Parallelize, FlatMap, Map,
+ReduceByKey, then SortByKey and Take for the most frequent ones) and prints
+the lineage, the top words and the time each stage took. Ctrl-C cancels the
+job.
+
+Streaming flags:
+`)
+	printFlags(w, fs, "source", "rate", "interval", "duration", "host", "port")
+	fmt.Fprint(w, "\nBatch flags:\n")
+	printFlags(w, fs, "batch", "words", "partitions")
+	fmt.Fprint(w, "\nFlags of both (--distinct and --seed: not for --source socket):\n")
+	printFlags(w, fs, "distinct", "seed", "slots", "top")
+}
+
+// mode returns the run of the demo that c selects.
+func (c demoConfig) mode() string {
+	if c.batch {
+		return modeBatch
+	}
+	return c.source
+}
+
+// validate checks the flag values; its errors name the flag. set holds
+// the names of the flags given on the command line.
+func (c demoConfig) validate(set map[string]bool) error {
+	if !c.batch && c.source != sourceGenerator && c.source != sourceSocket {
+		return fmt.Errorf("--source must be %s or %s, got %q", sourceGenerator, sourceSocket, c.source)
+	}
+	mode := c.mode()
+	modes := demoFlagModes()
+	var names []string
+	for name := range set {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if ms, ok := modes[name]; ok && !slices.Contains(ms, mode) {
+			descs := make([]string, len(ms))
+			for i, m := range ms {
+				descs[i] = describeMode(m)
+			}
+			return fmt.Errorf("--%s does not apply to %s; it is a flag of %s", name, describeMode(mode), strings.Join(descs, " and of "))
+		}
+	}
 	for _, f := range []struct {
 		name  string
 		value int
 	}{
 		{"words", c.words}, {"distinct", c.distinct}, {"partitions", c.partitions},
-		{"slots", c.slots}, {"top", c.top},
+		{"slots", c.slots}, {"top", c.top}, {"rate", c.rate},
 	} {
 		if f.value < 1 {
 			return fmt.Errorf("--%s must be at least 1, got %d", f.name, f.value)
 		}
 	}
-	if c.top > maxTop {
+	switch {
+	case c.top > maxTop:
 		return fmt.Errorf("--top must be at most %d, got %d", maxTop, c.top)
-	}
-	if c.seed < 1 {
+	case c.seed < 1:
 		return fmt.Errorf("--seed must be at least 1, got %d", c.seed)
+	case c.rate > maxRate:
+		return fmt.Errorf("--rate must be at most %d lines per second, got %d", maxRate, c.rate)
+	case c.interval < minInterval:
+		return fmt.Errorf("--interval must be at least %v, got %v", minInterval, c.interval)
+	case c.duration < 0:
+		return fmt.Errorf("--duration must not be negative (0 runs until Ctrl-C), got %v", c.duration)
+	case c.port < 1 || c.port > 65535:
+		return fmt.Errorf("--port must be in 1..65535, got %d", c.port)
+	case c.host == "":
+		return fmt.Errorf("--host must not be empty")
 	}
 	return nil
 }
@@ -82,9 +202,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, demoUsage, stdout, stderr); !ok {
 		return code
 	}
-	if err := cfg.validate(); err != nil {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := cfg.validate(set); err != nil {
 		fmt.Fprintf(stderr, "spate demo: %v\nRun \"spate help demo\" for usage.\n", err)
 		return exitUsage
+	}
+	if !cfg.batch {
+		return runStreamDemo(ctx, cfg, stdout, stderr)
 	}
 	err := demo(ctx, cfg, stdout)
 	switch {
@@ -99,7 +224,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// demo runs the word count described by cfg and prints its report to w.
+// demo runs the batch word count described by cfg and prints its report
+// to w.
 func demo(ctx context.Context, cfg demoConfig, w io.Writer) error {
 	spec := corpus.Config{Words: cfg.words, Distinct: cfg.distinct, WordsPerLine: wordsPerLine, Seed: cfg.seed}
 	fmt.Fprintf(w, "spate demo: word count on spate's execution core\n\n")

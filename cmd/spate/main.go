@@ -6,12 +6,14 @@
 //
 // The commands are:
 //
-//	demo      count the words of a generated corpus and show the job's stages
+//	demo      run a streaming word count and print every batch (--batch: an RDD word count)
 //	version   print spate's version and the Go version it was built with
 //	help      print this usage, or a command's flags ("spate help demo")
 //
 // Exit codes: 0 on success, 1 when a command fails, 2 for a usage error (an
-// unknown command, a bad flag or flag value), 130 when interrupted.
+// unknown command, a bad flag or flag value), 130 when interrupted (the
+// streaming demo treats Ctrl-C as its normal end: it stops gracefully and
+// exits 0; a second Ctrl-C ends the process at once).
 package main
 
 import (
@@ -61,7 +63,7 @@ type command struct {
 // commands returns spate's subcommands in the order usage lists them.
 func commands() []command {
 	return []command{
-		{name: "demo", summary: "count the words of a generated corpus and show the job's stages", run: runDemo, usage: demoUsage},
+		{name: "demo", summary: "run a streaming word count and print every batch (--batch: an RDD word count)", run: runDemo, usage: demoUsage},
 		{name: "version", summary: "print spate's version and the Go version it was built with", run: runVersion, usage: versionUsage},
 		{name: "help", summary: `print this usage, or a command's flags ("spate help demo")`, run: runHelp, usage: helpUsage},
 	}
@@ -104,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // usage prints the list of commands.
 func usage(w io.Writer) {
-	fmt.Fprint(w, `spate runs Spark-style jobs (typed RDDs, stages, shuffles) on a Go execution core.
+	fmt.Fprint(w, `spate runs Spark-style jobs and streams (typed RDDs, DStreams) on a Go execution core.
 
 Usage:
   spate <command> [flags]
@@ -168,18 +170,31 @@ func parseFlags(fs *flag.FlagSet, args []string, usage func(io.Writer), stdout, 
 	return exitOK, true
 }
 
-// printFlags lists fs's flags as "--name VALUE  usage (default ...)".
-func printFlags(w io.Writer, fs *flag.FlagSet) {
+// printFlags lists fs's flags as "--name VALUE  usage (default ...)": the
+// named ones in the order given, or all of them by name when none is.
+func printFlags(w io.Writer, fs *flag.FlagSet, names ...string) {
 	type line struct{ left, right string }
 	var lines []line
 	width := 0
-	fs.VisitAll(func(f *flag.Flag) {
+	visit := fs.VisitAll
+	if len(names) > 0 {
+		visit = func(fn func(*flag.Flag)) {
+			for _, n := range names {
+				if f := fs.Lookup(n); f != nil {
+					fn(f)
+				}
+			}
+		}
+	}
+	visit(func(f *flag.Flag) {
 		arg, text := flag.UnquoteUsage(f)
 		left := "--" + f.Name
 		if arg != "" {
 			left += " " + arg
 		}
-		if f.DefValue != "" {
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() && f.DefValue == "false" {
+			// An off switch: "(default false)" says nothing.
+		} else if f.DefValue != "" {
 			text += " (default " + f.DefValue + ")"
 		}
 		lines = append(lines, line{left, text})

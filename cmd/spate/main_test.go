@@ -95,7 +95,7 @@ func expectedTop(cfg corpus.Config, n int) []wordFreq {
 }
 
 func TestDemo(t *testing.T) {
-	code, out, stderr := runCLI(t, testCtx(t), "demo", "--words", "20000", "--distinct", "500", "--top", "5")
+	code, out, stderr := runCLI(t, testCtx(t), "demo", "--batch", "--words", "20000", "--distinct", "500", "--top", "5")
 	if code != exitOK {
 		t.Fatalf("exit code %d, stderr:\n%s", code, stderr)
 	}
@@ -154,7 +154,7 @@ func TestDemoCountsAreCorrect(t *testing.T) {
 	} {
 		name := fmt.Sprintf("words=%d,distinct=%d,top=%d,partitions=%d", tc.words, tc.distinct, tc.top, tc.partitions)
 		t.Run(name, func(t *testing.T) {
-			code, out, stderr := runCLI(t, testCtx(t), "demo",
+			code, out, stderr := runCLI(t, testCtx(t), "demo", "--batch",
 				"--words", strconv.Itoa(tc.words), "--distinct", strconv.Itoa(tc.distinct), "--top", strconv.Itoa(tc.top),
 				"--partitions", strconv.Itoa(tc.partitions), "--slots", strconv.Itoa(tc.slots), "--seed", strconv.FormatUint(tc.seed, 10))
 			if code != exitOK {
@@ -172,7 +172,7 @@ func TestDemoCountsAreCorrect(t *testing.T) {
 func TestDemoInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	code, _, stderr := runCLI(t, ctx, "demo", "--words", "1000", "--distinct", "100")
+	code, _, stderr := runCLI(t, ctx, "demo", "--batch", "--words", "1000", "--distinct", "100")
 	if code != exitInterrupted {
 		t.Errorf("exit code %d, want %d", code, exitInterrupted)
 	}
@@ -219,7 +219,9 @@ func TestHelp(t *testing.T) {
 		if code != exitOK {
 			t.Errorf("%q: exit code %d, want 0", args, code)
 		}
-		for _, want := range []string{"Usage: spate demo", "--words N", "--partitions N", "(default 2000000)"} {
+		for _, want := range []string{"Usage: spate demo", "--batch", "--words N", "--partitions N", "(default 2000000)",
+			"--rate N", "(default 50000)", "--interval DURATION", "(default 1s)", "--duration DURATION",
+			"--source SOURCE", "(default generator)", "--port PORT", "(default 9999)", "nc -lk 9999"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%q: output lacks %q:\n%s", args, want, out)
 			}
@@ -238,16 +240,44 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"help", "demo", "version"}, "too many arguments"},
 		{[]string{"version", "extra"}, `unexpected argument "extra"`},
 		{[]string{"demo", "extra"}, `unexpected argument "extra"`},
-		{[]string{"demo", "--partitions", "0"}, "--partitions must be at least 1, got 0"},
-		{[]string{"demo", "--words", "-1"}, "--words must be at least 1, got -1"},
-		{[]string{"demo", "--distinct", "0"}, "--distinct"},
+		{[]string{"demo", "--batch", "extra"}, `unexpected argument "extra"`},
+		{[]string{"demo", "--batch", "--partitions", "0"}, "--partitions must be at least 1, got 0"},
+		{[]string{"demo", "--batch", "--words", "-1"}, "--words must be at least 1, got -1"},
+		{[]string{"demo", "--batch", "--distinct", "0"}, "--distinct"},
+		{[]string{"demo", "--batch", "--slots", "0"}, "--slots"},
+		{[]string{"demo", "--batch", "--top", "-3"}, "--top"},
+		{[]string{"demo", "--batch", "--top", "10001"}, "--top must be at most 10000"},
+		{[]string{"demo", "--batch", "--seed", "0"}, "--seed"},
+		{[]string{"demo", "--batch", "--seed", "-1"}, "-seed"},
+		{[]string{"demo", "--batch", "--words", "many"}, "-words"},
+		{[]string{"demo", "--batch", "--colour"}, "-colour"},
+		{[]string{"demo", "--batch=maybe"}, "-batch"},
+		// The streaming demo.
+		{[]string{"demo", "--rate", "0"}, "--rate must be at least 1, got 0"},
+		{[]string{"demo", "--rate", "-5"}, "--rate must be at least 1"},
+		{[]string{"demo", "--rate", "10000001"}, "--rate must be at most 10000000"},
+		{[]string{"demo", "--rate", "fast"}, "-rate"},
+		{[]string{"demo", "--interval", "0"}, "--interval must be at least 10ms, got 0s"},
+		{[]string{"demo", "--interval", "-1s"}, "--interval"},
+		{[]string{"demo", "--interval", "1ms"}, "--interval"},
+		{[]string{"demo", "--interval", "1"}, "-interval"}, // no unit
+		{[]string{"demo", "--duration", "-1s"}, "--duration must not be negative"},
+		{[]string{"demo", "--source", "kafka"}, `--source must be generator or socket, got "kafka"`},
+		{[]string{"demo", "--source", "socket", "--port", "0"}, "--port must be in 1..65535, got 0"},
+		{[]string{"demo", "--source", "socket", "--port", "65536"}, "--port must be in 1..65535"},
+		{[]string{"demo", "--source", "socket", "--host", ""}, "--host must not be empty"},
 		{[]string{"demo", "--slots", "0"}, "--slots"},
-		{[]string{"demo", "--top", "-3"}, "--top"},
-		{[]string{"demo", "--top", "10001"}, "--top must be at most 10000"},
+		{[]string{"demo", "--top", "0"}, "--top"},
 		{[]string{"demo", "--seed", "0"}, "--seed"},
-		{[]string{"demo", "--seed", "-1"}, "-seed"},
-		{[]string{"demo", "--words", "many"}, "-words"},
-		{[]string{"demo", "--colour"}, "-colour"},
+		// Flags of another run of the demo.
+		{[]string{"demo", "--words", "100"}, "--words does not apply to the streaming demo's generator source"},
+		{[]string{"demo", "--partitions", "2"}, "--partitions does not apply"},
+		{[]string{"demo", "--batch", "--rate", "10"}, "--rate does not apply to the batch demo (--batch)"},
+		{[]string{"demo", "--batch", "--duration", "1s"}, "--duration does not apply to the batch demo"},
+		{[]string{"demo", "--batch", "--source", "socket"}, "--source does not apply to the batch demo"},
+		{[]string{"demo", "--port", "9000"}, "--port does not apply to the streaming demo's generator source"},
+		{[]string{"demo", "--source", "socket", "--rate", "10"}, "--rate does not apply to the streaming demo's socket source"},
+		{[]string{"demo", "--source", "socket", "--seed", "3"}, "--seed does not apply to the streaming demo's socket source"},
 	} {
 		code, out, stderr := runCLI(t, testCtx(t), tc.args...)
 		if code != exitUsage {
