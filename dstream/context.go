@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -13,12 +14,13 @@ import (
 	"github.com/spate-io/spate/metrics"
 )
 
-// State is the lifecycle state of a StreamingContext.
-type State int32
+// ContextState is the lifecycle state of a StreamingContext (Spark's
+// StreamingContextState).
+type ContextState int32
 
 const (
 	// Initialized: streams and output operations may be added.
-	Initialized State = iota
+	Initialized ContextState = iota
 	// Active: Start was called; the graph is fixed and batches run.
 	Active
 	// Stopped: Stop was called or a failure stopped the context. It
@@ -26,7 +28,7 @@ const (
 	Stopped
 )
 
-func (s State) String() string {
+func (s ContextState) String() string {
 	switch s {
 	case Initialized:
 		return "initialized"
@@ -35,7 +37,7 @@ func (s State) String() string {
 	case Stopped:
 		return "stopped"
 	}
-	return fmt.Sprintf("State(%d)", int32(s))
+	return fmt.Sprintf("ContextState(%d)", int32(s))
 }
 
 var (
@@ -96,13 +98,14 @@ type StreamingContext struct {
 	log      *slog.Logger
 	bus      *metrics.Bus
 
-	mu       sync.Mutex
-	state    State
-	streams  []*streamNode
-	inputs   []inputStream
-	outputs  []*outputOp
-	remember time.Duration
-	zeroTime time.Time // set by Start; batch k runs at zeroTime + k*interval
+	mu            sync.Mutex
+	state         ContextState
+	streams       []*streamNode
+	inputs        []inputStream
+	outputs       []*outputOp
+	remember      time.Duration
+	checkpointDir string
+	zeroTime      time.Time // set by Start; batch k runs at zeroTime + k*interval
 
 	runCancel context.CancelFunc // cancels the jobs' context on a hard stop
 	generator *jobGenerator
@@ -155,7 +158,7 @@ func (ssc *StreamingContext) BatchInterval() time.Duration { return ssc.interval
 func (ssc *StreamingContext) Clock() clock.Clock { return ssc.clock }
 
 // State returns the lifecycle state.
-func (ssc *StreamingContext) State() State {
+func (ssc *StreamingContext) State() ContextState {
 	ssc.mu.Lock()
 	defer ssc.mu.Unlock()
 	return ssc.state
@@ -185,6 +188,34 @@ func (ssc *StreamingContext) Remember(d time.Duration) error {
 	}
 	ssc.remember = d
 	return nil
+}
+
+// Checkpoint sets the directory where the context keeps what it needs to
+// recover: the state of stateful streams (UpdateStateByKey, MapWithState,
+// ReduceByKeyAndWindowInv and the windows built on it) needs one, and
+// Start refuses such a graph without it. The directory is created if
+// missing. It must be called before Start.
+func (ssc *StreamingContext) Checkpoint(dir string) error {
+	if dir == "" {
+		return errors.New("dstream.Checkpoint: directory must not be empty")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("dstream.Checkpoint: %w", err)
+	}
+	ssc.mu.Lock()
+	defer ssc.mu.Unlock()
+	if err := ssc.checkInitializedLocked(); err != nil {
+		return fmt.Errorf("dstream.Checkpoint: %w", err)
+	}
+	ssc.checkpointDir = dir
+	return nil
+}
+
+// CheckpointDir returns the directory set with Checkpoint, or "".
+func (ssc *StreamingContext) CheckpointDir() string {
+	ssc.mu.Lock()
+	defer ssc.mu.Unlock()
+	return ssc.checkpointDir
 }
 
 func (ssc *StreamingContext) checkInitializedLocked() error {
@@ -221,6 +252,9 @@ func (ssc *StreamingContext) validateLocked() error {
 			}
 			if n.slide%ssc.interval != 0 {
 				return fmt.Errorf("dstream: %s has slide interval %v, which is not a multiple of the batch interval %v; use a multiple", n.Name(), n.slide, ssc.interval)
+			}
+			if n.needsCheckpoint && ssc.checkpointDir == "" {
+				return fmt.Errorf("dstream: %s keeps state from batch to batch and needs a checkpoint directory; call StreamingContext.Checkpoint(dir) before Start", n.Name())
 			}
 		}
 	}

@@ -58,7 +58,7 @@ func TestNewStreamingContextValidation(t *testing.T) {
 }
 
 func TestStateString(t *testing.T) {
-	for s, want := range map[dstream.State]string{dstream.Initialized: "initialized", dstream.Active: "active", dstream.Stopped: "stopped", dstream.State(7): "State(7)"} {
+	for s, want := range map[dstream.ContextState]string{dstream.Initialized: "initialized", dstream.Active: "active", dstream.Stopped: "stopped", dstream.ContextState(7): "ContextState(7)"} {
 		if got := s.String(); got != want {
 			t.Errorf("State(%d).String() = %q, want %q", int32(s), got, want)
 		}

@@ -43,10 +43,15 @@ type streamNode struct {
 	// duration this stream needs its parents' RDDs (a window's length).
 	windowExtra time.Duration
 	persist     bool
+	// needsCheckpoint marks streams that carry state from batch to batch
+	// (inverse windows, UpdateStateByKey, MapWithState); Start requires a
+	// checkpoint directory for them.
+	needsCheckpoint bool
 
 	mu        sync.Mutex
-	remember  time.Duration       // how long generated RDDs are kept; set at Start
-	generated map[int64]rddHandle // by batch time in Unix nanoseconds
+	remember  time.Duration           // how long generated RDDs are kept; set at Start
+	generated map[int64]rddHandle     // by batch time in Unix nanoseconds
+	computing map[int64]chan struct{} // batch times being computed; closed when done
 }
 
 // rddHandle is a generated RDD without its element type.
@@ -74,7 +79,7 @@ func (n *streamNode) Name() string { return n.op + " at " + n.callSite }
 // newStream registers a stream with the context. bad, when not nil, is
 // the operation's own construction error.
 func newStream[T any](ssc *StreamingContext, op string, slide time.Duration, parents []*streamNode, compute func(time.Time) (*rdd.RDD[T], error), bad error) *DStream[T] {
-	n := &streamNode{ssc: ssc, op: op, callSite: callSite(), slide: slide, parents: parents, generated: map[int64]rddHandle{}}
+	n := &streamNode{ssc: ssc, op: op, callSite: callSite(), slide: slide, parents: parents, generated: map[int64]rddHandle{}, computing: map[int64]chan struct{}{}}
 	for _, p := range parents {
 		if p.err != nil {
 			n.err = p.err
@@ -125,22 +130,45 @@ func (s *DStream[T]) getOrCompute(t time.Time) (*rdd.RDD[T], error) {
 	if !s.isTimeValid(t) {
 		return nil, nil
 	}
+	key := t.UnixNano()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if h, ok := s.generated[t.UnixNano()]; ok {
-		return h.(typedRDD[T]).r, nil
+	for {
+		if h, ok := s.generated[key]; ok {
+			s.mu.Unlock()
+			return h.(typedRDD[T]).r, nil
+		}
+		busy, ok := s.computing[key]
+		if !ok {
+			break
+		}
+		// Another goroutine computes this time (the generator while a
+		// ForeachRDD calls Slice): wait for it rather than compute twice,
+		// since computing an input stream consumes its input.
+		s.mu.Unlock()
+		<-busy
+		s.mu.Lock()
 	}
+	done := make(chan struct{})
+	s.computing[key] = done
+	persist := s.persist
+	s.mu.Unlock()
+
+	// The lock is not held while computing: a stream's compute may ask the
+	// same stream for another time (a window for the previous window).
 	r, err := s.compute(t)
+	if err == nil && r != nil && persist {
+		r.Persist()
+	}
+	s.mu.Lock()
+	delete(s.computing, key)
+	if err == nil && r != nil {
+		s.generated[key] = typedRDD[T]{r}
+	}
+	close(done)
+	s.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("dstream: computing %s for batch %s: %w", s.Name(), formatBatchTime(t), err)
 	}
-	if r == nil {
-		return nil, nil
-	}
-	if s.persist {
-		r.Persist()
-	}
-	s.generated[t.UnixNano()] = typedRDD[T]{r}
 	return r, nil
 }
 
@@ -222,6 +250,11 @@ func (s *DStream[T]) Slice(from, to time.Time) ([]*rdd.RDD[T], error) {
 	if to.Before(from) {
 		return nil, fmt.Errorf("dstream.Slice: to (%s) is before from (%s)", formatBatchTime(to), formatBatchTime(from))
 	}
+	return s.slice(from, to)
+}
+
+// slice returns the stream's RDDs for the valid batch times in [from, to].
+func (s *DStream[T]) slice(from, to time.Time) ([]*rdd.RDD[T], error) {
 	zero := s.ssc.zeroTime
 	// First valid time at or after from.
 	k := (from.Sub(zero) + s.slide - 1) / s.slide

@@ -2,6 +2,8 @@ package rdd
 
 import (
 	"context"
+	"fmt"
+	"iter"
 
 	"github.com/spate-io/spate/engine"
 )
@@ -15,4 +17,86 @@ func FromPartitions[T any](ec *engine.Context, partitions [][]T) *RDD[T] {
 		tc.AddRecordsRead(len(partitions[part]))
 		return emit(ctx, partitions[part], yield)
 	}, nil)
+}
+
+// Cached returns an RDD with r's partitions as the block cache holds them
+// and no lineage, when r is persisted and every partition of it is
+// cached; otherwise it returns nil, false. The copy keeps r's
+// partitioning. Streaming state uses it to refer to the previous batch's
+// result without keeping that batch's whole lineage alive: the copy holds
+// the data, not the RDDs that computed it.
+func (r *RDD[T]) Cached() (*RDD[T], bool) {
+	if r.err != nil || !r.persisted.Load() {
+		return nil, false
+	}
+	parts := make([][]T, r.parts)
+	cache := r.ec.Cache()
+	for p := range parts {
+		b, ok := cache.Get(r.id, p)
+		if !ok {
+			return nil, false
+		}
+		parts[p] = b.([]T)
+	}
+	out := newRDD(r.ec, "Cached", r.parts, nil, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]T) bool) error {
+		tc.AddRecordsRead(len(parts[part]))
+		return emit(ctx, parts[part], yield)
+	}, nil)
+	out.partitioner = r.partitioner
+	return out, true
+}
+
+// ZipPartitions returns an RDD whose partition i is f applied to
+// partition i of a and of b, which must have the same number of
+// partitions (computed in one task, without a shuffle). Each sequence can
+// be ranged over once per call of f. An error computing either input fails
+// the task.
+func ZipPartitions[A, B, C any](a *RDD[A], b *RDD[B], f func(part int, as iter.Seq[A], bs iter.Seq[B]) iter.Seq[C]) *RDD[C] {
+	const op = "ZipPartitions"
+	var bad error
+	switch {
+	case f == nil:
+		bad = fmt.Errorf("f must not be nil")
+	case a.err == nil && b.err == nil && a.parts != b.parts:
+		bad = fmt.Errorf("the RDDs have %d and %d partitions; they must have the same number", a.parts, b.parts)
+	}
+	return derive(op, a.parts, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]C) bool) error {
+		var errA, errB error
+		as := seqOf(ctx, tc, a, part, &errA)
+		bs := seqOf(ctx, tc, b, part, &errB)
+		buf := make([]C, 0, chunkSize)
+		for c := range f(part, as, bs) {
+			buf = append(buf, c)
+			if len(buf) == chunkSize {
+				if !yield(buf) {
+					return firstNonNil(errA, errB)
+				}
+				buf = buf[:0]
+			}
+		}
+		if err := firstNonNil(errA, errB); err != nil {
+			return err
+		}
+		if len(buf) > 0 {
+			yield(buf)
+		}
+		return nil
+	}, bad, a.node, b.node)
+}
+
+// seqOf presents partition part of r as a sequence; a computation error
+// is stored in *err.
+func seqOf[T any](ctx context.Context, tc *engine.TaskContext, r *RDD[T], part int, err *error) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		if e := r.iterate(ctx, tc, part, func(c []T) bool {
+			for _, v := range c {
+				if !yield(v) {
+					return false
+				}
+			}
+			return true
+		}); e != nil && *err == nil {
+			*err = e
+		}
+	}
 }

@@ -164,7 +164,12 @@ func (r *RDD[T]) Union(others ...*RDD[T]) *RDD[T] {
 	return Union(append([]*RDD[T]{r}, others...)...)
 }
 
-// Union returns an RDD with the partitions of all rdds, in order.
+// Union returns an RDD with the partitions of all rdds, in order. When
+// every RDD is partitioned by the same partitioner (after a by-key
+// operation or PartitionBy with equal partitioners), the union keeps that
+// partitioning instead: partition i holds partition i of every input, so
+// later by-key operations need no shuffle (Spark's partitioner-aware
+// union).
 func Union[T any](rdds ...*RDD[T]) *RDD[T] {
 	if len(rdds) == 0 {
 		return newRDD[T](nil, "Union", 0, nil, nil, fmt.Errorf("rdd.Union: needs at least one RDD"))
@@ -177,6 +182,28 @@ func Union[T any](rdds ...*RDD[T]) *RDD[T] {
 		}
 		parents[i] = p.node
 		total += p.parts
+	}
+	if len(rdds) > 1 && rdds[0].partitioner != nil {
+		same := true
+		for _, p := range rdds[1:] {
+			same = same && samePartitioning(p.partitioner, rdds[0].partitioner) && p.parts == rdds[0].parts
+		}
+		if same {
+			out := derive("Union", rdds[0].parts, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]T) bool) error {
+				for _, p := range rdds {
+					stopped := false
+					if err := p.iterate(ctx, tc, part, func(c []T) bool {
+						stopped = !yield(c)
+						return !stopped
+					}); err != nil || stopped {
+						return err
+					}
+				}
+				return nil
+			}, nil, parents...)
+			out.partitioner = rdds[0].partitioner
+			return out
+		}
 	}
 	return derive("Union", total, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]T) bool) error {
 		for _, p := range rdds {

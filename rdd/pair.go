@@ -199,3 +199,22 @@ func Values[K comparable, V any](r *RDD[Pair[K, V]]) *RDD[V] {
 	out.op = "Values"
 	return out
 }
+
+// PartitionerFor returns the partitioner that opts describe for keys of
+// type K: the one given to WithPartitioner, or a hash partitioner of ec
+// for NumPartitions. Without options it returns a hash partitioner with
+// ec's number of worker slots. It reports the same errors as the by-key
+// operations do for bad options.
+func PartitionerFor[K comparable](ec *engine.Context, opts ...PartitionOption) (Partitioner[K], error) {
+	if ec == nil {
+		return nil, fmt.Errorf("rdd.PartitionerFor: nil engine context")
+	}
+	if len(opts) == 0 {
+		opts = []PartitionOption{NumPartitions(ec.Slots())}
+	}
+	p, err := resolvePartitioner[K](opts, &node{ec: ec, parts: 1})
+	if err != nil {
+		return nil, fmt.Errorf("rdd.PartitionerFor: %w", err)
+	}
+	return p, nil
+}

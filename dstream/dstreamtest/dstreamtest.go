@@ -6,7 +6,8 @@
 // (i+1) × interval, advances the clock one interval at a time, waits for
 // each batch to complete and returns what the operation produced in each
 // batch. Batches beyond the input get empty RDDs, as Spark's test
-// harness does. [Run2] does the same for operations on two input streams.
+// harness does. Each run gets a fresh temporary checkpoint directory, so
+// stateful operations work. [Run2] does the same for operations on two input streams.
 // [Equal] and [EqualUnordered] compare outputs per batch.
 //
 //	out, err := dstreamtest.Run(ctx, [][]string{{"a b"}, {"b"}},
@@ -21,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -114,6 +116,16 @@ func run[U any](ctx context.Context, numBatches int, opts []Option, build func(*
 	defer ec.Close()
 	ssc, err := dstream.NewStreamingContext(ec, c.interval, append(c.ctxOpts, dstream.WithClock(manual))...)
 	if err != nil {
+		return nil, err
+	}
+	// Stateful operations need a checkpoint directory; give every run a
+	// fresh one.
+	dir, err := os.MkdirTemp("", "dstreamtest-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := ssc.Checkpoint(dir); err != nil {
 		return nil, err
 	}
 	out := build(ssc, c)

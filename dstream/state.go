@@ -1,0 +1,465 @@
+package dstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"time"
+
+	"github.com/spate-io/spate/rdd"
+)
+
+// State is the state of one key, handed to a MapWithState function.
+type State[S any] struct {
+	value     S
+	exists    bool
+	updated   bool
+	removed   bool
+	timingOut bool
+}
+
+// ErrStateTimingOut is returned by State.Update and State.Remove during
+// the last call for a key that timed out: its state is removed anyway.
+var ErrStateTimingOut = errors.New("dstream: the state is timing out and cannot be updated or removed")
+
+// Exists reports whether the key has state.
+func (s *State[S]) Exists() bool { return s.exists }
+
+// Get returns the key's state, or the zero value when it has none.
+func (s *State[S]) Get() S { return s.value }
+
+// Update sets the key's state.
+func (s *State[S]) Update(v S) error {
+	if s.timingOut {
+		return ErrStateTimingOut
+	}
+	s.value, s.exists, s.updated, s.removed = v, true, true, false
+	return nil
+}
+
+// Remove deletes the key's state.
+func (s *State[S]) Remove() error {
+	if s.timingOut {
+		return ErrStateTimingOut
+	}
+	var zero S
+	s.value, s.exists, s.updated, s.removed = zero, false, false, true
+	return nil
+}
+
+// IsTimingOut reports whether this is the last call for a key that has
+// had no data for longer than the StateSpec's Timeout.
+func (s *State[S]) IsTimingOut() bool { return s.timingOut }
+
+// StateSpec describes a MapWithState operation.
+type StateSpec[K comparable, V, S, M any] struct {
+	// Func is called for every key with new data in a batch, once per
+	// value, with the batch time, the key, the value and the key's state,
+	// and returns the value to emit. When a key times out it is called
+	// once more with the zero V and state.IsTimingOut() true; the state
+	// is removed after that call. Required.
+	Func func(t time.Time, key K, value V, state *State[S]) M
+	// InitialState, when set, gives keys their state before the first
+	// batch.
+	InitialState *rdd.RDD[rdd.Pair[K, S]]
+	// Partitions sets how keys are spread over state partitions (see
+	// rdd.NumPartitions and rdd.WithPartitioner). Default: as many hash
+	// partitions as the engine has slots. The number is fixed for the
+	// life of the stream.
+	Partitions []rdd.PartitionOption
+	// Timeout, when positive, removes a key that had no data for longer
+	// than Timeout: at the first batch more than Timeout after the batch
+	// of its last data, Func is called one last time with the state
+	// timing out.
+	Timeout time.Duration
+}
+
+// stateEntry is one key's state and the batch time of its last data.
+type stateEntry[S any] struct {
+	state   S
+	updated int64
+}
+
+// stateStore is the state of one partition of a stateful stream. It holds
+// one version, identified by the batch time it reflects; a batch's state
+// is computed from the previous batch's version exactly once, and asking
+// for the current version again returns the block already made, so a
+// recomputed partition never applies a batch twice. The cost of a batch
+// is proportional to its data (plus the keys that time out), not to the
+// number of keys, except where the operation itself visits every key
+// (UpdateStateByKey, snapshots).
+type stateStore[K comparable, S any] struct {
+	mu      sync.Mutex
+	loaded  bool
+	version int64 // batch time (Unix ns) of m; valid when loaded
+	m       map[K]stateEntry[S]
+	// byUpdate indexes keys by the batch time of their last data, for
+	// timeouts (nil without a timeout).
+	byUpdate map[int64]map[K]struct{}
+	last     any // the block made for version
+}
+
+func (st *stateStore[K, S]) touch(k K, old, now int64) {
+	if st.byUpdate == nil {
+		return
+	}
+	if old != 0 {
+		if b := st.byUpdate[old]; b != nil {
+			delete(b, k)
+			if len(b) == 0 {
+				delete(st.byUpdate, old)
+			}
+		}
+	}
+	b := st.byUpdate[now]
+	if b == nil {
+		b = map[K]struct{}{}
+		st.byUpdate[now] = b
+	}
+	b[k] = struct{}{}
+}
+
+func (st *stateStore[K, S]) forget(k K, updated int64) {
+	if st.byUpdate == nil {
+		return
+	}
+	if b := st.byUpdate[updated]; b != nil {
+		delete(b, k)
+		if len(b) == 0 {
+			delete(st.byUpdate, updated)
+		}
+	}
+}
+
+// snapshot copies every (key, state) pair.
+func (st *stateStore[K, S]) snapshot() []rdd.Pair[K, S] {
+	out := make([]rdd.Pair[K, S], 0, len(st.m))
+	for k, e := range st.m {
+		out = append(out, rdd.Pair[K, S]{Key: k, Value: e.state})
+	}
+	return out
+}
+
+// stateBlock is what one partition of a stateful stream holds for a batch.
+type stateBlock[K comparable, S, M any] struct {
+	mapped   []M
+	snapshot []rdd.Pair[K, S]
+}
+
+// stateful is the machinery shared by UpdateStateByKey and MapWithState:
+// per-partition stores, and a stream of blocks, one per partition and
+// batch, persisted, from which the operations' output streams are derived.
+type stateful[K comparable, V, S, M any] struct {
+	parent      *DStream[rdd.Pair[K, V]]
+	partitioner rdd.Partitioner[K]
+	initial     *rdd.RDD[rdd.Pair[K, S]] // partitioned by partitioner, or nil
+	stores      []*stateStore[K, S]
+	snapshots   bool // whether blocks carry snapshots; set before Start
+	// apply advances a store by one batch, given the batch's pairs of the
+	// store's partition, and fills the block's mapped values.
+	apply  func(st *stateStore[K, S], t time.Time, data iter.Seq[rdd.Pair[K, V]], block *stateBlock[K, S, M])
+	blocks *DStream[*stateBlock[K, S, M]]
+}
+
+func newStateful[K comparable, V, S, M any](op string, parent *DStream[rdd.Pair[K, V]], parts []rdd.PartitionOption, initial *rdd.RDD[rdd.Pair[K, S]], timeout bool, bad error,
+	apply func(st *stateStore[K, S], t time.Time, data iter.Seq[rdd.Pair[K, V]], block *stateBlock[K, S, M])) *stateful[K, V, S, M] {
+	sf := &stateful[K, V, S, M]{parent: parent, apply: apply}
+	if bad == nil && parent.ssc != nil && parent.err == nil {
+		bad = sf.setUp(parent.ssc, parts, initial, timeout)
+	}
+	var self *DStream[*stateBlock[K, S, M]]
+	self = newStream(parent.ssc, op, parent.slide, []*streamNode{parent.streamNode}, func(t time.Time) (*rdd.RDD[*stateBlock[K, S, M]], error) {
+		return sf.compute(self, t)
+	}, bad)
+	self.persist = true
+	self.needsCheckpoint = true
+	// A batch's state is built from the previous batch's, so every
+	// partition must advance in every batch, even when the user's outputs
+	// read only some partitions (Print) or none: this internal output
+	// operation makes sure, before the user's run.
+	if err := register(self, op+" state update", func(ctx context.Context, r *rdd.RDD[*stateBlock[K, S, M]], _ time.Time) error {
+		_, err := r.Count(ctx)
+		return err
+	}); err != nil && self.err == nil {
+		self.err = err
+	}
+	sf.blocks = self
+	return sf
+}
+
+func (sf *stateful[K, V, S, M]) setUp(ssc *StreamingContext, parts []rdd.PartitionOption, initial *rdd.RDD[rdd.Pair[K, S]], timeout bool) error {
+	p, err := rdd.PartitionerFor[K](ssc.ec, parts...)
+	if err != nil {
+		return err
+	}
+	sf.partitioner = p
+	sf.stores = make([]*stateStore[K, S], p.NumPartitions())
+	for i := range sf.stores {
+		sf.stores[i] = &stateStore[K, S]{m: map[K]stateEntry[S]{}}
+		if timeout {
+			sf.stores[i].byUpdate = map[int64]map[K]struct{}{}
+		}
+	}
+	if initial != nil {
+		if err := initial.Err(); err != nil {
+			return fmt.Errorf("initial state: %w", err)
+		}
+		sf.initial = rdd.PartitionBy(initial, rdd.WithPartitioner(p))
+	}
+	return nil
+}
+
+// compute builds the RDD of batch t: one block per partition, from the
+// batch's data partitioned by key and the previous batch's state. When
+// the previous batch's state is not computed yet (its jobs are still
+// queued), its RDD becomes a parent, so that it is computed first;
+// otherwise the stores are used directly and no lineage links batch to
+// batch.
+func (sf *stateful[K, V, S, M]) compute(self *DStream[*stateBlock[K, S, M]], t time.Time) (*rdd.RDD[*stateBlock[K, S, M]], error) {
+	ec := sf.parent.ssc.ec
+	data, err := sf.parent.getOrCompute(t)
+	if err != nil {
+		return nil, err
+	}
+	var keyed *rdd.RDD[rdd.Pair[K, V]]
+	if data == nil {
+		keyed = rdd.FromPartitions(ec, make([][]rdd.Pair[K, V], len(sf.stores)))
+	} else {
+		keyed = rdd.PartitionBy(data, rdd.WithPartitioner(sf.partitioner))
+	}
+	prevTime := t.Add(-self.slide)
+	first := !prevTime.After(sf.parent.ssc.zeroTime)
+	var out *rdd.RDD[*stateBlock[K, S, M]]
+	switch {
+	case first && sf.initial != nil:
+		out = rdd.ZipPartitions(sf.initial, keyed, func(part int, init iter.Seq[rdd.Pair[K, S]], data iter.Seq[rdd.Pair[K, V]]) iter.Seq[*stateBlock[K, S, M]] {
+			return sf.step(part, t, prevTime, init, data)
+		})
+	case first || sf.computed(prevTime):
+		out = rdd.MapPartitionsWithIndex(keyed, func(part int, data iter.Seq[rdd.Pair[K, V]]) iter.Seq[*stateBlock[K, S, M]] {
+			return sf.step(part, t, prevTime, nil, data)
+		})
+	default:
+		prev, err := self.getOrCompute(prevTime)
+		if err != nil {
+			return nil, err
+		}
+		if prev == nil {
+			return nil, fmt.Errorf("no state for the previous batch %s", formatBatchTime(prevTime))
+		}
+		out = rdd.ZipPartitions(prev, keyed, func(part int, prev iter.Seq[*stateBlock[K, S, M]], data iter.Seq[rdd.Pair[K, V]]) iter.Seq[*stateBlock[K, S, M]] {
+			return func(yield func(*stateBlock[K, S, M]) bool) {
+				for range prev { // compute the previous batch's state first
+				}
+				sf.step(part, t, prevTime, nil, data)(yield)
+			}
+		})
+	}
+	return out, nil
+}
+
+// computed reports whether every store holds the state of batch t or a
+// later one.
+func (sf *stateful[K, V, S, M]) computed(t time.Time) bool {
+	tn := t.UnixNano()
+	for _, st := range sf.stores {
+		st.mu.Lock()
+		ok := st.loaded && st.version >= tn
+		st.mu.Unlock()
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// step advances partition part's store to batch t and yields its block;
+// for a batch already applied it yields the block made then.
+func (sf *stateful[K, V, S, M]) step(part int, t, prevTime time.Time, init iter.Seq[rdd.Pair[K, S]], data iter.Seq[rdd.Pair[K, V]]) iter.Seq[*stateBlock[K, S, M]] {
+	return func(yield func(*stateBlock[K, S, M]) bool) {
+		st := sf.stores[part]
+		tn := t.UnixNano()
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		switch {
+		case st.loaded && st.version == tn:
+			yield(st.last.(*stateBlock[K, S, M]))
+			return
+		case st.loaded && st.version != prevTime.UnixNano():
+			// An internal invariant: batches run in order. The panic
+			// fails the task with this error.
+			panic(fmt.Errorf("dstream: state partition %d holds batch %s, but batch %s needs batch %s", part, formatBatchTime(time.Unix(0, st.version)), formatBatchTime(t), formatBatchTime(prevTime)))
+		case !st.loaded && init != nil:
+			for kv := range init {
+				st.m[kv.Key] = stateEntry[S]{state: kv.Value, updated: tn}
+				st.touch(kv.Key, 0, tn)
+			}
+		}
+		block := &stateBlock[K, S, M]{}
+		sf.apply(st, t, data, block)
+		if sf.snapshots {
+			block.snapshot = st.snapshot()
+		}
+		st.loaded, st.version, st.last = true, tn, block
+		yield(block)
+	}
+}
+
+// MapWithStateDStream is the stream of values a MapWithState function
+// returns, with access to the full state.
+type MapWithStateDStream[K comparable, S, M any] struct {
+	*DStream[M]
+	snapshots func() *DStream[rdd.Pair[K, S]]
+}
+
+// StateSnapshots returns a stream with, in every batch, every key and its
+// state after the batch. Producing it visits every key in every batch.
+func (m *MapWithStateDStream[K, S, M]) StateSnapshots() *DStream[rdd.Pair[K, S]] {
+	return m.snapshots()
+}
+
+// MapWithState maintains a state per key across batches. For every value
+// of a batch, spec.Func gets the batch time, the key, the value and the
+// key's State, may update or remove the state, and returns a value for the
+// output stream. Only keys with data in a batch (or timing out) are
+// visited, so a batch costs in proportion to its data, not to the number
+// of keys. The state lives in memory, in a fixed number of partitions; the
+// stream needs a checkpoint directory (see [StreamingContext.Checkpoint]).
+func MapWithState[K comparable, V, S, M any](s *DStream[rdd.Pair[K, V]], spec StateSpec[K, V, S, M]) *MapWithStateDStream[K, S, M] {
+	const op = "MapWithState"
+	var bad error
+	switch {
+	case spec.Func == nil:
+		bad = errors.New("StateSpec.Func must not be nil")
+	case spec.Timeout < 0:
+		bad = fmt.Errorf("StateSpec.Timeout must not be negative, got %v", spec.Timeout)
+	}
+	f, timeout := spec.Func, int64(spec.Timeout)
+	sf := newStateful(op, s, spec.Partitions, spec.InitialState, timeout > 0, bad,
+		func(st *stateStore[K, S], t time.Time, data iter.Seq[rdd.Pair[K, V]], block *stateBlock[K, S, M]) {
+			tn := t.UnixNano()
+			for kv := range data {
+				e, exists := st.m[kv.Key]
+				state := State[S]{value: e.state, exists: exists}
+				block.mapped = append(block.mapped, f(t, kv.Key, kv.Value, &state))
+				switch {
+				case state.removed:
+					if exists {
+						delete(st.m, kv.Key)
+						st.forget(kv.Key, e.updated)
+					}
+				case state.updated || (exists && timeout > 0):
+					// With a timeout, data refreshes a key even when the
+					// function leaves its state alone.
+					st.m[kv.Key] = stateEntry[S]{state: state.value, updated: tn}
+					old := int64(0)
+					if exists {
+						old = e.updated
+					}
+					st.touch(kv.Key, old, tn)
+				}
+			}
+			if timeout <= 0 {
+				return
+			}
+			var zero V
+			for updated, keys := range st.byUpdate {
+				if updated >= tn-timeout {
+					continue
+				}
+				for k := range keys {
+					state := State[S]{value: st.m[k].state, exists: true, timingOut: true}
+					block.mapped = append(block.mapped, f(t, k, zero, &state))
+					delete(st.m, k)
+				}
+				delete(st.byUpdate, updated)
+			}
+		})
+	mapped := derive(op, sf.blocks, func(r *rdd.RDD[*stateBlock[K, S, M]], _ time.Time) *rdd.RDD[M] {
+		return rdd.FlatMap(r, func(b *stateBlock[K, S, M]) []M { return b.mapped })
+	}, nil)
+	return &MapWithStateDStream[K, S, M]{DStream: mapped, snapshots: func() *DStream[rdd.Pair[K, S]] {
+		sf.snapshots = true
+		return derive("StateSnapshots", sf.blocks, func(r *rdd.RDD[*stateBlock[K, S, M]], _ time.Time) *rdd.RDD[rdd.Pair[K, S]] {
+			return rdd.FlatMap(r, func(b *stateBlock[K, S, M]) []rdd.Pair[K, S] { return b.snapshot })
+		}, nil)
+	}}
+}
+
+// StateOption configures UpdateStateByKey.
+type StateOption func(*stateConfig)
+
+type stateConfig struct {
+	partitions []rdd.PartitionOption
+	initial    any // *rdd.RDD[rdd.Pair[K, S]]
+}
+
+// StatePartitions sets how keys are spread over state partitions.
+// Default: as many hash partitions as the engine has slots.
+func StatePartitions(opts ...rdd.PartitionOption) StateOption {
+	return func(c *stateConfig) { c.partitions = opts }
+}
+
+// InitialState gives keys their state before the first batch. Its K and
+// S must be the stream's.
+func InitialState[K comparable, S any](r *rdd.RDD[rdd.Pair[K, S]]) StateOption {
+	return func(c *stateConfig) { c.initial = r }
+}
+
+// UpdateStateByKey maintains a state per key across batches: in every
+// batch, update is called for every key that has state or new values,
+// with the batch's values of the key (in arrival order), its state and
+// whether it had one; it returns the new state and whether to keep the
+// key. The output stream holds every (key, state) pair after each batch,
+// so each batch visits every key (see MapWithState for updates in
+// proportion to the data). It needs a checkpoint directory.
+func UpdateStateByKey[K comparable, V, S any](s *DStream[rdd.Pair[K, V]], update func(newValues []V, state S, exists bool) (S, bool), opts ...StateOption) *DStream[rdd.Pair[K, S]] {
+	const op = "UpdateStateByKey"
+	var cfg stateConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	var bad error
+	var initial *rdd.RDD[rdd.Pair[K, S]]
+	if cfg.initial != nil {
+		r, ok := cfg.initial.(*rdd.RDD[rdd.Pair[K, S]])
+		if !ok || r == nil {
+			bad = fmt.Errorf("InitialState: got a %T, want a non-nil *rdd.RDD[rdd.Pair[K, S]] with the stream's key and state types", cfg.initial)
+		}
+		initial = r
+	}
+	if update == nil {
+		bad = errNil("update")
+	}
+	sf := newStateful(op, s, cfg.partitions, initial, false, bad,
+		func(st *stateStore[K, S], t time.Time, data iter.Seq[rdd.Pair[K, V]], block *stateBlock[K, S, struct{}]) {
+			groups := map[K][]V{}
+			for kv := range data {
+				groups[kv.Key] = append(groups[kv.Key], kv.Value)
+			}
+			tn := t.UnixNano()
+			for k, e := range st.m {
+				vs := groups[k]
+				delete(groups, k)
+				if ns, keep := update(vs, e.state, true); keep {
+					st.m[k] = stateEntry[S]{state: ns, updated: tn}
+				} else {
+					delete(st.m, k)
+				}
+			}
+			var zero S
+			for k, vs := range groups {
+				if ns, keep := update(vs, zero, false); keep {
+					st.m[k] = stateEntry[S]{state: ns, updated: tn}
+				}
+			}
+		})
+	sf.snapshots = true
+	return derive(op, sf.blocks, func(r *rdd.RDD[*stateBlock[K, S, struct{}]], _ time.Time) *rdd.RDD[rdd.Pair[K, S]] {
+		return rdd.FlatMap(r, func(b *stateBlock[K, S, struct{}]) []rdd.Pair[K, S] { return b.snapshot })
+	}, nil)
+}
