@@ -101,7 +101,10 @@ func (s *jobScheduler) runWorker(ctx context.Context) {
 		}
 		js.info.OutputOperations[index].Start = now
 		opInfo := js.info.OutputOperations[index]
-		startedInfo := cloneInfo(js.info)
+		var startedInfo metrics.BatchInfo
+		if first {
+			startedInfo = cloneInfo(js.info)
+		}
 		s.mu.Unlock()
 		if first {
 			s.ssc.bus.Post(metrics.BatchStarted{Info: startedInfo})

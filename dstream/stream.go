@@ -2,10 +2,8 @@ package dstream
 
 import (
 	"fmt"
-	"path/filepath"
-	"runtime"
+	"github.com/spate-io/spate/internal/callsite"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
@@ -304,19 +302,5 @@ func catchPanic(where string, f func() error) (err error) {
 // the Unix epoch.
 func formatBatchTime(t time.Time) string { return fmt.Sprintf("%d ms", t.UnixMilli()) }
 
-// callSite returns "file.go:line" of the first caller outside this
-// package (tests of this package count as outside).
-func callSite() string {
-	var pcs [16]uintptr
-	n := runtime.Callers(3, pcs[:])
-	frames := runtime.CallersFrames(pcs[:n])
-	for {
-		f, more := frames.Next()
-		if !strings.HasPrefix(f.Function, "github.com/spate-io/spate/dstream.") || strings.HasSuffix(f.File, "_test.go") {
-			return fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
-		}
-		if !more {
-			return "unknown"
-		}
-	}
-}
+// callSite returns "file.go:line" of the user code calling into spate.
+func callSite() string { return callsite.Outside() }

@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
+	"github.com/spate-io/spate/internal/callsite"
 	"reflect"
 	"runtime"
-	"strings"
 	"sync/atomic"
 
 	"github.com/spate-io/spate/engine"
@@ -195,19 +194,5 @@ func (r *RDD[T]) Unpersist() *RDD[T] {
 	return r
 }
 
-// callSite returns "file.go:line" of the first caller outside this
-// package (tests of this package count as outside).
-func callSite() string {
-	var pcs [16]uintptr
-	n := runtime.Callers(3, pcs[:])
-	frames := runtime.CallersFrames(pcs[:n])
-	for {
-		f, more := frames.Next()
-		if !strings.HasPrefix(f.Function, "github.com/spate-io/spate/rdd.") || strings.HasSuffix(f.File, "_test.go") {
-			return fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
-		}
-		if !more {
-			return "unknown"
-		}
-	}
-}
+// callSite returns "file.go:line" of the user code calling into spate.
+func callSite() string { return callsite.Outside() }
