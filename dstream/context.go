@@ -57,6 +57,25 @@ type config struct {
 	blockInterval  time.Duration
 	restartDelay   time.Duration
 	logger         *slog.Logger
+	services       []Service
+}
+
+// Service is something that runs alongside a streaming context, such as
+// the web UI (package ui): it is started by StreamingContext.Start,
+// before the first batch, and stopped when the context stops. It learns
+// about the context only from the events on the bus it is given.
+type Service interface {
+	// Start starts the service; an error makes StreamingContext.Start
+	// fail. It must not block.
+	Start(bus *metrics.Bus) error
+	// Stop stops the service; ctx bounds how long it may take. Errors are
+	// logged.
+	Stop(ctx context.Context) error
+}
+
+// WithService runs s alongside the context (see [Service]).
+func WithService(s Service) Option {
+	return func(c *config) { c.services = append(c.services, s) }
 }
 
 // WithClock sets the clock that drives batches. Tests pass a
@@ -141,6 +160,11 @@ func NewStreamingContext(ec *engine.Context, batchInterval time.Duration, opts .
 		return nil, fmt.Errorf("dstream.NewStreamingContext: ReceiverRestartDelay must not be negative, got %v", cfg.restartDelay)
 	case cfg.logger == nil:
 		return nil, errors.New("dstream.NewStreamingContext: WithLogger needs a non-nil logger")
+	}
+	for _, s := range cfg.services {
+		if s == nil {
+			return nil, errors.New("dstream.NewStreamingContext: WithService needs a non-nil service")
+		}
 	}
 	return &StreamingContext{
 		ec: ec, interval: batchInterval, cfg: cfg, clock: cfg.clock, log: cfg.logger, bus: ec.Bus(),
@@ -286,6 +310,14 @@ func (ssc *StreamingContext) Start() error {
 		}
 	}
 
+	for i, svc := range ssc.cfg.services {
+		if err := svc.Start(ssc.bus); err != nil {
+			for _, started := range ssc.cfg.services[:i] {
+				ssc.stopService(started)
+			}
+			return fmt.Errorf("dstream.Start: starting %T: %w", svc, err)
+		}
+	}
 	runCtx, cancel := context.WithCancel(context.WithValue(context.Background(), jobContextKey{}, ssc))
 	ssc.runCancel = cancel
 	ssc.tracker = newReceiverTracker(ssc)
@@ -293,12 +325,7 @@ func (ssc *StreamingContext) Start() error {
 	ssc.generator = newJobGenerator(ssc, first)
 	ssc.state = Active
 	ssc.bus.Post(metrics.StreamingStarted{Time: now, BatchInterval: ssc.interval})
-	if err := ssc.tracker.start(runCtx); err != nil {
-		cancel()
-		ssc.state = Stopped
-		close(ssc.done)
-		return fmt.Errorf("dstream.Start: %w", err)
-	}
+	ssc.tracker.start(runCtx)
 	ssc.wg.Add(1 + ssc.cfg.concurrentJobs)
 	go func() {
 		defer ssc.wg.Done()
@@ -399,7 +426,26 @@ func (ssc *StreamingContext) stopAsync(err error) {
 
 func (ssc *StreamingContext) finish(err error) {
 	ssc.bus.Post(metrics.StreamingStopped{Time: ssc.clock.Now(), Err: err})
+	ssc.mu.Lock()
+	started := ssc.runCancel != nil
+	ssc.mu.Unlock()
+	if started {
+		for _, svc := range ssc.cfg.services {
+			ssc.stopService(svc)
+		}
+	}
 	close(ssc.done)
+}
+
+// serviceStopTimeout bounds how long a service may take to stop.
+const serviceStopTimeout = 5 * time.Second
+
+func (ssc *StreamingContext) stopService(svc Service) {
+	ctx, cancel := context.WithTimeout(context.Background(), serviceStopTimeout)
+	defer cancel()
+	if err := svc.Stop(ctx); err != nil {
+		ssc.log.Warn("dstream: stopping a service failed", "service", fmt.Sprintf("%T", svc), "err", err)
+	}
 }
 
 func (ssc *StreamingContext) terminationErr() error {

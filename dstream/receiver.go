@@ -340,7 +340,7 @@ func newReceiverTracker(ssc *StreamingContext) *receiverTracker {
 	return t
 }
 
-func (t *receiverTracker) start(ctx context.Context) error {
+func (t *receiverTracker) start(ctx context.Context) {
 	for _, r := range t.runners {
 		t.wg.Add(1)
 		go func() {
@@ -348,7 +348,6 @@ func (t *receiverTracker) start(ctx context.Context) error {
 			r.run(ctx)
 		}()
 	}
-	return nil
 }
 
 // stopReceivers stops every receiver and waits until each has stopped, so
