@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
 	"time"
@@ -58,7 +59,52 @@ type config struct {
 	restartDelay   time.Duration
 	logger         *slog.Logger
 	services       []Service
+	maxRate        float64 // records/s per receiver; 0 = none
+	maxPending     int
+	backpressure   bool
+	startRate      float64 // backpressure's rate before the first estimate; 0 = maxRate
+	pid            PIDConfig
 }
+
+// initialRate is the rate limit receivers start with.
+func (c *config) initialRate() float64 {
+	if c.backpressure && c.startRate > 0 {
+		if c.maxRate > 0 {
+			return min(c.startRate, c.maxRate)
+		}
+		return c.startRate
+	}
+	return c.maxRate
+}
+
+// ReceiverMaxRate limits every receiver to r records per second (Spark's
+// spark.streaming.receiver.maxRate): Store waits when a receiver is
+// ahead. With backpressure it caps the estimated rate. 0 means no limit.
+// Default: 0.
+func ReceiverMaxRate(r float64) Option { return func(c *config) { c.maxRate = r } }
+
+// ReceiverMaxPending bounds the records a receiver holds: stored but not
+// yet in a completed batch. Store waits while the bound is reached, so
+// memory stays bounded when processing falls behind; a single StoreMany
+// larger than the bound passes when nothing else is pending. 0 means no
+// bound. Default: 1,000,000.
+func ReceiverMaxPending(n int) Option { return func(c *config) { c.maxPending = n } }
+
+// Backpressure turns on rate control: after each batch a PID estimator
+// (see [PIDConfig]) computes from the batch's records, processing delay
+// and scheduling delay the rate at which the job keeps up, and each
+// receiver is limited to it. Default: off, as in Spark.
+func Backpressure(enabled bool) Option { return func(c *config) { c.backpressure = enabled } }
+
+// BackpressureInitialRate sets the rate limit receivers start with under
+// backpressure, before the first estimate (Spark's
+// spark.streaming.backpressure.initialRate). Default: no limit (or
+// ReceiverMaxRate).
+func BackpressureInitialRate(r float64) Option { return func(c *config) { c.startRate = r } }
+
+// RateEstimator sets the PID estimator's configuration. Default:
+// [DefaultPIDConfig].
+func RateEstimator(cfg PIDConfig) Option { return func(c *config) { c.pid = cfg } }
 
 // Service is something that runs alongside a streaming context, such as
 // the web UI (package ui): it is started by StreamingContext.Start,
@@ -143,7 +189,8 @@ func NewStreamingContext(ec *engine.Context, batchInterval time.Duration, opts .
 	if ec == nil {
 		return nil, errors.New("dstream.NewStreamingContext: nil engine context")
 	}
-	cfg := config{clock: ec.Clock(), concurrentJobs: 1, blockInterval: 200 * time.Millisecond, restartDelay: 2 * time.Second, logger: ec.Logger()}
+	cfg := config{clock: ec.Clock(), concurrentJobs: 1, blockInterval: 200 * time.Millisecond, restartDelay: 2 * time.Second, logger: ec.Logger(),
+		maxPending: 1_000_000, pid: DefaultPIDConfig}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -160,6 +207,15 @@ func NewStreamingContext(ec *engine.Context, batchInterval time.Duration, opts .
 		return nil, fmt.Errorf("dstream.NewStreamingContext: ReceiverRestartDelay must not be negative, got %v", cfg.restartDelay)
 	case cfg.logger == nil:
 		return nil, errors.New("dstream.NewStreamingContext: WithLogger needs a non-nil logger")
+	case cfg.maxRate < 0 || math.IsNaN(cfg.maxRate) || math.IsInf(cfg.maxRate, 0):
+		return nil, fmt.Errorf("dstream.NewStreamingContext: ReceiverMaxRate must be a finite rate ≥ 0 (0 = no limit), got %v", cfg.maxRate)
+	case cfg.maxPending < 0:
+		return nil, fmt.Errorf("dstream.NewStreamingContext: ReceiverMaxPending must be at least 0 (0 = no bound), got %d", cfg.maxPending)
+	case cfg.startRate < 0 || math.IsNaN(cfg.startRate) || math.IsInf(cfg.startRate, 0):
+		return nil, fmt.Errorf("dstream.NewStreamingContext: BackpressureInitialRate must be a finite rate ≥ 0, got %v", cfg.startRate)
+	}
+	if err := cfg.pid.validate(); err != nil {
+		return nil, fmt.Errorf("dstream.NewStreamingContext: RateEstimator: %w", err)
 	}
 	for _, s := range cfg.services {
 		if s == nil {

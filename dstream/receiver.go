@@ -49,13 +49,19 @@ type ReceiverHandle[T any] struct {
 // Store adds one record to the stream. The record goes into the block
 // being built; every block interval the block is closed, and each batch
 // takes the blocks closed since the previous batch.
+//
+// Store waits while the receiver is over its rate limit or holds as many
+// records as allowed (see [ReceiverMaxRate], [Backpressure],
+// [ReceiverMaxPending]); a receiver reading from a network source so stops
+// reading and holds its sender back. It returns [ErrReceiverStopped],
+// without storing, once the receiver is stopped.
 func (h *ReceiverHandle[T]) Store(v T) error {
-	return h.sup.blocks.add(func(buf []T) []T { return append(buf, v) })
+	return h.sup.blocks.add(1, func(buf []T) []T { return append(buf, v) }, h.done)
 }
 
 // StoreMany adds records to the stream, in order.
 func (h *ReceiverHandle[T]) StoreMany(vs []T) error {
-	return h.sup.blocks.add(func(buf []T) []T { return append(buf, vs...) })
+	return h.sup.blocks.add(len(vs), func(buf []T) []T { return append(buf, vs...) }, h.done)
 }
 
 // ReportError reports a problem on the listener bus (a
@@ -80,24 +86,63 @@ func (h *ReceiverHandle[T]) StreamID() int { return h.sup.streamID }
 // per block interval of the clock in which records were stored. The
 // block a record goes to depends only on the clock's time when it is
 // stored, not on when some goroutine gets to cut blocks.
+//
+// It also applies flow control: a rate limit (static or from
+// backpressure) and a bound on the records held for the receiver (stored
+// but not yet in a completed batch). Store waits for either, so a
+// receiver that reads from a socket stops reading, and the sender is held
+// back, instead of memory growing without bound.
 type blockGenerator[T any] struct {
-	clk      clock.Clock
-	interval time.Duration
+	clk        clock.Clock
+	interval   time.Duration
+	limiter    *rateLimiter
+	maxPending int // records; 0 = no bound
 
-	mu      sync.Mutex
-	buf     []T
-	bufEnd  time.Time // end of the block interval buf belongs to
-	blocks  [][]T     // cut, not yet allocated to a batch
-	stopped bool
+	mu       sync.Mutex
+	buf      []T
+	bufEnd   time.Time // end of the block interval buf belongs to
+	blocks   [][]T     // cut, not yet allocated to a batch
+	stopped  bool
+	inFlight int           // records stored and not yet in a completed batch
+	space    chan struct{} // closed (and replaced) when inFlight drops
+	delayed  int64         // records held back by flow control since the last allocation
 }
 
-func (g *blockGenerator[T]) add(appendTo func([]T) []T) error {
-	now := g.clk.Now()
+// add stores n records (appendTo appends them to a block), first waiting
+// for the rate limit and for room under the pending bound; done aborts
+// the wait.
+func (g *blockGenerator[T]) add(n int, appendTo func([]T) []T, done <-chan struct{}) error {
+	waited := false
+	if at := g.limiter.reserve(n); !at.IsZero() {
+		waited = true
+		timer := g.clk.NewTimerAt(at)
+		select {
+		case <-timer.C():
+		case <-done:
+			timer.Stop()
+			return ErrReceiverStopped
+		}
+	}
 	g.mu.Lock()
+	for g.maxPending > 0 && g.inFlight > 0 && g.inFlight+n > g.maxPending && !g.stopped {
+		waited = true
+		if g.space == nil {
+			g.space = make(chan struct{})
+		}
+		space := g.space
+		g.mu.Unlock()
+		select {
+		case <-space:
+		case <-done:
+			return ErrReceiverStopped
+		}
+		g.mu.Lock()
+	}
 	defer g.mu.Unlock()
 	if g.stopped {
 		return ErrReceiverStopped
 	}
+	now := g.clk.Now()
 	if len(g.buf) > 0 && !now.Before(g.bufEnd) {
 		g.blocks = append(g.blocks, g.buf)
 		g.buf = nil
@@ -106,7 +151,25 @@ func (g *blockGenerator[T]) add(appendTo func([]T) []T) error {
 		g.bufEnd = truncateUnix(now, g.interval).Add(g.interval)
 	}
 	g.buf = appendTo(g.buf)
+	g.inFlight += n
+	if waited {
+		g.delayed += int64(n)
+	}
 	return nil
+}
+
+// release frees room for n records whose batch completed.
+func (g *blockGenerator[T]) release(n int) {
+	if n == 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.inFlight -= n
+	if g.space != nil {
+		close(g.space)
+		g.space = nil
+	}
 }
 
 // cut closes the current block, if it holds anything.
@@ -119,17 +182,18 @@ func (g *blockGenerator[T]) cut() {
 	}
 }
 
-// takeBlocks closes the current block and returns every closed block.
-func (g *blockGenerator[T]) takeBlocks() [][]T {
+// takeBlocks closes the current block and returns every closed block and
+// how many records flow control delayed since the last call.
+func (g *blockGenerator[T]) takeBlocks() ([][]T, int64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if len(g.buf) > 0 {
 		g.blocks = append(g.blocks, g.buf)
 		g.buf = nil
 	}
-	b := g.blocks
-	g.blocks = nil
-	return b
+	b, d := g.blocks, g.delayed
+	g.blocks, g.delayed = nil, 0
+	return b, d
 }
 
 func (g *blockGenerator[T]) pending() bool {
@@ -165,6 +229,7 @@ type receiverRunner interface {
 	pending() bool
 	allocate(t time.Time)
 	clearOld(t time.Time)
+	batchCompleted(info metrics.BatchInfo)
 }
 
 // supervisor runs one receiver: it starts it, restarts it on request and
@@ -183,8 +248,17 @@ type supervisor[T any] struct {
 	reqs     []supRequest  // restart and stop requests not yet taken by run
 	reqReady chan struct{} // (capacity 1) signalled when reqs grows
 
+	rates *rateController // nil without backpressure
+
 	mu        sync.Mutex
-	allocated map[int64][][]T // batch time -> blocks
+	allocated map[int64]allocation[T] // by batch time
+}
+
+// allocation is what a receiver contributed to one batch.
+type allocation[T any] struct {
+	blocks  [][]T
+	records int
+	delayed int64
 }
 
 // request passes a restart or stop request to run. It never blocks, so
@@ -297,16 +371,26 @@ func (s *supervisor[T]) run(ctx context.Context) {
 func (s *supervisor[T]) pending() bool { return s.blocks.pending() }
 
 func (s *supervisor[T]) allocate(t time.Time) {
-	blocks := s.blocks.takeBlocks()
+	blocks, delayed := s.blocks.takeBlocks()
+	n := 0
+	for _, b := range blocks {
+		n += len(b)
+	}
 	s.mu.Lock()
-	s.allocated[t.UnixNano()] = blocks
+	s.allocated[t.UnixNano()] = allocation[T]{blocks: blocks, records: n, delayed: delayed}
 	s.mu.Unlock()
 }
 
-func (s *supervisor[T]) blocksOf(t time.Time) [][]T {
+func (s *supervisor[T]) allocationOf(t time.Time) allocation[T] {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.allocated[t.UnixNano()]
+}
+
+func (s *supervisor[T]) batchCompleted(info metrics.BatchInfo) {
+	if s.rates != nil {
+		s.rates.batchCompleted(info, s.streamID)
+	}
 }
 
 func (s *supervisor[T]) clearOld(t time.Time) {
@@ -315,11 +399,14 @@ func (s *supervisor[T]) clearOld(t time.Time) {
 	// A batch's blocks are needed until the batch completed and, for
 	// windows, as long as the stream remembers its RDDs; the stream's RDD
 	// holds them, so the tracker only keeps them for completed batches.
-	for at := range s.allocated {
+	released := 0
+	for at, a := range s.allocated {
 		if at <= t.UnixNano() {
+			released += a.records
 			delete(s.allocated, at)
 		}
 	}
+	s.blocks.release(released)
 }
 
 // receiverTracker supervises all receivers of a context and assigns
@@ -371,6 +458,14 @@ func (t *receiverTracker) hasPendingData() bool {
 	return false
 }
 
+// batchCompleted passes a completed batch's report to the receivers' rate
+// controllers.
+func (t *receiverTracker) batchCompleted(info metrics.BatchInfo) {
+	for _, r := range t.runners {
+		r.batchCompleted(info)
+	}
+}
+
 // allocateBlocks assigns everything received so far to batch t.
 func (t *receiverTracker) allocateBlocks(at time.Time) {
 	for _, r := range t.runners {
@@ -388,13 +483,10 @@ type receiverStream[T any] struct {
 func (s *receiverStream[T]) runner() receiverRunner { return s.sup }
 
 func (s *receiverStream[T]) inputInfo(t time.Time) (metrics.InputInfo, bool) {
-	blocks := s.sup.blocksOf(t)
-	n := 0
-	for _, b := range blocks {
-		n += len(b)
-	}
-	return metrics.InputInfo{StreamID: s.id, Name: s.sup.name, Records: int64(n),
-		Metadata: map[string]string{"blocks": strconv.Itoa(len(blocks))}}, true
+	a := s.sup.allocationOf(t)
+	return metrics.InputInfo{StreamID: s.id, Name: s.sup.name, Records: int64(a.records),
+		RateLimit: s.sup.blocks.limiter.currentRate(), DelayedRecords: a.delayed,
+		Metadata: map[string]string{"blocks": strconv.Itoa(len(a.blocks))}}, true
 }
 
 func (s *receiverStream[T]) clearOld(t time.Time) { s.sup.clearOld(t) }
@@ -414,16 +506,20 @@ func receiverStreamNamed[T any](ssc *StreamingContext, op string, r Receiver[T])
 	}
 	rs := &receiverStream[T]{}
 	rs.DStream = newStream(ssc, op, intervalOf(ssc), nil, func(t time.Time) (*rdd.RDD[T], error) {
-		return rdd.FromPartitions(ssc.ec, rs.sup.blocksOf(t)), nil
+		return rdd.FromPartitions(ssc.ec, rs.sup.allocationOf(t).blocks), nil
 	}, bad)
 	if rs.err != nil {
 		return rs.DStream
 	}
 	rs.sup = &supervisor[T]{
 		ssc: ssc, streamID: rs.id, name: fmt.Sprintf("%s-%d", op, rs.id), receiver: r,
-		blocks: blockGenerator[T]{clk: ssc.clock, interval: ssc.cfg.blockInterval},
+		blocks: blockGenerator[T]{clk: ssc.clock, interval: ssc.cfg.blockInterval, maxPending: ssc.cfg.maxPending,
+			limiter: &rateLimiter{clk: ssc.clock, burst: ssc.cfg.blockInterval, rate: ssc.cfg.initialRate()}},
 		stopCh: make(chan struct{}), exited: make(chan struct{}), reqReady: make(chan struct{}, 1),
-		allocated: map[int64][][]T{},
+		allocated: map[int64]allocation[T]{},
+	}
+	if ssc.cfg.backpressure {
+		rs.sup.rates = &rateController{estimator: newPIDEstimator(ssc.cfg.pid, ssc.interval), limiter: rs.sup.blocks.limiter, maxRate: ssc.cfg.maxRate}
 	}
 	ssc.addInput(rs)
 	return rs.DStream

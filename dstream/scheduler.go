@@ -181,6 +181,7 @@ func (s *jobScheduler) complete(js *jobSet) {
 		idle, s.idleCh = s.idleCh, nil
 	}
 	s.mu.Unlock()
+	s.ssc.tracker.batchCompleted(info)
 	s.ssc.generator.batchCompleted(js.time)
 	s.ssc.bus.Post(metrics.BatchCompleted{Info: info})
 	if idle != nil {

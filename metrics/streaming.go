@@ -9,6 +9,12 @@ type InputInfo struct {
 	// Records is the number of records in the batch from this input, or
 	// -1 when the input cannot tell without computing the batch.
 	Records int64
+	// RateLimit is the input's rate limit (records/s) when the batch was
+	// generated, static or set by backpressure; 0 when unlimited.
+	RateLimit float64
+	// DelayedRecords counts the records of the batch whose storing had to
+	// wait for the rate limit or for room in the receiver's buffer.
+	DelayedRecords int64
 	// Metadata describes the input's part of the batch for people, for
 	// example the files read or the blocks received.
 	Metadata map[string]string
