@@ -206,6 +206,9 @@ func (sf *stateful[K, V, S, M]) setUp(ssc *StreamingContext, parts []rdd.Partiti
 		if err := initial.Err(); err != nil {
 			return fmt.Errorf("initial state: %w", err)
 		}
+		if initial.Context() != ssc.ec {
+			return errors.New("initial state: RDDs of different engine contexts cannot be combined; build it on the streaming context's engine (StreamingContext.Engine)")
+		}
 		sf.initial = rdd.PartitionBy(initial, rdd.WithPartitioner(p))
 	}
 	return nil
@@ -381,10 +384,15 @@ func MapWithState[K comparable, V, S, M any](s *DStream[rdd.Pair[K, V]], spec St
 		return rdd.FlatMap(r, func(b *stateBlock[K, S, M]) []M { return b.mapped })
 	}, nil)
 	return &MapWithStateDStream[K, S, M]{DStream: mapped, snapshots: func() *DStream[rdd.Pair[K, S]] {
-		sf.snapshots = true
-		return derive("StateSnapshots", sf.blocks, func(r *rdd.RDD[*stateBlock[K, S, M]], _ time.Time) *rdd.RDD[rdd.Pair[K, S]] {
+		out := derive("StateSnapshots", sf.blocks, func(r *rdd.RDD[*stateBlock[K, S, M]], _ time.Time) *rdd.RDD[rdd.Pair[K, S]] {
 			return rdd.FlatMap(r, func(b *stateBlock[K, S, M]) []rdd.Pair[K, S] { return b.snapshot })
 		}, nil)
+		if out.err == nil {
+			// Only while the graph is being built: once the context
+			// runs, batches read the flag.
+			sf.snapshots = true
+		}
+		return out
 	}}
 }
 

@@ -89,6 +89,17 @@ func (s *DStream[T]) ReduceByWindow(f func(T, T) T, window, slide time.Duration)
 // is a function rather than a method because Go cannot instantiate the
 // method for the key-value stream it builds internally.)
 func ReduceByWindowInv[T any](s *DStream[T], f, inverse func(T, T) T, window, slide time.Duration) *DStream[T] {
+	const op = "ReduceByWindowInv"
+	bad := nilErr("f", f == nil)
+	if bad == nil {
+		bad = nilErr("inverse", inverse == nil)
+	}
+	if bad == nil {
+		bad = checkWindow(s.slide, window, slide)
+	}
+	if bad != nil {
+		return windowed[T, T](op, s, window, slide, bad, nil)
+	}
 	keyed := Map(s, func(v T) rdd.Pair[struct{}, T] { return rdd.Pair[struct{}, T]{Value: v} })
 	return Values(ReduceByKeyAndWindowInv(keyed, f, inverse, window, slide, WindowPartitions(rdd.NumPartitions(1))))
 }
@@ -142,6 +153,12 @@ func windowSetup[K comparable, V any](ssc *StreamingContext, opts []WindowOption
 		// A fixed partitioner, so that batches and windows are
 		// co-partitioned and combine without shuffles.
 		part = []rdd.PartitionOption{rdd.NumPartitions(ssc.ec.Slots())}
+	}
+	if ssc != nil {
+		// Report bad options now rather than when the first batch runs.
+		if _, err := rdd.PartitionerFor[K](ssc.ec, part...); err != nil {
+			return nil, nil, err
+		}
 	}
 	return part, keep, nil
 }
@@ -340,8 +357,12 @@ func GroupByKeyAndWindow[K comparable, V any](s *DStream[rdd.Pair[K, V]], window
 	if len(opts) == 0 && s.ssc != nil {
 		opts = []rdd.PartitionOption{rdd.NumPartitions(s.ssc.ec.Slots())}
 	}
+	var bad error
+	if s.ssc != nil {
+		_, bad = rdd.PartitionerFor[K](s.ssc.ec, opts...)
+	}
 	perBatch := GroupByKey(s, opts...)
-	return windowed("GroupByKeyAndWindow", perBatch, window, slide, nil, func(rs []*rdd.RDD[rdd.Pair[K, []V]], _ time.Time) *rdd.RDD[rdd.Pair[K, []V]] {
+	return windowed("GroupByKeyAndWindow", perBatch, window, slide, bad, func(rs []*rdd.RDD[rdd.Pair[K, []V]], _ time.Time) *rdd.RDD[rdd.Pair[K, []V]] {
 		return rdd.CombineByKey(unionOrEmpty(s.ssc, rs),
 			func(vs []V) []V { return append([]V(nil), vs...) },
 			func(acc, vs []V) []V { return append(acc, vs...) },

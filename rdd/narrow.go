@@ -183,7 +183,8 @@ func Union[T any](rdds ...*RDD[T]) *RDD[T] {
 		parents[i] = p.node
 		total += p.parts
 	}
-	if len(rdds) > 1 && rdds[0].partitioner != nil {
+	if rdds[0].partitioner != nil {
+		// Also for a single RDD, which keeps its partitioning.
 		same := true
 		for _, p := range rdds[1:] {
 			same = same && samePartitioning(p.partitioner, rdds[0].partitioner) && p.parts == rdds[0].parts

@@ -19,19 +19,26 @@ var libraryPrefixes = []string{
 }
 
 // Outside returns "file.go:line" of the first caller that is not in one
-// of spate's API packages (their test files count as outside), or
-// "unknown".
+// of spate's API packages (their test files count as outside). When there
+// is none, as for RDDs a streaming context builds on its own goroutines,
+// it returns the outermost spate frame, or "unknown".
 func Outside() string {
 	var pcs [32]uintptr
 	n := runtime.Callers(2, pcs[:])
 	frames := runtime.CallersFrames(pcs[:n])
+	outermost := "unknown"
 	for {
 		f, more := frames.Next()
-		if !isLibrary(f) {
-			return fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
+		if strings.HasPrefix(f.Function, "runtime.") {
+			return outermost
 		}
+		site := fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
+		if !isLibrary(f) {
+			return site
+		}
+		outermost = site
 		if !more {
-			return "unknown"
+			return outermost
 		}
 	}
 }

@@ -11,3 +11,12 @@ func TestOutsideNamesTheCaller(t *testing.T) {
 		t.Fatalf("Outside() = %q, want this test file's line", got)
 	}
 }
+
+func TestOutsideOnAGoroutineWithoutUserFrames(t *testing.T) {
+	got := make(chan string)
+	go func() { got <- Outside() }()
+	// The goroutine's only frames are this test's closure, then runtime.
+	if s := <-got; !strings.HasPrefix(s, "callsite_test.go:") {
+		t.Fatalf("Outside() = %q, want the closure's line", s)
+	}
+}
