@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/spate-io/spate/internal/corpus"
 	"github.com/spate-io/spate/metrics"
 	"github.com/spate-io/spate/rdd"
+	"github.com/spate-io/spate/ui"
 )
 
 // demoConfig holds the flags of "spate demo".
@@ -32,6 +34,9 @@ type demoConfig struct {
 	host               string
 	port               int
 	interval, duration time.Duration
+	uiAddr             string // where the monitoring UI listens
+	noUI               bool   // do not start the monitoring UI
+	uiKill             bool   // let POST /kill on the UI stop the demo
 
 	// Flags of both (distinct and seed: the generator source and the
 	// batch demo).
@@ -62,6 +67,9 @@ func demoFlags(cfg *demoConfig) *flag.FlagSet {
 	fs.IntVar(&cfg.port, "port", 9999, "connect to the TCP server on `PORT`")
 	fs.DurationVar(&cfg.interval, "interval", time.Second, "cut the stream into batches of `DURATION`")
 	fs.DurationVar(&cfg.duration, "duration", 0, "stop gracefully after `DURATION` (0: run until Ctrl-C)")
+	fs.StringVar(&cfg.uiAddr, "ui-addr", ui.DefaultAddr, "serve the monitoring UI on `ADDR` (host:port; when the port is taken the next 16 are tried; port 0 picks a free one)")
+	fs.BoolVar(&cfg.noUI, "no-ui", false, "do not start the monitoring UI")
+	fs.BoolVar(&cfg.uiKill, "ui-kill", false, "let a POST to the UI's /kill stop the demo gracefully (the page then shows a stop button)")
 
 	fs.IntVar(&cfg.distinct, "distinct", 50_000, "draw the words from a vocabulary of `N` words")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "generate the text from random seed `N`")
@@ -86,6 +94,9 @@ func demoFlagModes() map[string][]string {
 		"source":     {modeGenerator, modeSocket},
 		"interval":   {modeGenerator, modeSocket},
 		"duration":   {modeGenerator, modeSocket},
+		"ui-addr":    {modeGenerator, modeSocket},
+		"no-ui":      {modeGenerator, modeSocket},
+		"ui-kill":    {modeGenerator, modeSocket},
 		"rate":       {modeGenerator},
 		"host":       {modeSocket},
 		"port":       {modeSocket},
@@ -121,6 +132,13 @@ words (--rate lines per second), or a TCP server (--source socket): run
 on Ctrl-C, the demo stops gracefully (it processes the data received so far)
 and prints a summary; a second Ctrl-C exits at once.
 
+While it runs, the streaming demo serves a monitoring UI, like Spark's
+Streaming tab, on the loopback interface (it prints the address: "UI:
+http://127.0.0.1:4040"): charts of the input rate, the scheduling delay, the
+processing time and the total delay, the active and completed batches with
+their output operations, jobs and stages, the receivers, a JSON API under
+/api/v1/ and Prometheus metrics at /metrics. --no-ui turns it off.
+
 With --batch, the demo instead generates a text whose word frequencies follow
 a Zipf law, counts its words with an RDD job (Parallelize, FlatMap, Map,
 ReduceByKey, then SortByKey and Take for the most frequent ones) and prints
@@ -129,7 +147,7 @@ job.
 
 Streaming flags:
 `)
-	printFlags(w, fs, "source", "rate", "interval", "duration", "host", "port")
+	printFlags(w, fs, "source", "rate", "interval", "duration", "host", "port", "ui-addr", "no-ui", "ui-kill")
 	fmt.Fprint(w, "\nBatch flags:\n")
 	printFlags(w, fs, "batch", "words", "partitions")
 	fmt.Fprint(w, "\nFlags of both (--distinct and --seed: not for --source socket):\n")
@@ -192,6 +210,25 @@ func (c demoConfig) validate(set map[string]bool) error {
 		return fmt.Errorf("--port must be in 1..65535, got %d", c.port)
 	case c.host == "":
 		return fmt.Errorf("--host must not be empty")
+	case c.noUI && (set["ui-addr"] || set["ui-kill"]):
+		return fmt.Errorf("--no-ui turns the UI off; drop --ui-addr and --ui-kill, or --no-ui")
+	}
+	if !c.batch && !c.noUI {
+		if err := checkHostPort(c.uiAddr); err != nil {
+			return fmt.Errorf("--ui-addr %w", err)
+		}
+	}
+	return nil
+}
+
+// checkHostPort checks a host:port address whose port may be 0.
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port, such as 127.0.0.1:4040, got %q", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port must be a number in 0..65535 (0: any free port), got %q", port)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@
 //
 // The commands are:
 //
-//	demo      run a streaming word count and print every batch (--batch: an RDD word count)
+//	demo      run a streaming word count with a web UI and print every batch (--batch: an RDD word count)
 //	version   print spate's version and the Go version it was built with
 //	help      print this usage, or a command's flags ("spate help demo")
 //
@@ -63,7 +63,7 @@ type command struct {
 // commands returns spate's subcommands in the order usage lists them.
 func commands() []command {
 	return []command{
-		{name: "demo", summary: "run a streaming word count and print every batch (--batch: an RDD word count)", run: runDemo, usage: demoUsage},
+		{name: "demo", summary: "run a streaming word count with a web UI and print every batch (--batch: an RDD word count)", run: runDemo, usage: demoUsage},
 		{name: "version", summary: "print spate's version and the Go version it was built with", run: runVersion, usage: versionUsage},
 		{name: "help", summary: `print this usage, or a command's flags ("spate help demo")`, run: runHelp, usage: helpUsage},
 	}

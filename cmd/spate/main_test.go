@@ -110,6 +110,9 @@ func TestDemo(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "UI:") {
+		t.Errorf("the batch demo started the UI:\n%s", out)
+	}
 
 	top := printedTop(t, out, 5)
 	if len(top) != 5 {
@@ -221,7 +224,8 @@ func TestHelp(t *testing.T) {
 		}
 		for _, want := range []string{"Usage: spate demo", "--batch", "--words N", "--partitions N", "(default 2000000)",
 			"--rate N", "(default 50000)", "--interval DURATION", "(default 1s)", "--duration DURATION",
-			"--source SOURCE", "(default generator)", "--port PORT", "(default 9999)", "nc -lk 9999"} {
+			"--source SOURCE", "(default generator)", "--port PORT", "(default 9999)", "nc -lk 9999",
+			"--ui-addr ADDR", "(default 127.0.0.1:4040)", "--no-ui", "--ui-kill", "monitoring UI"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%q: output lacks %q:\n%s", args, want, out)
 			}
@@ -278,6 +282,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"demo", "--port", "9000"}, "--port does not apply to the streaming demo's generator source"},
 		{[]string{"demo", "--source", "socket", "--rate", "10"}, "--rate does not apply to the streaming demo's socket source"},
 		{[]string{"demo", "--source", "socket", "--seed", "3"}, "--seed does not apply to the streaming demo's socket source"},
+		// The UI flags.
+		{[]string{"demo", "--batch", "--ui-addr", "127.0.0.1:0"}, "--ui-addr does not apply to the batch demo"},
+		{[]string{"demo", "--batch", "--no-ui"}, "--no-ui does not apply to the batch demo"},
+		{[]string{"demo", "--no-ui", "--ui-addr", "127.0.0.1:0"}, "--no-ui turns the UI off"},
+		{[]string{"demo", "--no-ui", "--ui-kill"}, "--no-ui turns the UI off"},
+		{[]string{"demo", "--ui-addr", "4040"}, "--ui-addr must be host:port"},
+		{[]string{"demo", "--ui-addr", "127.0.0.1:99999"}, "--ui-addr port must be a number in 0..65535"},
 	} {
 		code, out, stderr := runCLI(t, testCtx(t), tc.args...)
 		if code != exitUsage {

@@ -22,6 +22,7 @@ import (
 	"github.com/spate-io/spate/internal/corpus"
 	"github.com/spate-io/spate/metrics"
 	"github.com/spate-io/spate/rdd"
+	"github.com/spate-io/spate/ui"
 )
 
 const (
@@ -58,12 +59,32 @@ func streamDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) e
 		return err
 	}
 	defer ec.Close()
-	ssc, err := dstream.NewStreamingContext(ec, cfg.interval)
+	out := &streamReport{w: stdout, errw: stderr, tops: map[int64][]rdd.Pair[string, int]{}}
+
+	// The monitoring UI runs as a service of the streaming context: the
+	// context starts it before the first batch and stops it at the end.
+	var server *ui.Server
+	var sscOpts []dstream.Option
+	killed := make(chan struct{}) // closed by the UI's POST /kill (--ui-kill)
+	if !cfg.noUI {
+		uiOpts := []ui.Option{
+			ui.Addr(cfg.uiAddr),
+			ui.Logger(slog.New(slog.NewTextHandler(out.lockedErr(), &slog.HandlerOptions{Level: slog.LevelWarn}))),
+		}
+		if cfg.uiKill {
+			uiOpts = append(uiOpts, ui.KillEnabled(true), ui.KillFunc(func() { close(killed) }))
+		}
+		server, err = ui.New(uiOpts...)
+		if err != nil {
+			return err
+		}
+		sscOpts = append(sscOpts, dstream.WithService(server))
+	}
+	ssc, err := dstream.NewStreamingContext(ec, cfg.interval, sscOpts...)
 	if err != nil {
 		return err
 	}
 
-	out := &streamReport{w: stdout, errw: stderr, tops: map[int64][]rdd.Pair[string, int]{}}
 	var lines *dstream.DStream[string]
 	var source string
 	switch cfg.source {
@@ -106,6 +127,9 @@ func streamDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) e
 	if err := ssc.Start(); err != nil {
 		return err
 	}
+	if server != nil {
+		out.printf("UI: %s\n\n", server.URL())
+	}
 	started := clk.Now()
 	terminated := make(chan error, 1)
 	go func() { terminated <- ssc.AwaitTermination(context.Background()) }()
@@ -128,6 +152,8 @@ func streamDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) e
 		out.printf("\ninterrupted: stopping gracefully, processing the data received so far (Ctrl-C again to exit at once)\n")
 	case <-durationC:
 		out.printf("\n%v elapsed: stopping gracefully, processing the data received so far\n", cfg.duration)
+	case <-killed:
+		out.printf("\nstop requested from the UI (POST /kill): stopping gracefully, processing the data received so far\n")
 	}
 	stopped := clk.Now()
 	if runErr == nil {
@@ -171,6 +197,18 @@ type streamReport struct {
 }
 
 var _ metrics.Listener = (*streamReport)(nil)
+
+// lockedErr returns a writer to the error writer that takes the report's
+// lock, for the UI's log lines.
+func (s *streamReport) lockedErr() io.Writer { return lockedWriter{s} }
+
+type lockedWriter struct{ s *streamReport }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	return w.s.errw.Write(p)
+}
 
 func (s *streamReport) printf(format string, args ...any) {
 	s.mu.Lock()

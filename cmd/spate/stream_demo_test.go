@@ -121,7 +121,7 @@ func checkStreamRun(t *testing.T, out string, top int) []streamBatch {
 
 func TestStreamDemoGenerator(t *testing.T) {
 	t.Parallel()
-	code, out, stderr := runCLI(t, testCtx(t), "demo", "--duration", "2s", "--interval", "500ms", "--rate", "2000")
+	code, out, stderr := runCLI(t, testCtx(t), "demo", "--duration", "2s", "--interval", "500ms", "--rate", "2000", "--ui-addr", "127.0.0.1:0")
 	if code != exitOK {
 		t.Fatalf("exit code %d, stderr:\n%s\nstdout:\n%s", code, stderr, out)
 	}
@@ -131,6 +131,7 @@ func TestStreamDemoGenerator(t *testing.T) {
 		"interval  500ms",
 		"slots     ",
 		"2s elapsed: stopping gracefully",
+		"\nUI: http://127.0.0.1:",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -196,12 +197,15 @@ func TestStreamDemoSocket(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 
 	code, out, stderr := runCLI(t, testCtx(t), "demo", "--source", "socket", "--port", strconv.Itoa(port),
-		"--duration", "2s", "--interval", "500ms", "--top", "50")
+		"--duration", "2s", "--interval", "500ms", "--top", "50", "--no-ui")
 	if code != exitOK {
 		t.Fatalf("exit code %d, stderr:\n%s\nstdout:\n%s", code, stderr, out)
 	}
 	if want := fmt.Sprintf("source    socket 127.0.0.1:%d", port); !strings.Contains(out, want) {
 		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "UI:") {
+		t.Errorf("the demo started the UI despite --no-ui:\n%s", out)
 	}
 	got := map[string]int{}
 	records := 0
@@ -232,7 +236,7 @@ func TestStreamDemoSocketUnreachable(t *testing.T) {
 	ln.Close() // nothing listens there now
 
 	code, out, stderr := runCLI(t, testCtx(t), "demo", "--source", "socket", "--port", strconv.Itoa(port),
-		"--duration", "1s", "--interval", "200ms")
+		"--duration", "1s", "--interval", "200ms", "--no-ui")
 	if code != exitOK {
 		t.Fatalf("exit code %d, stderr:\n%s\nstdout:\n%s", code, stderr, out)
 	}
@@ -253,7 +257,7 @@ func TestStreamDemoInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(testCtx(t))
 	defer cancel()
 	time.AfterFunc(time.Second, cancel)
-	code, out, stderr := runCLI(t, ctx, "demo", "--interval", "200ms", "--rate", "1000")
+	code, out, stderr := runCLI(t, ctx, "demo", "--interval", "200ms", "--rate", "1000", "--no-ui")
 	if code != exitOK {
 		t.Fatalf("exit code %d, stderr:\n%s\nstdout:\n%s", code, stderr, out)
 	}
