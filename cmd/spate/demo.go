@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"runtime"
 	"slices"
@@ -34,9 +35,11 @@ type demoConfig struct {
 	host               string
 	port               int
 	interval, duration time.Duration
-	uiAddr             string // where the monitoring UI listens
-	noUI               bool   // do not start the monitoring UI
-	uiKill             bool   // let POST /kill on the UI stop the demo
+	uiAddr             string  // where the monitoring UI listens
+	noUI               bool    // do not start the monitoring UI
+	uiKill             bool    // let POST /kill on the UI stop the demo
+	backpressure       bool    // adapt the receiving rate to the processing rate
+	maxRate            float64 // static receiver limit in lines/s; 0 = none
 
 	// Flags of both (distinct and seed: the generator source and the
 	// batch demo).
@@ -69,6 +72,8 @@ func demoFlags(cfg *demoConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.duration, "duration", 0, "stop gracefully after `DURATION` (0: run until Ctrl-C)")
 	fs.StringVar(&cfg.uiAddr, "ui-addr", ui.DefaultAddr, "serve the monitoring UI on `ADDR` (host:port; when the port is taken the next 16 are tried; port 0 picks a free one)")
 	fs.BoolVar(&cfg.noUI, "no-ui", false, "do not start the monitoring UI")
+	fs.BoolVar(&cfg.backpressure, "backpressure", false, "adapt the receiving rate to what the job processes (PID rate control, as Spark's spark.streaming.backpressure.enabled)")
+	fs.Float64Var(&cfg.maxRate, "max-rate", 0, "receive at most `N` lines per second (0: no limit)")
 	fs.BoolVar(&cfg.uiKill, "ui-kill", false, "let a POST to the UI's /kill stop the demo gracefully (the page then shows a stop button)")
 
 	fs.IntVar(&cfg.distinct, "distinct", 50_000, "draw the words from a vocabulary of `N` words")
@@ -89,19 +94,21 @@ const (
 // to those runs; the other flags apply to all of them.
 func demoFlagModes() map[string][]string {
 	return map[string][]string{
-		"words":      {modeBatch},
-		"partitions": {modeBatch},
-		"source":     {modeGenerator, modeSocket},
-		"interval":   {modeGenerator, modeSocket},
-		"duration":   {modeGenerator, modeSocket},
-		"ui-addr":    {modeGenerator, modeSocket},
-		"no-ui":      {modeGenerator, modeSocket},
-		"ui-kill":    {modeGenerator, modeSocket},
-		"rate":       {modeGenerator},
-		"host":       {modeSocket},
-		"port":       {modeSocket},
-		"distinct":   {modeBatch, modeGenerator},
-		"seed":       {modeBatch, modeGenerator},
+		"words":        {modeBatch},
+		"partitions":   {modeBatch},
+		"source":       {modeGenerator, modeSocket},
+		"interval":     {modeGenerator, modeSocket},
+		"duration":     {modeGenerator, modeSocket},
+		"ui-addr":      {modeGenerator, modeSocket},
+		"no-ui":        {modeGenerator, modeSocket},
+		"ui-kill":      {modeGenerator, modeSocket},
+		"backpressure": {modeGenerator, modeSocket},
+		"max-rate":     {modeGenerator, modeSocket},
+		"rate":         {modeGenerator},
+		"host":         {modeSocket},
+		"port":         {modeSocket},
+		"distinct":     {modeBatch, modeGenerator},
+		"seed":         {modeBatch, modeGenerator},
 	}
 }
 
@@ -206,6 +213,8 @@ func (c demoConfig) validate(set map[string]bool) error {
 		return fmt.Errorf("--interval must be at least %v, got %v", minInterval, c.interval)
 	case c.duration < 0:
 		return fmt.Errorf("--duration must not be negative (0 runs until Ctrl-C), got %v", c.duration)
+	case c.maxRate < 0 || math.IsNaN(c.maxRate) || math.IsInf(c.maxRate, 0):
+		return fmt.Errorf("--max-rate must be a number of lines per second ≥ 0 (0: no limit), got %v", c.maxRate)
 	case c.port < 1 || c.port > 65535:
 		return fmt.Errorf("--port must be in 1..65535, got %d", c.port)
 	case c.host == "":

@@ -59,7 +59,7 @@ func streamDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) e
 		return err
 	}
 	defer ec.Close()
-	out := &streamReport{w: stdout, errw: stderr, tops: map[int64][]rdd.Pair[string, int]{}}
+	out := &streamReport{w: stdout, errw: stderr, tops: map[int64][]rdd.Pair[string, int]{}, rateControl: cfg.backpressure || cfg.maxRate > 0}
 
 	// The monitoring UI runs as a service of the streaming context: the
 	// context starts it before the first batch and stops it at the end.
@@ -80,6 +80,7 @@ func streamDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) e
 		}
 		sscOpts = append(sscOpts, dstream.WithService(server))
 	}
+	sscOpts = append(sscOpts, dstream.Backpressure(cfg.backpressure), dstream.ReceiverMaxRate(cfg.maxRate))
 	ssc, err := dstream.NewStreamingContext(ec, cfg.interval, sscOpts...)
 	if err != nil {
 		return err
@@ -187,6 +188,8 @@ func streamDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) e
 type streamReport struct {
 	w, errw io.Writer
 
+	rateControl bool // print each batch's rate limit and delayed records
+
 	mu   sync.Mutex
 	tops map[int64][]rdd.Pair[string, int] // by batch time in Unix nanoseconds
 
@@ -249,6 +252,20 @@ func (s *streamReport) batchCompleted(b metrics.BatchInfo) {
 	var buf strings.Builder
 	fmt.Fprintf(&buf, "batch %s records=%d processing=%s scheduling-delay=%s", b.BatchTime.Format("15:04:05.000"),
 		b.NumRecords(), formatDuration(b.ProcessingDelay()), formatDuration(b.SchedulingDelay()))
+	if s.rateControl {
+		var limit float64
+		var delayed int64
+		for _, in := range b.Inputs {
+			limit += in.RateLimit
+			delayed += in.DelayedRecords
+		}
+		if limit > 0 {
+			fmt.Fprintf(&buf, " rate-limit=%.0f/s", limit)
+		} else {
+			buf.WriteString(" rate-limit=none")
+		}
+		fmt.Fprintf(&buf, " delayed=%d", delayed)
+	}
 	if err := b.Err(); err != nil {
 		s.failed++
 		fmt.Fprintf(&buf, " FAILED: %v\n", err)
