@@ -47,6 +47,27 @@
 // partition per block. Receivers run in goroutines supervised by the
 // context, which restarts them on request.
 //
+// # Windows and state
+//
+// [DStream.Window] and the windowed reductions ([DStream.CountByWindow],
+// [DStream.ReduceByWindow], [ReduceByWindowInv], [ReduceByKeyAndWindow],
+// [ReduceByKeyAndWindowInv], [CountByValueAndWindow],
+// [GroupByKeyAndWindow]) cover the batches in (t − window, t] at every
+// multiple t of their slide. The inverse forms compute each window from
+// the previous one (which they reuse as cached data, so lineage does not
+// grow), at a cost that depends on the slide, not on the window length.
+// [UpdateStateByKey] and [MapWithState] keep a state per key in a fixed
+// number of partitions, versioned by batch time. Stateful streams need a
+// checkpoint directory ([StreamingContext.Checkpoint]).
+//
+// # Rate control
+//
+// Receivers apply flow control in [ReceiverHandle.Store]: a static rate
+// limit ([ReceiverMaxRate]), a bound on the records they hold
+// ([ReceiverMaxPending]) and, with [Backpressure], a rate set after every
+// batch by a PID estimator ([PIDConfig]). Store waits rather than drops,
+// so a receiver reading a socket holds its sender back.
+//
 // # Events
 //
 // The context posts metrics.StreamingStarted, BatchSubmitted,
