@@ -234,6 +234,11 @@ func (sf *stateful[K, V, S, M]) compute(self *DStream[*stateBlock[K, S, M]], t t
 	}
 	prevTime := t.Add(-self.slide)
 	first := !prevTime.After(sf.parent.ssc.zeroTime)
+	if !first {
+		// The initial state is loaded by the first batch; let it go (the
+		// first batch's RDD holds it while it is remembered).
+		sf.initial = nil
+	}
 	var out *rdd.RDD[*stateBlock[K, S, M]]
 	switch {
 	case first && sf.initial != nil:

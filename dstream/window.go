@@ -178,7 +178,9 @@ func ReduceByKeyAndWindow[K comparable, V any](s *DStream[rdd.Pair[K, V]], reduc
 	if err != nil {
 		return windowed[rdd.Pair[K, V], rdd.Pair[K, V]]("ReduceByKeyAndWindow", s, window, slide, err, nil)
 	}
-	perBatch := ReduceByKey(s, reduce, part...)
+	// Persisted, so that each window merges the batches' reduced results
+	// instead of re-reading every batch's shuffle once per window.
+	perBatch := ReduceByKey(s, reduce, part...).Persist()
 	return windowed("ReduceByKeyAndWindow", perBatch, window, slide, nil, func(rs []*rdd.RDD[rdd.Pair[K, V]], _ time.Time) *rdd.RDD[rdd.Pair[K, V]] {
 		return rdd.ReduceByKey(unionOrEmpty(s.ssc, rs), reduce, part...)
 	})
