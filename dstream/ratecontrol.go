@@ -43,15 +43,18 @@ type PIDConfig struct {
 var DefaultPIDConfig = PIDConfig{Proportional: 1.0, Integral: 0.2, Derivative: 0.0, MinRate: 100}
 
 func (c PIDConfig) validate() error {
+	// Infinite terms would make rates NaN (∞·0) and an infinite floor
+	// would lift every limit.
+	bad := func(v float64) bool { return !(v >= 0) || math.IsInf(v, 0) }
 	switch {
-	case c.Proportional < 0 || math.IsNaN(c.Proportional):
-		return fmt.Errorf("PIDConfig.Proportional must be at least 0, got %v", c.Proportional)
-	case c.Integral < 0 || math.IsNaN(c.Integral):
-		return fmt.Errorf("PIDConfig.Integral must be at least 0, got %v", c.Integral)
-	case c.Derivative < 0 || math.IsNaN(c.Derivative):
-		return fmt.Errorf("PIDConfig.Derivative must be at least 0, got %v", c.Derivative)
-	case !(c.MinRate > 0):
-		return fmt.Errorf("PIDConfig.MinRate must be positive, got %v", c.MinRate)
+	case bad(c.Proportional):
+		return fmt.Errorf("PIDConfig.Proportional must be a finite number ≥ 0, got %v", c.Proportional)
+	case bad(c.Integral):
+		return fmt.Errorf("PIDConfig.Integral must be a finite number ≥ 0, got %v", c.Integral)
+	case bad(c.Derivative):
+		return fmt.Errorf("PIDConfig.Derivative must be a finite number ≥ 0, got %v", c.Derivative)
+	case !(c.MinRate > 0) || math.IsInf(c.MinRate, 0):
+		return fmt.Errorf("PIDConfig.MinRate must be a finite rate > 0, got %v", c.MinRate)
 	}
 	return nil
 }
@@ -92,8 +95,8 @@ func (e *pidEstimator) compute(t time.Time, records int64, processing, schedulin
 }
 
 // rateLimiter paces records to a rate on a clock: a record may pass once
-// the clock reaches its slot, where slots are 1/rate apart, and up to
-// burst worth of slots may be taken ahead (a token bucket of burst×rate
+// the clock reaches its slot, where slots are 1/rate apart, and slots up
+// to burst in the past may still be taken (a token bucket of burst×rate
 // records). A rate of 0 means no limit.
 type rateLimiter struct {
 	clk   clock.Clock
@@ -116,8 +119,23 @@ func (l *rateLimiter) currentRate() float64 {
 	return l.rate
 }
 
-// reserve takes slots for n records and returns when they may pass (the
-// zero time when they may pass now).
+// piece returns how many of n records to pass in one reservation: under
+// a limit, half a burst's worth (at least 1), so that a large store is
+// spread over time; without a limit, all of them.
+func (l *rateLimiter) piece(n int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rate <= 0 {
+		return n
+	}
+	return min(n, max(1, int(l.rate*l.burst.Seconds()/2)))
+}
+
+// reserve takes slots for n records and returns when they may pass: when
+// the last of their slots starts (the zero time when that is now or
+// past). So n records pass at once only when the burst holds them, and a
+// larger reservation waits for its slots rather than taking them on
+// credit.
 func (l *rateLimiter) reserve(n int) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -128,19 +146,36 @@ func (l *rateLimiter) reserve(n int) time.Time {
 	if l.next.Before(now.Add(-l.burst)) {
 		l.next = now.Add(-l.burst)
 	}
-	at := l.next
-	l.next = l.next.Add(time.Duration(float64(n) / l.rate * float64(time.Second)))
+	at := l.next.Add(l.slots(n - 1)) // the start of the last slot
+	l.next = l.next.Add(l.slots(n))
 	if !at.After(now) {
 		return time.Time{}
 	}
 	return at
 }
 
+// slots returns the time n slots take, saturating rather than
+// overflowing: converting a float64 beyond MaxInt64 to a Duration gives
+// MinInt64 on amd64, which would move next far into the past and lift
+// the limit.
+func (l *rateLimiter) slots(n int) time.Duration {
+	d := float64(n) / l.rate * float64(time.Second)
+	if d >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(d)
+}
+
 // rateController updates a receiver's rate limit from completed batches.
+// With ConcurrentJobs > 1, batches complete on several scheduler workers
+// at once: mu serialises the estimator and keeps the limiter's rate that
+// of the last estimate.
 type rateController struct {
 	estimator *pidEstimator
 	limiter   *rateLimiter
 	maxRate   float64 // the static limit, 0 = none
+
+	mu sync.Mutex
 }
 
 func (c *rateController) batchCompleted(info metrics.BatchInfo, streamID int) {
@@ -150,6 +185,8 @@ func (c *rateController) batchCompleted(info metrics.BatchInfo, streamID int) {
 			records += in.Records
 		}
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	rate, ok := c.estimator.compute(info.BatchTime, records, info.ProcessingDelay(), info.SchedulingDelay())
 	if !ok {
 		return

@@ -56,12 +56,15 @@ type ReceiverHandle[T any] struct {
 // reading and holds its sender back. It returns [ErrReceiverStopped],
 // without storing, once the receiver is stopped.
 func (h *ReceiverHandle[T]) Store(v T) error {
-	return h.sup.blocks.add(1, func(buf []T) []T { return append(buf, v) }, h.done)
+	return h.sup.blocks.add([]T{v}, h.done)
 }
 
-// StoreMany adds records to the stream, in order.
+// StoreMany adds records to the stream, in order. Under a rate limit the
+// records pass in pieces as their time comes; when the receiver stops
+// meanwhile, the pieces stored so far stay stored and ErrReceiverStopped
+// is returned.
 func (h *ReceiverHandle[T]) StoreMany(vs []T) error {
-	return h.sup.blocks.add(len(vs), func(buf []T) []T { return append(buf, vs...) }, h.done)
+	return h.sup.blocks.add(vs, h.done)
 }
 
 // ReportError reports a problem on the listener bus (a
@@ -108,10 +111,24 @@ type blockGenerator[T any] struct {
 	delayed  int64         // records held back by flow control since the last allocation
 }
 
-// add stores n records (appendTo appends them to a block), first waiting
-// for the rate limit and for room under the pending bound; done aborts
-// the wait.
-func (g *blockGenerator[T]) add(n int, appendTo func([]T) []T, done <-chan struct{}) error {
+// add stores records, waiting for the rate limit and for room under the
+// pending bound; done aborts the wait (records stored until then stay
+// stored). Under a rate limit a large slice passes in pieces, each when
+// its time comes, so that it spreads over the batches as its records
+// would have arrived one by one.
+func (g *blockGenerator[T]) add(vs []T, done <-chan struct{}) error {
+	for len(vs) > 0 {
+		n := g.limiter.piece(len(vs))
+		if err := g.addPiece(vs[:n], done); err != nil {
+			return err
+		}
+		vs = vs[n:]
+	}
+	return nil
+}
+
+func (g *blockGenerator[T]) addPiece(vs []T, done <-chan struct{}) error {
+	n := len(vs)
 	waited := false
 	if at := g.limiter.reserve(n); !at.IsZero() {
 		waited = true
@@ -150,7 +167,7 @@ func (g *blockGenerator[T]) add(n int, appendTo func([]T) []T, done <-chan struc
 	if len(g.buf) == 0 {
 		g.bufEnd = truncateUnix(now, g.interval).Add(g.interval)
 	}
-	g.buf = appendTo(g.buf)
+	g.buf = append(g.buf, vs...)
 	g.inFlight += n
 	if waited {
 		g.delayed += int64(n)

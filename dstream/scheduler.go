@@ -84,6 +84,9 @@ func (s *jobScheduler) idle() <-chan struct{} {
 // runWorker takes jobs in order and runs them until ctx is done.
 func (s *jobScheduler) runWorker(ctx context.Context) {
 	for {
+		if ctx.Err() != nil {
+			return // a hard stop: queued batches are not run
+		}
 		j, js, index, first := s.take()
 		if j == nil {
 			select {
