@@ -53,17 +53,18 @@ var (
 type Option func(*config)
 
 type config struct {
-	clock          clock.Clock
-	concurrentJobs int
-	blockInterval  time.Duration
-	restartDelay   time.Duration
-	logger         *slog.Logger
-	services       []Service
-	maxRate        float64 // records/s per receiver; 0 = none
-	maxPending     int
-	backpressure   bool
-	startRate      float64 // backpressure's rate before the first estimate; 0 = maxRate
-	pid            PIDConfig
+	clock               clock.Clock
+	concurrentJobs      int
+	blockInterval       time.Duration
+	restartDelay        time.Duration
+	logger              *slog.Logger
+	services            []Service
+	maxRate             float64 // records/s per receiver; 0 = none
+	maxRatePerPartition float64 // records/s per partition of offset-based inputs; 0 = none
+	maxPending          int
+	backpressure        bool
+	startRate           float64 // backpressure's rate before the first estimate; 0 = maxRate
+	pid                 PIDConfig
 }
 
 // initialRate is the rate limit receivers start with.
@@ -83,6 +84,12 @@ func (c *config) initialRate() float64 {
 // Default: 0.
 func ReceiverMaxRate(r float64) Option { return func(c *config) { c.maxRate = r } }
 
+// MaxRatePerPartition limits offset-based inputs (TextFileStream now) to
+// r records per second per input partition (a file): each batch takes at
+// most r × interval of them (at least 1) and leaves the rest to later
+// batches (Spark's maxRatePerPartition). 0 means no limit. Default: 0.
+func MaxRatePerPartition(r float64) Option { return func(c *config) { c.maxRatePerPartition = r } }
+
 // ReceiverMaxPending bounds the records a receiver holds: stored but not
 // yet in a completed batch. Store waits while the bound is reached, so
 // memory stays bounded when processing falls behind; a single StoreMany
@@ -93,7 +100,8 @@ func ReceiverMaxPending(n int) Option { return func(c *config) { c.maxPending = 
 // Backpressure turns on rate control: after each batch a PID estimator
 // (see [PIDConfig]) computes from the batch's records, processing delay
 // and scheduling delay the rate at which the job keeps up, and each
-// receiver is limited to it. Default: off, as in Spark.
+// receiver is limited to it; offset-based inputs (TextFileStream) share
+// it among their partitions in progress. Default: off, as in Spark.
 func Backpressure(enabled bool) Option { return func(c *config) { c.backpressure = enabled } }
 
 // BackpressureInitialRate sets the rate limit receivers start with under
@@ -209,6 +217,8 @@ func NewStreamingContext(ec *engine.Context, batchInterval time.Duration, opts .
 		return nil, errors.New("dstream.NewStreamingContext: WithLogger needs a non-nil logger")
 	case cfg.maxRate < 0 || math.IsNaN(cfg.maxRate) || math.IsInf(cfg.maxRate, 0):
 		return nil, fmt.Errorf("dstream.NewStreamingContext: ReceiverMaxRate must be a finite rate ≥ 0 (0 = no limit), got %v", cfg.maxRate)
+	case cfg.maxRatePerPartition < 0 || math.IsNaN(cfg.maxRatePerPartition) || math.IsInf(cfg.maxRatePerPartition, 0):
+		return nil, fmt.Errorf("dstream.NewStreamingContext: MaxRatePerPartition must be a finite rate ≥ 0 (0 = no limit), got %v", cfg.maxRatePerPartition)
 	case cfg.maxPending < 0:
 		return nil, fmt.Errorf("dstream.NewStreamingContext: ReceiverMaxPending must be at least 0 (0 = no bound), got %d", cfg.maxPending)
 	case cfg.startRate < 0 || math.IsNaN(cfg.startRate) || math.IsInf(cfg.startRate, 0):

@@ -1,7 +1,10 @@
 package dstream
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +31,13 @@ const FileStreamWindow = time.Minute
 // a hidden or .tmp name) and rename them into dir, because a file is read
 // once, by the first batch that sees it. A file is only picked up if it
 // appears within FileStreamWindow of its modification time.
+//
+// With [MaxRatePerPartition] or [Backpressure], each file is an input
+// partition read by line ranges: a batch takes at most the allowed number
+// of lines from each file in progress (rate × interval, or the
+// backpressure rate shared among the files in progress), and the rest of
+// a file goes to later batches, in order. The lines are then read when
+// the batch is generated, and the batch report counts them exactly.
 func TextFileStream(ssc *StreamingContext, dir string) *DStream[string] {
 	var bad error
 	if st, err := os.Stat(dir); err != nil {
@@ -35,9 +45,19 @@ func TextFileStream(ssc *StreamingContext, dir string) *DStream[string] {
 	} else if !st.IsDir() {
 		bad = fmt.Errorf("%q is not a directory", dir)
 	}
-	fs := &fileStream{dir: dir, seen: map[string]time.Time{}, files: map[int64][]string{}}
+	fs := &fileStream{dir: dir, seen: map[string]time.Time{}, files: map[int64][]string{}, records: map[int64]int64{}}
+	if ssc != nil && (ssc.cfg.maxRatePerPartition > 0 || ssc.cfg.backpressure) {
+		fs.capped = true
+		if ssc.cfg.backpressure {
+			fs.limiter = &rateLimiter{clk: ssc.clock, rate: ssc.cfg.startRate}
+			fs.rates = &rateController{estimator: newPIDEstimator(ssc.cfg.pid, ssc.interval), limiter: fs.limiter}
+		}
+	}
 	fs.DStream = newStream(ssc, "TextFileStream", intervalOf(ssc), nil, func(t time.Time) (*rdd.RDD[string], error) {
 		files := fs.newFiles(t)
+		if fs.capped {
+			return rdd.FromPartitions(ssc.ec, fs.readRanges(t, files)), nil
+		}
 		rs := make([]*rdd.RDD[string], 0, len(files))
 		for _, f := range files {
 			rs = append(rs, rdd.TextFile(ssc.ec, f, 1))
@@ -57,9 +77,118 @@ type fileStream struct {
 	*DStream[string]
 	dir string
 
-	mu    sync.Mutex
-	seen  map[string]time.Time // files read, by path, with their modification time
-	files map[int64][]string   // batch time -> files read, for the batch report
+	// capped: files are read by line ranges (MaxRatePerPartition or
+	// Backpressure); limiter holds the backpressure rate (nil without).
+	capped  bool
+	limiter *rateLimiter
+	rates   *rateController
+
+	mu      sync.Mutex
+	seen    map[string]time.Time // files read, by path, with their modification time
+	files   map[int64][]string   // batch time -> files (or line ranges) read, for the batch report
+	records map[int64]int64      // batch time -> lines read, when capped
+	pending []*fileCursor        // files in progress, in arrival order, when capped
+}
+
+// fileCursor is how far a capped file stream has read a file.
+type fileCursor struct {
+	path   string
+	offset int64 // byte offset of the next line
+	line   int   // number of the next line, from 0
+}
+
+// linesPerFile is how many lines batch may take from each of active files
+// in progress, or 0 for no limit.
+func (fs *fileStream) linesPerFile(active int) int {
+	limit := math.Inf(1)
+	secs := fs.ssc.interval.Seconds()
+	if r := fs.ssc.cfg.maxRatePerPartition; r > 0 {
+		limit = r * secs
+	}
+	if fs.limiter != nil && active > 0 {
+		if r := fs.limiter.currentRate(); r > 0 {
+			limit = min(limit, r*secs/float64(active))
+		}
+	}
+	if math.IsInf(limit, 1) {
+		return 0
+	}
+	return max(1, int(limit))
+}
+
+// readRanges reads batch t's lines: up to the limit from each file in
+// progress (the new files join them), one partition per file.
+func (fs *fileStream) readRanges(t time.Time, newFiles []string) [][]string {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, f := range newFiles {
+		fs.pending = append(fs.pending, &fileCursor{path: f})
+	}
+	limit := fs.linesPerFile(len(fs.pending))
+	var parts [][]string
+	var ranges []string
+	var total int64
+	kept := fs.pending[:0]
+	for _, c := range fs.pending {
+		first := c.line
+		lines, done, err := c.read(limit)
+		if err != nil {
+			fs.ssc.log.Warn("dstream: reading a file of a TextFileStream failed; skipping the rest of it", "file", c.path, "err", err)
+			done = true
+		}
+		if len(lines) > 0 {
+			parts = append(parts, lines)
+			ranges = append(ranges, fmt.Sprintf("%s[lines %d-%d]", c.path, first, c.line-1))
+			total += int64(len(lines))
+		}
+		if !done {
+			kept = append(kept, c)
+		}
+	}
+	clear(fs.pending[len(kept):])
+	fs.pending = kept
+	fs.files[t.UnixNano()] = ranges
+	fs.records[t.UnixNano()] = total
+	return parts
+}
+
+// read returns up to limit lines (all when limit is 0) from the cursor's
+// position and whether the file is finished.
+func (c *fileCursor) read(limit int) ([]string, bool, error) {
+	f, err := os.Open(c.path)
+	if err != nil {
+		return nil, true, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(c.offset, io.SeekStart); err != nil {
+		return nil, true, err
+	}
+	r := bufio.NewReaderSize(f, 64<<10)
+	var lines []string
+	for limit == 0 || len(lines) < limit {
+		line, err := r.ReadString('\n')
+		if len(line) > 0 {
+			c.offset += int64(len(line))
+			c.line++
+			line = strings.TrimSuffix(line, "\n")
+			lines = append(lines, strings.TrimSuffix(line, "\r"))
+		}
+		if err == io.EOF {
+			return lines, true, nil
+		}
+		if err != nil {
+			return lines, true, err
+		}
+	}
+	// Finished if nothing follows.
+	_, err = r.Peek(1)
+	return lines, err == io.EOF, nil
+}
+
+func (fs *fileStream) batchCompleted(info metrics.BatchInfo) {
+	if fs.rates != nil {
+		fs.rates.batchCompleted(info, fs.id)
+	}
 }
 
 // newFiles lists dir and returns the files batch t must read.
@@ -106,9 +235,20 @@ func (fs *fileStream) newFiles(t time.Time) []string {
 func (fs *fileStream) inputInfo(t time.Time) (metrics.InputInfo, bool) {
 	fs.mu.Lock()
 	files := fs.files[t.UnixNano()]
+	records, counted := fs.records[t.UnixNano()]
 	fs.mu.Unlock()
-	return metrics.InputInfo{StreamID: fs.id, Name: "TextFileStream " + fs.dir, Records: -1,
-		Metadata: map[string]string{"files": strings.Join(files, ",")}}, true
+	info := metrics.InputInfo{StreamID: fs.id, Name: "TextFileStream " + fs.dir, Records: -1,
+		Metadata: map[string]string{"files": strings.Join(files, ",")}}
+	if counted {
+		info.Records = records
+		if fs.limiter != nil {
+			info.RateLimit = fs.limiter.currentRate()
+		}
+		if r := fs.ssc.cfg.maxRatePerPartition; r > 0 && (info.RateLimit == 0 || r < info.RateLimit) {
+			info.RateLimit = r
+		}
+	}
+	return info, true
 }
 
 func (fs *fileStream) clearOld(t time.Time) {
@@ -117,6 +257,7 @@ func (fs *fileStream) clearOld(t time.Time) {
 	for at := range fs.files {
 		if at <= t.UnixNano() {
 			delete(fs.files, at)
+			delete(fs.records, at)
 		}
 	}
 }

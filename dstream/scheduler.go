@@ -185,6 +185,11 @@ func (s *jobScheduler) complete(js *jobSet) {
 	}
 	s.mu.Unlock()
 	s.ssc.tracker.batchCompleted(info)
+	for _, in := range s.ssc.inputs {
+		if rc, ok := in.(interface{ batchCompleted(metrics.BatchInfo) }); ok {
+			rc.batchCompleted(info)
+		}
+	}
 	s.ssc.generator.batchCompleted(js.time)
 	s.ssc.bus.Post(metrics.BatchCompleted{Info: info})
 	if idle != nil {
