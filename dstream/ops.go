@@ -165,6 +165,9 @@ func add(a, b int) int { return a + b }
 // job generator, so it should only build RDDs (running actions in it
 // delays every batch).
 func Transform[T, U any](s *DStream[T], f func(r *rdd.RDD[T], t time.Time) *rdd.RDD[U]) *DStream[U] {
+	if s == nil {
+		return nilStream[U]("Transform")
+	}
 	if f == nil {
 		return derive[T, U]("Transform", s, nil, errNil("f"))
 	}
@@ -181,6 +184,9 @@ func Transform[T, U any](s *DStream[T], f func(r *rdd.RDD[T], t time.Time) *rdd.
 // interval with f, for example to join a stream with another by custom
 // logic.
 func TransformWith[T, U, V any](a *DStream[T], b *DStream[U], f func(ra *rdd.RDD[T], rb *rdd.RDD[U], t time.Time) *rdd.RDD[V]) *DStream[V] {
+	if a == nil || b == nil {
+		return nilStream[V]("TransformWith")
+	}
 	var bad error
 	if f == nil {
 		bad = errNil("f")

@@ -32,6 +32,9 @@ func (o *outputOp) description() string { return o.name + " at " + o.callSite }
 // is being set up, so that Start reports the stream's error even when the
 // caller ignored it here.
 func register[T any](s *DStream[T], name string, run func(ctx context.Context, r *rdd.RDD[T], t time.Time) error) error {
+	if s == nil {
+		return fmt.Errorf("dstream.%s: %w", name, errNil("stream"))
+	}
 	ssc := s.ssc
 	if ssc == nil {
 		return s.err // a stream without a context always has an error

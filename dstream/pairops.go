@@ -58,6 +58,9 @@ func FlatMapValues[K comparable, V, W any](s *DStream[rdd.Pair[K, V]], f func(V)
 // joinStreams applies a two-RDD by-key operation to the batches of two
 // streams with the same slide interval.
 func joinStreams[K comparable, V, W, O any](op string, a *DStream[rdd.Pair[K, V]], b *DStream[rdd.Pair[K, W]], f func(*rdd.RDD[rdd.Pair[K, V]], *rdd.RDD[rdd.Pair[K, W]]) *rdd.RDD[O]) *DStream[O] {
+	if a == nil || b == nil {
+		return nilStream[O](op)
+	}
 	parents := []*streamNode{a.streamNode, b.streamNode}
 	return newStream(a.ssc, op, a.slide, parents, func(t time.Time) (*rdd.RDD[O], error) {
 		ra, err := a.getOrCompute(t)

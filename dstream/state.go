@@ -337,6 +337,10 @@ func (m *MapWithStateDStream[K, S, M]) StateSnapshots() *DStream[rdd.Pair[K, S]]
 // stream needs a checkpoint directory (see [StreamingContext.Checkpoint]).
 func MapWithState[K comparable, V, S, M any](s *DStream[rdd.Pair[K, V]], spec StateSpec[K, V, S, M]) *MapWithStateDStream[K, S, M] {
 	const op = "MapWithState"
+	if s == nil {
+		bad := nilStream[M](op)
+		return &MapWithStateDStream[K, S, M]{DStream: bad, snapshots: func() *DStream[rdd.Pair[K, S]] { return nilStream[rdd.Pair[K, S]]("StateSnapshots") }}
+	}
 	var bad error
 	switch {
 	case spec.Func == nil:
@@ -430,6 +434,9 @@ func InitialState[K comparable, S any](r *rdd.RDD[rdd.Pair[K, S]]) StateOption {
 // proportion to the data). It needs a checkpoint directory.
 func UpdateStateByKey[K comparable, V, S any](s *DStream[rdd.Pair[K, V]], update func(newValues []V, state S, exists bool) (S, bool), opts ...StateOption) *DStream[rdd.Pair[K, S]] {
 	const op = "UpdateStateByKey"
+	if s == nil {
+		return nilStream[rdd.Pair[K, S]](op)
+	}
 	var cfg stateConfig
 	for _, o := range opts {
 		if o != nil {

@@ -106,6 +106,9 @@ func newStream[T any](ssc *StreamingContext, op string, slide time.Duration, par
 // derive makes a stream with the parent's slide whose RDD at each time is
 // f of the parent's RDD at that time.
 func derive[T, U any](op string, parent *DStream[T], f func(r *rdd.RDD[T], t time.Time) *rdd.RDD[U], bad error) *DStream[U] {
+	if parent == nil {
+		return nilStream[U](op)
+	}
 	return newStream(parent.ssc, op, parent.slide, []*streamNode{parent.streamNode}, func(t time.Time) (*rdd.RDD[U], error) {
 		r, err := parent.getOrCompute(t)
 		if err != nil || r == nil {
@@ -113,6 +116,12 @@ func derive[T, U any](op string, parent *DStream[T], f func(r *rdd.RDD[T], t tim
 		}
 		return f(r, t), nil
 	}, bad)
+}
+
+// nilStream is the stream an operation returns when given a nil stream:
+// it carries an error naming the operation.
+func nilStream[U any](op string) *DStream[U] {
+	return newStream[U](nil, op, 0, nil, nil, errNil("stream"))
 }
 
 // isTimeValid reports whether the stream produces an RDD at t.
@@ -226,7 +235,7 @@ func (n *streamNode) ancestors() []*streamNode {
 // cache until it falls out of the remember duration, so several output
 // operations or windows reuse it. It returns s.
 func (s *DStream[T]) Persist() *DStream[T] {
-	if s.err == nil {
+	if s != nil && s.err == nil {
 		s.mu.Lock()
 		s.persist = true
 		s.mu.Unlock()
@@ -239,6 +248,9 @@ func (s *DStream[T]) Persist() *DStream[T] {
 // stream's slide interval. It is for use while the context is active,
 // within the remember duration (see [StreamingContext.Remember]).
 func (s *DStream[T]) Slice(from, to time.Time) ([]*rdd.RDD[T], error) {
+	if s == nil {
+		return nil, fmt.Errorf("dstream.Slice: %w", errNil("stream"))
+	}
 	if s.err != nil {
 		return nil, s.err
 	}

@@ -31,6 +31,9 @@ func checkWindow(parentSlide, window, slide time.Duration) error {
 // parent's RDDs for the batch times in (t - window, t]. The first windows
 // after the start are partial: they hold the batches that exist.
 func windowed[T, U any](op string, parent *DStream[T], window, slide time.Duration, bad error, f func(rs []*rdd.RDD[T], t time.Time) *rdd.RDD[U]) *DStream[U] {
+	if parent == nil {
+		return nilStream[U](op)
+	}
 	if bad == nil {
 		bad = checkWindow(parent.slide, window, slide)
 	}
@@ -90,6 +93,9 @@ func (s *DStream[T]) ReduceByWindow(f func(T, T) T, window, slide time.Duration)
 // method for the key-value stream it builds internally.)
 func ReduceByWindowInv[T any](s *DStream[T], f, inverse func(T, T) T, window, slide time.Duration) *DStream[T] {
 	const op = "ReduceByWindowInv"
+	if s == nil {
+		return nilStream[T](op)
+	}
 	bad := nilErr("f", f == nil)
 	if bad == nil {
 		bad = nilErr("inverse", inverse == nil)
@@ -168,6 +174,9 @@ func windowSetup[K comparable, V any](ssc *StreamingContext, opts []WindowOption
 // batch is reduced by key once, and each window merges the per-batch
 // results of its batches.
 func ReduceByKeyAndWindow[K comparable, V any](s *DStream[rdd.Pair[K, V]], reduce func(V, V) V, window, slide time.Duration, opts ...WindowOption) *DStream[rdd.Pair[K, V]] {
+	if s == nil {
+		return nilStream[rdd.Pair[K, V]]("ReduceByKeyAndWindow")
+	}
 	part, keep, err := windowSetup[K, V](s.ssc, opts)
 	if err == nil && keep != nil {
 		err = errors.New("FilterKeys applies to ReduceByKeyAndWindowInv only; filter the result with Filter")
@@ -214,6 +223,9 @@ type tagged[V any] struct {
 // [StreamingContext.Checkpoint]).
 func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[rdd.Pair[K, V]], reduce, inverse func(V, V) V, window, slide time.Duration, opts ...WindowOption) *DStream[rdd.Pair[K, V]] {
 	const op = "ReduceByKeyAndWindowInv"
+	if s == nil {
+		return nilStream[rdd.Pair[K, V]](op)
+	}
 	part, keep, err := windowSetup[K, V](s.ssc, opts)
 	if err == nil && reduce == nil {
 		err = errNil("reduce")
@@ -356,6 +368,9 @@ func CountByValueAndWindow[T comparable](s *DStream[T], window, slide time.Durat
 // GroupByKeyAndWindow collects the values of each key over the last
 // window.
 func GroupByKeyAndWindow[K comparable, V any](s *DStream[rdd.Pair[K, V]], window, slide time.Duration, opts ...rdd.PartitionOption) *DStream[rdd.Pair[K, []V]] {
+	if s == nil {
+		return nilStream[rdd.Pair[K, []V]]("GroupByKeyAndWindow")
+	}
 	if len(opts) == 0 && s.ssc != nil {
 		opts = []rdd.PartitionOption{rdd.NumPartitions(s.ssc.ec.Slots())}
 	}
