@@ -115,7 +115,11 @@ func New(opts ...Option) (*Context, error) {
 // Later calls return nil; later jobs fail with [ErrClosed].
 func (c *Context) Close() error {
 	c.closeOnce.Do(func() {
+		// Under c.mu, so that beginJob either sees the context closed or
+		// registers its job before Wait below starts.
+		c.mu.Lock()
 		c.closed.Store(true)
+		c.mu.Unlock()
 		c.cancel()
 		c.jobs.Wait()
 		c.stopBus()
