@@ -37,6 +37,9 @@ func (r *RDD[T]) runJobAt(ctx context.Context, action, site string, partitions [
 
 // Collect returns all elements of r, partition by partition.
 func (r *RDD[T]) Collect(ctx context.Context) ([]T, error) {
+	if r == nil {
+		return nil, errNilRDD("Collect")
+	}
 	parts := make([][]T, r.parts)
 	err := r.runJob(ctx, "Collect", nil, func(ctx context.Context, tc *engine.TaskContext, part int) error {
 		var out []T
@@ -68,6 +71,9 @@ func concat[T any](parts [][]T) []T {
 
 // Count returns the number of elements of r.
 func (r *RDD[T]) Count(ctx context.Context) (int, error) {
+	if r == nil {
+		return 0, errNilRDD("Count")
+	}
 	counts := make([]int, r.parts)
 	err := r.runJob(ctx, "Count", nil, func(ctx context.Context, tc *engine.TaskContext, part int) error {
 		return r.iterate(ctx, tc, part, func(c []T) bool {
@@ -88,6 +94,10 @@ func (r *RDD[T]) Count(ctx context.Context) (int, error) {
 // Reduce merges all elements of r with f, which must be associative and
 // commutative. It returns [ErrEmpty] for an RDD without elements.
 func (r *RDD[T]) Reduce(ctx context.Context, f func(T, T) T) (T, error) {
+	if r == nil {
+		var zero T
+		return zero, errNilRDD("Reduce")
+	}
 	var zero T
 	if f == nil {
 		return zero, errors.New("rdd.Reduce: f must not be nil")
@@ -132,6 +142,9 @@ func (r *RDD[T]) Reduce(ctx context.Context, f func(T, T) T) (T, error) {
 // Fold merges the elements of each partition into zero with f, then the
 // partition results into zero with f. zero must be f's identity.
 func (r *RDD[T]) Fold(ctx context.Context, zero T, f func(T, T) T) (T, error) {
+	if r == nil {
+		return zero, errNilRDD("Fold")
+	}
 	if f == nil {
 		return zero, errors.New("rdd.Fold: f must not be nil")
 	}
@@ -143,6 +156,9 @@ func (r *RDD[T]) Fold(ctx context.Context, zero T, f func(T, T) T) (T, error) {
 // zero is copied by value for each partition: a zero holding a slice or
 // map shares its backing storage, so prefer value types or start from nil.
 func Aggregate[T, U any](ctx context.Context, r *RDD[T], zero U, seqOp func(U, T) U, combOp func(U, U) U) (U, error) {
+	if r == nil {
+		return zero, errNilRDD("Aggregate")
+	}
 	if err := firstNonNil(nilFunc("seqOp", seqOp), nilFunc("combOp", combOp)); err != nil {
 		return zero, fmt.Errorf("rdd.Aggregate: %w", err)
 	}
@@ -176,6 +192,9 @@ func aggregate[T, U any](ctx context.Context, action string, r *RDD[T], zero U, 
 // partition first and then four times as many per round until it has n,
 // so a Take on a large RDD computes only what it needs.
 func (r *RDD[T]) Take(ctx context.Context, n int) ([]T, error) {
+	if r == nil {
+		return nil, errNilRDD("Take")
+	}
 	if n < 0 {
 		return nil, fmt.Errorf("rdd.Take: n must not be negative, got %d", n)
 	}
@@ -217,6 +236,10 @@ func (r *RDD[T]) Take(ctx context.Context, n int) ([]T, error) {
 
 // First returns the first element of r, or [ErrEmpty].
 func (r *RDD[T]) First(ctx context.Context) (T, error) {
+	if r == nil {
+		var zero T
+		return zero, errNilRDD("First")
+	}
 	var zero T
 	xs, err := r.Take(ctx, 1)
 	if err != nil {
@@ -231,6 +254,9 @@ func (r *RDD[T]) First(ctx context.Context) (T, error) {
 // Foreach calls f for every element of r, on the worker goroutines: f may
 // run concurrently for different partitions and must be safe for that.
 func (r *RDD[T]) Foreach(ctx context.Context, f func(T)) error {
+	if r == nil {
+		return errNilRDD("Foreach")
+	}
 	if f == nil {
 		return errors.New("rdd.Foreach: f must not be nil")
 	}
@@ -249,6 +275,9 @@ func (r *RDD[T]) Foreach(ctx context.Context, f func(T)) error {
 // suits output with a per-partition cost, such as one connection or
 // transaction per partition.
 func (r *RDD[T]) ForeachPartition(ctx context.Context, f func(ctx context.Context, elems iter.Seq[T]) error) error {
+	if r == nil {
+		return errNilRDD("ForeachPartition")
+	}
 	if f == nil {
 		return errors.New("rdd.ForeachPartition: f must not be nil")
 	}
@@ -274,6 +303,9 @@ func (r *RDD[T]) ForeachPartition(ctx context.Context, f func(ctx context.Contex
 // CountByKey returns the number of pairs for each key. The counts are
 // merged in the caller, so the number of distinct keys must fit in memory.
 func CountByKey[K comparable, V any](ctx context.Context, r *RDD[Pair[K, V]]) (map[K]int, error) {
+	if r == nil {
+		return nil, errNilRDD("CountByKey")
+	}
 	return countBy(ctx, "CountByKey", r, func(p Pair[K, V]) K { return p.Key })
 }
 
@@ -281,6 +313,9 @@ func CountByKey[K comparable, V any](ctx context.Context, r *RDD[Pair[K, V]]) (m
 // The counts are merged in the caller, so the number of distinct elements
 // must fit in memory.
 func CountByValue[T comparable](ctx context.Context, r *RDD[T]) (map[T]int, error) {
+	if r == nil {
+		return nil, errNilRDD("CountByValue")
+	}
 	return countBy(ctx, "CountByValue", r, func(v T) T { return v })
 }
 
@@ -315,6 +350,9 @@ func countBy[T any, K comparable](ctx context.Context, action string, r *RDD[T],
 // when every task succeeded, so a failed job leaves no partial output.
 // path must not exist yet.
 func (r *RDD[T]) SaveAsTextFile(ctx context.Context, path string) error {
+	if r == nil {
+		return errNilRDD("SaveAsTextFile")
+	}
 	if r.err != nil {
 		return r.err
 	}

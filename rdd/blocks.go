@@ -26,6 +26,9 @@ func FromPartitions[T any](ec *engine.Context, partitions [][]T) *RDD[T] {
 // result without keeping that batch's whole lineage alive: the copy holds
 // the data, not the RDDs that computed it.
 func (r *RDD[T]) Cached() (*RDD[T], bool) {
+	if r == nil {
+		return nil, false
+	}
 	if r.err != nil || !r.persisted.Load() {
 		return nil, false
 	}
@@ -52,6 +55,9 @@ func (r *RDD[T]) Cached() (*RDD[T], bool) {
 // be ranged over once per call of f. An error computing either input fails
 // the task.
 func ZipPartitions[A, B, C any](a *RDD[A], b *RDD[B], f func(part int, as iter.Seq[A], bs iter.Seq[B]) iter.Seq[C]) *RDD[C] {
+	if a == nil || b == nil {
+		return nilRDD[C]("ZipPartitions")
+	}
 	const op = "ZipPartitions"
 	var bad error
 	switch {

@@ -21,6 +21,9 @@ import (
 // The brackets hold the storage state, empty for RDDs that are not
 // persisted.
 func (r *RDD[T]) ToDebugString() string {
+	if r == nil {
+		return "(0) <nil RDD>"
+	}
 	if r.err != nil {
 		return fmt.Sprintf("(0) %s [error: %v]", r.op, r.err)
 	}

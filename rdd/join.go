@@ -32,6 +32,9 @@ func Some[T any](v T) Optional[T] { return Optional[T]{Value: v, Valid: true} }
 // appears once, with the values it has in each (possibly none). An RDD
 // already partitioned as the result is read without a shuffle.
 func Cogroup[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], opts ...PartitionOption) *RDD[Pair[K, CoGrouped[V, W]]] {
+	if a == nil || b == nil {
+		return nilRDD[Pair[K, CoGrouped[V, W]]]("Cogroup")
+	}
 	return cogroup("Cogroup", a, b, opts, func(k K, g *CoGrouped[V, W], emit func(Pair[K, CoGrouped[V, W]])) {
 		emit(Pair[K, CoGrouped[V, W]]{k, *g})
 	})
@@ -40,6 +43,9 @@ func Cogroup[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], opt
 // Join returns, for every key in both RDDs, one pair per combination of
 // its values in a and in b (an inner join).
 func Join[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], opts ...PartitionOption) *RDD[Pair[K, Joined[V, W]]] {
+	if a == nil || b == nil {
+		return nilRDD[Pair[K, Joined[V, W]]]("Join")
+	}
 	return cogroup("Join", a, b, opts, func(k K, g *CoGrouped[V, W], emit func(Pair[K, Joined[V, W]])) {
 		for _, v := range g.Left {
 			for _, w := range g.Right {
@@ -52,6 +58,9 @@ func Join[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], opts .
 // LeftOuterJoin is [Join] that also keeps the pairs of a whose key is not
 // in b, with an absent right value.
 func LeftOuterJoin[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], opts ...PartitionOption) *RDD[Pair[K, Joined[V, Optional[W]]]] {
+	if a == nil || b == nil {
+		return nilRDD[Pair[K, Joined[V, Optional[W]]]]("LeftOuterJoin")
+	}
 	type out = Pair[K, Joined[V, Optional[W]]]
 	return cogroup("LeftOuterJoin", a, b, opts, func(k K, g *CoGrouped[V, W], emit func(out)) {
 		for _, v := range g.Left {
@@ -68,6 +77,9 @@ func LeftOuterJoin[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]
 // RightOuterJoin is [Join] that also keeps the pairs of b whose key is not
 // in a, with an absent left value.
 func RightOuterJoin[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], opts ...PartitionOption) *RDD[Pair[K, Joined[Optional[V], W]]] {
+	if a == nil || b == nil {
+		return nilRDD[Pair[K, Joined[Optional[V], W]]]("RightOuterJoin")
+	}
 	type out = Pair[K, Joined[Optional[V], W]]
 	return cogroup("RightOuterJoin", a, b, opts, func(k K, g *CoGrouped[V, W], emit func(out)) {
 		for _, w := range g.Right {
@@ -84,6 +96,9 @@ func RightOuterJoin[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W
 // FullOuterJoin is [Join] that also keeps the pairs of either RDD whose
 // key is not in the other, with the other side absent.
 func FullOuterJoin[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], opts ...PartitionOption) *RDD[Pair[K, Joined[Optional[V], Optional[W]]]] {
+	if a == nil || b == nil {
+		return nilRDD[Pair[K, Joined[Optional[V], Optional[W]]]]("FullOuterJoin")
+	}
 	type out = Pair[K, Joined[Optional[V], Optional[W]]]
 	return cogroup("FullOuterJoin", a, b, opts, func(k K, g *CoGrouped[V, W], emit func(out)) {
 		switch {
@@ -107,6 +122,9 @@ func FullOuterJoin[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]
 
 // SubtractByKey returns the pairs of a whose key does not occur in b.
 func SubtractByKey[K comparable, V, W any](a *RDD[Pair[K, V]], b *RDD[Pair[K, W]], opts ...PartitionOption) *RDD[Pair[K, V]] {
+	if a == nil || b == nil {
+		return nilRDD[Pair[K, V]]("SubtractByKey")
+	}
 	return cogroup("SubtractByKey", a, b, opts, func(k K, g *CoGrouped[V, W], emit func(Pair[K, V])) {
 		if len(g.Right) == 0 {
 			for _, v := range g.Left {

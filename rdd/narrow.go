@@ -17,6 +17,9 @@ import (
 // be safe for concurrent use. A panic in f fails the job with an
 // [engine.TaskPanicError].
 func Map[T, U any](r *RDD[T], f func(T) U) *RDD[U] {
+	if r == nil {
+		return nilRDD[U]("Map")
+	}
 	return derive("Map", r.parts, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]U) bool) error {
 		buf := make([]U, chunkSize)
 		return r.iterate(ctx, tc, part, func(in []T) bool {
@@ -34,6 +37,9 @@ func Map[T, U any](r *RDD[T], f func(T) U) *RDD[U] {
 
 // FlatMap returns an RDD of the elements of f applied to every element of r.
 func FlatMap[T, U any](r *RDD[T], f func(T) []U) *RDD[U] {
+	if r == nil {
+		return nilRDD[U]("FlatMap")
+	}
 	return derive("FlatMap", r.parts, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]U) bool) error {
 		buf := make([]U, 0, chunkSize)
 		stopped := false
@@ -76,6 +82,9 @@ func yieldFull[T any](buf []T, yield func([]T) bool) (rest []T, ok bool) {
 // Filter returns an RDD of the elements of r for which keep returns true.
 // The result keeps r's partitioning.
 func (r *RDD[T]) Filter(keep func(T) bool) *RDD[T] {
+	if r == nil {
+		return nilRDD[T]("Filter")
+	}
 	out := derive("Filter", r.parts, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]T) bool) error {
 		buf := make([]T, 0, chunkSize)
 		return r.iterate(ctx, tc, part, func(in []T) bool {
@@ -97,6 +106,9 @@ func (r *RDD[T]) Filter(keep func(T) bool) *RDD[T] {
 // such as opening a connection. The sequence can be ranged over once per
 // call of f; ranging again recomputes the partition.
 func MapPartitions[T, U any](r *RDD[T], f func(iter.Seq[T]) iter.Seq[U]) *RDD[U] {
+	if r == nil {
+		return nilRDD[U]("MapPartitions")
+	}
 	if f == nil {
 		return mapPartitions[T, U]("MapPartitions", r, nil)
 	}
@@ -106,6 +118,9 @@ func MapPartitions[T, U any](r *RDD[T], f func(iter.Seq[T]) iter.Seq[U]) *RDD[U]
 // MapPartitionsWithIndex is [MapPartitions] with the partition's index
 // passed to f.
 func MapPartitionsWithIndex[T, U any](r *RDD[T], f func(int, iter.Seq[T]) iter.Seq[U]) *RDD[U] {
+	if r == nil {
+		return nilRDD[U]("MapPartitionsWithIndex")
+	}
 	return mapPartitions("MapPartitionsWithIndex", r, f)
 }
 
@@ -145,6 +160,9 @@ func mapPartitions[T, U any](op string, r *RDD[T], f func(int, iter.Seq[T]) iter
 // Glom returns an RDD with one element per partition of r: the slice of
 // that partition's elements.
 func Glom[T any](r *RDD[T]) *RDD[[]T] {
+	if r == nil {
+		return nilRDD[[]T]("Glom")
+	}
 	return derive("Glom", r.parts, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([][]T) bool) error {
 		all := []T{}
 		if err := r.iterate(ctx, tc, part, func(in []T) bool {
@@ -161,6 +179,9 @@ func Glom[T any](r *RDD[T]) *RDD[[]T] {
 // Union returns an RDD with the partitions of r followed by those of each
 // of others. Duplicates are kept (use [Distinct] to drop them).
 func (r *RDD[T]) Union(others ...*RDD[T]) *RDD[T] {
+	if r == nil {
+		return nilRDD[T]("Union")
+	}
 	return Union(append([]*RDD[T]{r}, others...)...)
 }
 
@@ -232,6 +253,9 @@ func firstEngine[T any](rdds []*RDD[T]) *engine.Context {
 // element appears a Poisson(fraction) number of times (fraction ≥ 0 is the
 // expected count). The same seed gives the same sample.
 func (r *RDD[T]) Sample(withReplacement bool, fraction float64, seed uint64) *RDD[T] {
+	if r == nil {
+		return nilRDD[T]("Sample")
+	}
 	var bad error
 	switch {
 	case math.IsNaN(fraction) || fraction < 0:
@@ -291,6 +315,9 @@ func poisson(rng *rand.Rand, lambda float64) int {
 // n ≥ r's partitions returns r's layout unchanged); with shuffle it is
 // [RDD.Repartition].
 func (r *RDD[T]) Coalesce(n int, shuffle bool) *RDD[T] {
+	if r == nil {
+		return nilRDD[T]("Coalesce")
+	}
 	if shuffle {
 		return repartition("Coalesce", r, n)
 	}

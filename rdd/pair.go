@@ -141,6 +141,9 @@ func samePartitioning(have, want any) bool {
 // MapValues applies f to the value of every pair, keeping keys and the
 // partitioning.
 func MapValues[K comparable, V, W any](r *RDD[Pair[K, V]], f func(V) W) *RDD[Pair[K, W]] {
+	if r == nil {
+		return nilRDD[Pair[K, W]]("MapValues")
+	}
 	if f == nil {
 		return derive[Pair[K, W]]("MapValues", r.parts, nil, fmt.Errorf("f must not be nil"), r.node)
 	}
@@ -153,6 +156,9 @@ func MapValues[K comparable, V, W any](r *RDD[Pair[K, V]], f func(V) W) *RDD[Pai
 // FlatMapValues pairs every element of f(value) with the pair's key,
 // keeping the partitioning.
 func FlatMapValues[K comparable, V, W any](r *RDD[Pair[K, V]], f func(V) []W) *RDD[Pair[K, W]] {
+	if r == nil {
+		return nilRDD[Pair[K, W]]("FlatMapValues")
+	}
 	if f == nil {
 		return derive[Pair[K, W]]("FlatMapValues", r.parts, nil, fmt.Errorf("f must not be nil"), r.node)
 	}
@@ -188,6 +194,9 @@ func FlatMapValues[K comparable, V, W any](r *RDD[Pair[K, V]], f func(V) []W) *R
 
 // Keys returns the keys of r's pairs.
 func Keys[K comparable, V any](r *RDD[Pair[K, V]]) *RDD[K] {
+	if r == nil {
+		return nilRDD[K]("Keys")
+	}
 	out := Map(r, func(p Pair[K, V]) K { return p.Key })
 	out.op = "Keys"
 	return out
@@ -195,6 +204,9 @@ func Keys[K comparable, V any](r *RDD[Pair[K, V]]) *RDD[K] {
 
 // Values returns the values of r's pairs.
 func Values[K comparable, V any](r *RDD[Pair[K, V]]) *RDD[V] {
+	if r == nil {
+		return nilRDD[V]("Values")
+	}
 	out := Map(r, func(p Pair[K, V]) V { return p.Value })
 	out.op = "Values"
 	return out

@@ -123,6 +123,15 @@ func firstErr(op string, bad error, parents ...*node) error {
 	return nil
 }
 
+// nilRDD is the RDD an operation returns when given a nil RDD: it carries
+// an error naming the operation.
+func nilRDD[T any](op string) *RDD[T] {
+	return newRDD[T](nil, op, 0, nil, nil, errNilRDD(op))
+}
+
+// errNilRDD is the error of an operation given a nil RDD.
+func errNilRDD(op string) error { return fmt.Errorf("rdd.%s: RDD must not be nil", op) }
+
 // nilFunc returns an error naming the argument when f is nil.
 func nilFunc(name string, f any) error {
 	if f == nil || (reflect.ValueOf(f).Kind() == reflect.Func && reflect.ValueOf(f).IsNil()) {
@@ -175,6 +184,9 @@ func emit[T any](ctx context.Context, data []T, yield func([]T) bool) error {
 // [RDD.Unpersist], until the RDD is garbage collected, or until the engine
 // context closes.
 func (r *RDD[T]) Persist() *RDD[T] {
+	if r == nil {
+		return nil
+	}
 	if r.err == nil && !r.persisted.Swap(true) {
 		ec, id := r.ec, r.id
 		runtime.AddCleanup(r.node, func(id int) { ec.Cache().Remove(id) }, id)
@@ -187,6 +199,9 @@ func (r *RDD[T]) Cache() *RDD[T] { return r.Persist() }
 
 // Unpersist drops the RDD's cached partitions and stops caching it.
 func (r *RDD[T]) Unpersist() *RDD[T] {
+	if r == nil {
+		return nil
+	}
 	if r.err == nil {
 		r.persisted.Store(false)
 		r.ec.Cache().Remove(r.id)

@@ -150,6 +150,9 @@ func removeShuffleWith(n *node, dep *engine.ShuffleDependency) {
 // Appending to a slice combiner is safe: slices read from the shuffle are
 // clipped to their length first, so append copies them.
 func CombineByKey[K comparable, V, C any](r *RDD[Pair[K, V]], createCombiner func(V) C, mergeValue func(C, V) C, mergeCombiners func(C, C) C, opts ...PartitionOption) *RDD[Pair[K, C]] {
+	if r == nil {
+		return nilRDD[Pair[K, C]]("CombineByKey")
+	}
 	bad := firstNonNil(nilFunc("createCombiner", createCombiner), nilFunc("mergeValue", mergeValue), nilFunc("mergeCombiners", mergeCombiners))
 	return combineByKey("CombineByKey", r, createCombiner, mergeValue, mergeCombiners, true, opts, bad)
 }
@@ -268,6 +271,9 @@ func firstNonNil(errs ...error) error {
 // associative and commutative. Values are merged on the map side before
 // the shuffle.
 func ReduceByKey[K comparable, V any](r *RDD[Pair[K, V]], f func(V, V) V, opts ...PartitionOption) *RDD[Pair[K, V]] {
+	if r == nil {
+		return nilRDD[Pair[K, V]]("ReduceByKey")
+	}
 	return combineByKey("ReduceByKey", r, func(v V) V { return v }, f, f, true, opts, nilFunc("f", f))
 }
 
@@ -277,6 +283,9 @@ func ReduceByKey[K comparable, V any](r *RDD[Pair[K, V]], f func(V, V) V, opts .
 // backing storage: prefer value types or start from nil. combOp must not
 // modify its arguments in place, as for [CombineByKey]'s mergeCombiners.
 func AggregateByKey[K comparable, V, U any](r *RDD[Pair[K, V]], zero U, seqOp func(U, V) U, combOp func(U, U) U, opts ...PartitionOption) *RDD[Pair[K, U]] {
+	if r == nil {
+		return nilRDD[Pair[K, U]]("AggregateByKey")
+	}
 	var create func(V) U
 	if seqOp != nil {
 		create = func(v V) U { return seqOp(zero, v) }
@@ -288,6 +297,9 @@ func AggregateByKey[K comparable, V, U any](r *RDD[Pair[K, V]], zero U, seqOp fu
 // FoldByKey merges the values of each key with f, starting from zero
 // (which must be f's identity, such as 0 for +).
 func FoldByKey[K comparable, V any](r *RDD[Pair[K, V]], zero V, f func(V, V) V, opts ...PartitionOption) *RDD[Pair[K, V]] {
+	if r == nil {
+		return nilRDD[Pair[K, V]]("FoldByKey")
+	}
 	var create func(V) V
 	if f != nil {
 		create = func(v V) V { return f(zero, v) }
@@ -299,6 +311,9 @@ func FoldByKey[K comparable, V any](r *RDD[Pair[K, V]], zero V, f func(V, V) V, 
 // particular order. Every value crosses the shuffle; prefer [ReduceByKey]
 // or [AggregateByKey] when the values are then aggregated.
 func GroupByKey[K comparable, V any](r *RDD[Pair[K, V]], opts ...PartitionOption) *RDD[Pair[K, []V]] {
+	if r == nil {
+		return nilRDD[Pair[K, []V]]("GroupByKey")
+	}
 	return combineByKey("GroupByKey", r,
 		func(v V) []V { return []V{v} },
 		func(vs []V, v V) []V { return append(vs, v) },
@@ -311,6 +326,9 @@ func GroupByKey[K comparable, V any](r *RDD[Pair[K, V]], opts ...PartitionOption
 // that way). Later by-key operations with the same partitioner run without
 // a shuffle.
 func PartitionBy[K comparable, V any](r *RDD[Pair[K, V]], opts ...PartitionOption) *RDD[Pair[K, V]] {
+	if r == nil {
+		return nilRDD[Pair[K, V]]("PartitionBy")
+	}
 	const op = "PartitionBy"
 	if r.err != nil {
 		return derive[Pair[K, V]](op, 0, nil, nil, r.node)
@@ -334,6 +352,9 @@ func PartitionBy[K comparable, V any](r *RDD[Pair[K, V]], opts ...PartitionOptio
 func (r *RDD[T]) Repartition(n int) *RDD[T] { return repartition("Repartition", r, n) }
 
 func repartition[T any](op string, r *RDD[T], n int) *RDD[T] {
+	if r == nil {
+		return nilRDD[T]("Repartition")
+	}
 	var bad error
 	if n < 1 {
 		bad = fmt.Errorf("numPartitions must be at least 1, got %d", n)
@@ -364,6 +385,9 @@ func repartition[T any](op string, r *RDD[T], n int) *RDD[T] {
 
 // Distinct returns the distinct elements of r.
 func Distinct[T comparable](r *RDD[T], opts ...PartitionOption) *RDD[T] {
+	if r == nil {
+		return nilRDD[T]("Distinct")
+	}
 	pairs := Map(r, func(v T) Pair[T, struct{}] { return Pair[T, struct{}]{Key: v} })
 	none := func(struct{}, struct{}) struct{} { return struct{}{} }
 	out := Keys(combineByKey("Distinct", pairs, func(struct{}) struct{} { return struct{}{} }, none, none, true, opts, nil))

@@ -20,6 +20,9 @@ import (
 // is r's partition count. By-key operations on the result do not reuse
 // its range partitioning: they shuffle it as they would any RDD.
 func SortByKey[K cmp.Ordered, V any](r *RDD[Pair[K, V]], ascending bool, opts ...PartitionOption) *RDD[Pair[K, V]] {
+	if r == nil {
+		return nilRDD[Pair[K, V]]("SortByKey")
+	}
 	const op = "SortByKey"
 	if r.err != nil {
 		return derive[Pair[K, V]](op, 0, nil, nil, r.node)
