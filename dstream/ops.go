@@ -184,16 +184,26 @@ func Transform[T, U any](s *DStream[T], f func(r *rdd.RDD[T], t time.Time) *rdd.
 // interval with f, for example to join a stream with another by custom
 // logic.
 func TransformWith[T, U, V any](a *DStream[T], b *DStream[U], f func(ra *rdd.RDD[T], rb *rdd.RDD[U], t time.Time) *rdd.RDD[V]) *DStream[V] {
-	if a == nil || b == nil {
-		return nilStream[V]("TransformWith")
-	}
-	var bad error
 	if f == nil {
-		bad = errNil("f")
-	} else {
-		bad = sameSlides([]*streamNode{a.streamNode, b.streamNode})
+		return combine2[T, U, V]("TransformWith", a, b, nil, errNil("f"))
 	}
-	return newStream(a.ssc, "TransformWith", a.slide, []*streamNode{a.streamNode, b.streamNode}, func(t time.Time) (*rdd.RDD[V], error) {
+	return combine2("TransformWith", a, b, func(ra *rdd.RDD[T], rb *rdd.RDD[U], t time.Time) (*rdd.RDD[V], error) {
+		return callTransform(func() *rdd.RDD[V] { return f(ra, rb, t) })
+	}, nil)
+}
+
+// combine2 makes a stream whose RDD at t is f of the RDDs of a and b at
+// t, which must slide together; nothing when either has none. bad, when
+// not nil, is the operation's construction error.
+func combine2[T, U, V any](op string, a *DStream[T], b *DStream[U], f func(ra *rdd.RDD[T], rb *rdd.RDD[U], t time.Time) (*rdd.RDD[V], error), bad error) *DStream[V] {
+	if a == nil || b == nil {
+		return nilStream[V](op)
+	}
+	parents := []*streamNode{a.streamNode, b.streamNode}
+	if bad == nil {
+		bad = sameSlides(parents)
+	}
+	return newStream(a.ssc, op, a.slide, parents, func(t time.Time) (*rdd.RDD[V], error) {
 		ra, err := a.getOrCompute(t)
 		if err != nil {
 			return nil, err
@@ -202,7 +212,7 @@ func TransformWith[T, U, V any](a *DStream[T], b *DStream[U], f func(ra *rdd.RDD
 		if err != nil || ra == nil || rb == nil {
 			return nil, err
 		}
-		return callTransform(func() *rdd.RDD[V] { return f(ra, rb, t) })
+		return f(ra, rb, t)
 	}, bad)
 }
 

@@ -58,21 +58,9 @@ func FlatMapValues[K comparable, V, W any](s *DStream[rdd.Pair[K, V]], f func(V)
 // joinStreams applies a two-RDD by-key operation to the batches of two
 // streams with the same slide interval.
 func joinStreams[K comparable, V, W, O any](op string, a *DStream[rdd.Pair[K, V]], b *DStream[rdd.Pair[K, W]], f func(*rdd.RDD[rdd.Pair[K, V]], *rdd.RDD[rdd.Pair[K, W]]) *rdd.RDD[O]) *DStream[O] {
-	if a == nil || b == nil {
-		return nilStream[O](op)
-	}
-	parents := []*streamNode{a.streamNode, b.streamNode}
-	return newStream(a.ssc, op, a.slide, parents, func(t time.Time) (*rdd.RDD[O], error) {
-		ra, err := a.getOrCompute(t)
-		if err != nil {
-			return nil, err
-		}
-		rb, err := b.getOrCompute(t)
-		if err != nil || ra == nil || rb == nil {
-			return nil, err
-		}
+	return combine2(op, a, b, func(ra *rdd.RDD[rdd.Pair[K, V]], rb *rdd.RDD[rdd.Pair[K, W]], _ time.Time) (*rdd.RDD[O], error) {
 		return f(ra, rb), nil
-	}, sameSlides(parents))
+	}, nil)
 }
 
 // Join joins the batches of a and b at each time on their keys (see

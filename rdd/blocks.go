@@ -70,21 +70,12 @@ func ZipPartitions[A, B, C any](a *RDD[A], b *RDD[B], f func(part int, as iter.S
 		var errA, errB error
 		as := seqOf(ctx, tc, a, part, &errA)
 		bs := seqOf(ctx, tc, b, part, &errB)
-		buf := make([]C, 0, chunkSize)
-		for c := range f(part, as, bs) {
-			buf = append(buf, c)
-			if len(buf) == chunkSize {
-				if !yield(buf) {
-					return firstNonNil(errA, errB)
-				}
-				buf = buf[:0]
-			}
-		}
-		if err := firstNonNil(errA, errB); err != nil {
+		rest, stopped := chunkSeq(f(part, as, bs), yield)
+		if err := firstNonNil(errA, errB); stopped || err != nil {
 			return err
 		}
-		if len(buf) > 0 {
-			yield(buf)
+		if len(rest) > 0 {
+			yield(rest)
 		}
 		return nil
 	}, bad, a.node, b.node)

@@ -62,6 +62,33 @@ func FlatMap[T, U any](r *RDD[T], f func(T) []U) *RDD[U] {
 	}, nilFunc("f", f), r.node)
 }
 
+// chunkSeq passes the elements of seq on in chunks of chunkSize and
+// returns the last, partial chunk for the caller to pass on (after it
+// checked for errors), or stopped when the consumer stopped early.
+func chunkSeq[T any](seq iter.Seq[T], yield func([]T) bool) (rest []T, stopped bool) {
+	buf := make([]T, 0, chunkSize)
+	for v := range seq {
+		buf = append(buf, v)
+		if len(buf) == chunkSize {
+			if !yield(buf) {
+				return nil, true
+			}
+			buf = buf[:0]
+		}
+	}
+	return buf, false
+}
+
+// forward passes partition part of r on to yield as it is and reports
+// whether the consumer stopped early.
+func (r *RDD[T]) forward(ctx context.Context, tc *engine.TaskContext, part int, yield func([]T) bool) (stopped bool, err error) {
+	err = r.iterate(ctx, tc, part, func(c []T) bool {
+		stopped = !yield(c)
+		return !stopped
+	})
+	return stopped, err
+}
+
 // yieldFull yields the full chunks at the start of buf, so that no chunk
 // exceeds chunkSize however many records one input expanded into, and
 // returns buf holding the rest. ok is false when the consumer stopped.
@@ -137,21 +164,12 @@ func mapPartitions[T, U any](op string, r *RDD[T], f func(int, iter.Seq[T]) iter
 				return true
 			})
 		}
-		buf := make([]U, 0, chunkSize)
-		for u := range f(part, in) {
-			buf = append(buf, u)
-			if len(buf) == chunkSize {
-				if !yield(buf) {
-					return inErr
-				}
-				buf = buf[:0]
-			}
-		}
-		if inErr != nil {
+		rest, stopped := chunkSeq(f(part, in), yield)
+		if stopped || inErr != nil {
 			return inErr
 		}
-		if len(buf) > 0 {
-			yield(buf)
+		if len(rest) > 0 {
+			yield(rest)
 		}
 		return nil
 	}, nilFunc("f", f), r.node)
@@ -213,11 +231,7 @@ func Union[T any](rdds ...*RDD[T]) *RDD[T] {
 		if same {
 			out := derive("Union", rdds[0].parts, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]T) bool) error {
 				for _, p := range rdds {
-					stopped := false
-					if err := p.iterate(ctx, tc, part, func(c []T) bool {
-						stopped = !yield(c)
-						return !stopped
-					}); err != nil || stopped {
+					if stopped, err := p.forward(ctx, tc, part, yield); err != nil || stopped {
 						return err
 					}
 				}
@@ -330,11 +344,7 @@ func (r *RDD[T]) Coalesce(n int, shuffle bool) *RDD[T] {
 	return derive("Coalesce", max(n, 0), func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]T) bool) error {
 		lo, hi := sliceBounds(parentParts, n, part)
 		for p := lo; p < hi; p++ {
-			stopped := false
-			if err := r.iterate(ctx, tc, p, func(c []T) bool {
-				stopped = !yield(c)
-				return !stopped
-			}); err != nil || stopped {
+			if stopped, err := r.forward(ctx, tc, p, yield); err != nil || stopped {
 				return err
 			}
 		}
