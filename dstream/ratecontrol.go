@@ -119,16 +119,18 @@ func (l *rateLimiter) currentRate() float64 {
 	return l.rate
 }
 
-// piece returns how many of n records to pass in one reservation: under
-// a limit, half a burst's worth (at least 1), so that a large store is
-// spread over time; without a limit, all of them.
-func (l *rateLimiter) piece(n int) int {
+// take reserves slots for the first k of n records, under one lock, and
+// returns k and when they may pass (as reserve). Under a limit k is half a
+// burst's worth (at least 1), so that a large store is spread over time;
+// without a limit it is n.
+func (l *rateLimiter) take(n int) (k int, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.rate <= 0 {
-		return n
+		return n, time.Time{}
 	}
-	return min(n, max(1, int(l.rate*l.burst.Seconds()/2)))
+	k = min(n, max(1, int(l.rate*l.burst.Seconds()/2)))
+	return k, l.reserveLocked(k)
 }
 
 // reserve takes slots for n records and returns when they may pass: when
@@ -139,6 +141,10 @@ func (l *rateLimiter) piece(n int) int {
 func (l *rateLimiter) reserve(n int) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.reserveLocked(n)
+}
+
+func (l *rateLimiter) reserveLocked(n int) time.Time {
 	if l.rate <= 0 || n <= 0 {
 		return time.Time{}
 	}

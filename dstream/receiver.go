@@ -118,8 +118,8 @@ type blockGenerator[T any] struct {
 // would have arrived one by one.
 func (g *blockGenerator[T]) add(vs []T, done <-chan struct{}) error {
 	for len(vs) > 0 {
-		n := g.limiter.piece(len(vs))
-		if err := g.addPiece(vs[:n], done); err != nil {
+		n, at := g.limiter.take(len(vs))
+		if err := g.addPiece(vs[:n], at, done); err != nil {
 			return err
 		}
 		vs = vs[n:]
@@ -127,10 +127,12 @@ func (g *blockGenerator[T]) add(vs []T, done <-chan struct{}) error {
 	return nil
 }
 
-func (g *blockGenerator[T]) addPiece(vs []T, done <-chan struct{}) error {
+// addPiece stores vs once the clock reaches at (now when zero) and the
+// pending bound has room.
+func (g *blockGenerator[T]) addPiece(vs []T, at time.Time, done <-chan struct{}) error {
 	n := len(vs)
 	waited := false
-	if at := g.limiter.reserve(n); !at.IsZero() {
+	if !at.IsZero() {
 		waited = true
 		timer := g.clk.NewTimerAt(at)
 		select {
