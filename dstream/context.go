@@ -65,6 +65,7 @@ type config struct {
 	backpressure        bool
 	startRate           float64 // backpressure's rate before the first estimate; 0 = maxRate
 	pid                 PIDConfig
+	wal                 bool
 }
 
 // initialRate is the rate limit receivers start with.
@@ -127,6 +128,19 @@ type Service interface {
 	Stop(ctx context.Context) error
 }
 
+// WriteAheadLog turns on the receivers' write-ahead log: every block a
+// receiver stores is written to a log in the checkpoint directory
+// ("receivedData/<stream name>/") and made durable before a batch counts
+// it as received, so that after a crash the batches that were generated
+// but not completed are re-run with exactly the data they had, and data
+// received but not yet in a batch goes to the first new batch.
+// [ReceiverHandle.StoreReliably] returns only once its records are
+// durable, so a receiver may acknowledge them to its source afterwards.
+// Log segments are deleted once no recovery can need them. It needs a
+// checkpoint directory. Default: off (receiver data of unfinished batches
+// is lost in a crash, as in Spark without the log).
+func WriteAheadLog(enabled bool) Option { return func(c *config) { c.wal = enabled } }
+
 // WithService runs s alongside the context (see [Service]).
 func WithService(s Service) Option {
 	return func(c *config) { c.services = append(c.services, s) }
@@ -179,6 +193,9 @@ type StreamingContext struct {
 	remember      time.Duration
 	checkpointDir string
 	zeroTime      time.Time // set by Start; batch k runs at zeroTime + k*interval
+	recovered     *metadata // the checkpoint GetOrCreate found, if any
+	recoveryCfg   recoveryConfig
+	ckpt          *checkpointer // nil without a checkpoint directory
 
 	runCancel context.CancelFunc // cancels the jobs' context on a hard stop
 	generator *jobGenerator
@@ -308,6 +325,37 @@ func (ssc *StreamingContext) CheckpointDir() string {
 	return ssc.checkpointDir
 }
 
+// prepareCheckpoints checks that the graph's state can be checkpointed
+// and that the directory is fit for this run.
+func (ssc *StreamingContext) prepareCheckpoints() (*checkpointer, error) {
+	c, err := newCheckpointer(ssc)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range c.streams {
+		if err := s.checkCodec(); err != nil {
+			return nil, fmt.Errorf("the state of %s cannot be checkpointed: %w", s.node(), err)
+		}
+	}
+	for _, in := range c.inputs {
+		if cc, ok := in.(interface{ checkCodec() error }); ok {
+			if err := cc.checkCodec(); err != nil {
+				return nil, fmt.Errorf("the records of %s cannot be written to the write-ahead log: %w", in.inputNode(), err)
+			}
+		}
+	}
+	if ssc.recovered == nil {
+		seqs, err := c.metaDir.List("metadata")
+		if err != nil {
+			return nil, err
+		}
+		if len(seqs) > 0 {
+			return nil, fmt.Errorf("%w (%s); resume it with dstream.GetOrCreate, or use an empty directory", ErrCheckpointExists, ssc.checkpointDir)
+		}
+	}
+	return c, nil
+}
+
 func (ssc *StreamingContext) checkInitializedLocked() error {
 	switch ssc.state {
 	case Active:
@@ -325,6 +373,12 @@ func (ssc *StreamingContext) addStream(n *streamNode) error {
 		return err
 	}
 	n.id = len(ssc.streams)
+	n.ordinal = 1
+	for _, o := range ssc.streams {
+		if o.op == n.op {
+			n.ordinal++
+		}
+	}
 	ssc.streams = append(ssc.streams, n)
 	return nil
 }
@@ -335,16 +389,22 @@ func (ssc *StreamingContext) validateLocked() error {
 	if len(ssc.outputs) == 0 {
 		return errors.New("dstream: no output operations registered, so nothing to run; add one (ForeachRDD, Print, SaveAsTextFiles) before Start")
 	}
+	if ssc.cfg.wal && ssc.checkpointDir == "" {
+		return errors.New("dstream: WriteAheadLog needs a checkpoint directory; call StreamingContext.Checkpoint(dir) before Start")
+	}
 	for _, o := range ssc.outputs {
 		for _, n := range o.stream.ancestors() {
 			if n.err != nil {
 				return n.err
 			}
 			if n.slide%ssc.interval != 0 {
-				return fmt.Errorf("dstream: %s has slide interval %v, which is not a multiple of the batch interval %v; use a multiple", n.Name(), n.slide, ssc.interval)
+				return fmt.Errorf("dstream: %s has slide interval %v, which is not a multiple of the batch interval %v; use a multiple", n.String(), n.slide, ssc.interval)
+			}
+			if ssc.recovered != nil && n.op == "QueueStream" {
+				return fmt.Errorf("dstream: %s cannot be recovered from a checkpoint: a queue's RDDs are not replayable; use a replayable input (TextFileStream, a receiver with WriteAheadLog) or start from an empty checkpoint directory", n)
 			}
 			if n.needsCheckpoint && ssc.checkpointDir == "" {
-				return fmt.Errorf("dstream: %s keeps state from batch to batch and needs a checkpoint directory; call StreamingContext.Checkpoint(dir) before Start", n.Name())
+				return fmt.Errorf("dstream: %s keeps state from batch to batch and needs a checkpoint directory; call StreamingContext.Checkpoint(dir) before Start", n.String())
 			}
 		}
 	}
@@ -370,10 +430,43 @@ func (ssc *StreamingContext) Start() error {
 	now := ssc.clock.Now()
 	first := truncateUnix(now, ssc.interval).Add(ssc.interval)
 	ssc.zeroTime = first.Add(-ssc.interval)
+	if ssc.recovered != nil {
+		ssc.zeroTime = time.Unix(0, ssc.recovered.ZeroTimeNs)
+	}
 	for _, o := range ssc.outputs {
 		for _, n := range o.stream.ancestors() {
 			n.setRemember(max(n.slide, ssc.remember))
 		}
+	}
+	var replay []replayBatch
+	if ssc.checkpointDir != "" {
+		c, err := ssc.prepareCheckpoints()
+		if err != nil {
+			return fmt.Errorf("dstream.Start: %w", err)
+		}
+		if ssc.recovered != nil {
+			var until time.Time
+			replay, until, err = c.recover(ssc.recovered, ssc.recoveryCfg.fallback)
+			if err != nil {
+				return fmt.Errorf("dstream.Start: recovering from %s: %w", ssc.checkpointDir, err)
+			}
+			if next := until.Add(ssc.interval); first.Before(next) {
+				first = next
+			}
+			ssc.log.Info("dstream: recovered from checkpoint", "dir", ssc.checkpointDir, "replayedBatches", len(replay), "next", formatBatchTime(first))
+		}
+		for _, in := range c.inputs {
+			if l, ok := in.(interface{ openLog(*checkpointer) error }); ok {
+				if err := l.openLog(c); err != nil {
+					return fmt.Errorf("dstream.Start: %w", err)
+				}
+			}
+		}
+		if err := c.begin(); err != nil {
+			return fmt.Errorf("dstream.Start: %w", err)
+		}
+		ssc.ckpt = c
+		c.start()
 	}
 
 	for i, svc := range ssc.cfg.services {
@@ -388,7 +481,7 @@ func (ssc *StreamingContext) Start() error {
 	ssc.runCancel = cancel
 	ssc.tracker = newReceiverTracker(ssc)
 	ssc.scheduler = newJobScheduler(ssc)
-	ssc.generator = newJobGenerator(ssc, first)
+	ssc.generator = newJobGenerator(ssc, first, replay)
 	ssc.state = Active
 	ssc.bus.Post(metrics.StreamingStarted{Time: now, BatchInterval: ssc.interval})
 	ssc.tracker.start(runCtx)
@@ -479,6 +572,9 @@ func (ssc *StreamingContext) shutdown(err error) {
 		ssc.tracker.stopReceivers()
 		ssc.wg.Wait()
 		ssc.tracker.wait()
+		if ssc.ckpt != nil {
+			ssc.ckpt.close()
+		}
 		ssc.finish(err)
 	})
 	<-ssc.done

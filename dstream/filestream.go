@@ -2,6 +2,7 @@ package dstream
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -45,7 +46,8 @@ func TextFileStream(ssc *StreamingContext, dir string) *DStream[string] {
 	} else if !st.IsDir() {
 		bad = fmt.Errorf("%q is not a directory", dir)
 	}
-	fs := &fileStream{dir: dir, seen: map[string]time.Time{}, files: map[int64][]string{}, records: map[int64]int64{}}
+	fs := &fileStream{dir: dir, seen: map[string]time.Time{}, files: map[int64][]string{}, records: map[int64]int64{},
+		unrecorded: map[int64]fileRecord{}, replayUntil: math.MinInt64}
 	if ssc != nil && (ssc.cfg.maxRatePerPartition > 0 || ssc.cfg.backpressure) {
 		fs.capped = true
 		if ssc.cfg.backpressure {
@@ -54,23 +56,164 @@ func TextFileStream(ssc *StreamingContext, dir string) *DStream[string] {
 		}
 	}
 	fs.DStream = newStream(ssc, "TextFileStream", intervalOf(ssc), nil, func(t time.Time) (*rdd.RDD[string], error) {
+		if rec, ok := fs.replayed(t); ok {
+			return fs.replayBatch(t, rec)
+		}
 		files := fs.newFiles(t)
 		if fs.capped {
 			return rdd.FromPartitions(ssc.ec, fs.readRanges(t, files)), nil
 		}
-		rs := make([]*rdd.RDD[string], 0, len(files))
-		for _, f := range files {
-			rs = append(rs, rdd.TextFile(ssc.ec, f, 1))
-		}
-		if len(rs) == 0 {
-			return rdd.Empty[string](ssc.ec), nil
-		}
-		return rdd.Union(rs...), nil
+		fs.mu.Lock()
+		fs.unrecorded[t.UnixNano()] = fileRecord{Files: files}
+		fs.mu.Unlock()
+		return wholeFiles(ssc, files), nil
 	}, bad)
 	if fs.err == nil {
+		fs.input = fs
 		ssc.addInput(fs)
 	}
 	return fs.DStream
+}
+
+// wholeFiles is the RDD of the lines of files.
+func wholeFiles(ssc *StreamingContext, files []string) *rdd.RDD[string] {
+	rs := make([]*rdd.RDD[string], 0, len(files))
+	for _, f := range files {
+		rs = append(rs, rdd.TextFile(ssc.ec, f, 1))
+	}
+	if len(rs) == 0 {
+		return rdd.Empty[string](ssc.ec)
+	}
+	return rdd.Union(rs...)
+}
+
+// fileRecord is what one batch of a TextFileStream read: whole files, or
+// line ranges when capped.
+type fileRecord struct {
+	Files  []string    `json:"files,omitempty"`
+	Ranges []fileRange `json:"ranges,omitempty"`
+}
+
+// fileRange is lines [Line, Line+Lines) of a file, at bytes [From, To).
+type fileRange struct {
+	Path  string `json:"path"`
+	From  int64  `json:"from"`
+	To    int64  `json:"to"`
+	Line  int    `json:"line"`
+	Lines int    `json:"lines"`
+}
+
+// fileProgress is a TextFileStream's position across batches.
+type fileProgress struct {
+	Seen    map[string]int64 `json:"seen"` // path -> modification time, Unix ns
+	Pending []fileRange      `json:"pending,omitempty"`
+}
+
+func (fs *fileStream) inputNode() *streamNode { return fs.streamNode }
+
+func (fs *fileStream) takeRecords() (map[int64]json.RawMessage, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	out := make(map[int64]json.RawMessage, len(fs.unrecorded))
+	for t, r := range fs.unrecorded {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		out[t] = b
+	}
+	clear(fs.unrecorded)
+	return out, nil
+}
+
+func (fs *fileStream) progress() (json.RawMessage, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	p := fileProgress{Seen: make(map[string]int64, len(fs.seen))}
+	for path, mod := range fs.seen {
+		p.Seen[path] = mod.UnixNano()
+	}
+	for _, c := range fs.pending {
+		p.Pending = append(p.Pending, fileRange{Path: c.path, From: c.offset, Line: c.line})
+	}
+	return json.Marshal(p)
+}
+
+func (fs *fileStream) restore(_ *checkpointer, progress json.RawMessage, records map[int64]json.RawMessage, until time.Time) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if len(progress) > 0 {
+		var p fileProgress
+		if err := json.Unmarshal(progress, &p); err != nil {
+			return fmt.Errorf("progress: %w", err)
+		}
+		for path, mod := range p.Seen {
+			fs.seen[path] = time.Unix(0, mod)
+		}
+		for _, c := range p.Pending {
+			fs.pending = append(fs.pending, &fileCursor{path: c.Path, offset: c.From, line: c.Line})
+		}
+	}
+	fs.replay = make(map[int64]fileRecord, len(records))
+	for t, raw := range records {
+		var r fileRecord
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("batch %s: %w", formatBatchTime(time.Unix(0, t)), err)
+		}
+		fs.replay[t] = r
+	}
+	fs.replayUntil = until.UnixNano()
+	return nil
+}
+
+func (fs *fileStream) forget(t time.Time) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for at := range fs.replay {
+		if at <= t.UnixNano() {
+			delete(fs.replay, at)
+		}
+	}
+}
+
+// replayed returns the record of batch t when t was generated before a
+// recovery: such a batch reads what it read then, never new files.
+func (fs *fileStream) replayed(t time.Time) (fileRecord, bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if t.UnixNano() > fs.replayUntil {
+		return fileRecord{}, false
+	}
+	return fs.replay[t.UnixNano()], true
+}
+
+// replayBatch re-reads what batch t read before the failure.
+func (fs *fileStream) replayBatch(t time.Time, rec fileRecord) (*rdd.RDD[string], error) {
+	tn := t.UnixNano()
+	if len(rec.Ranges) == 0 {
+		fs.mu.Lock()
+		fs.files[tn] = rec.Files
+		fs.mu.Unlock()
+		return wholeFiles(fs.ssc, rec.Files), nil
+	}
+	parts := make([][]string, 0, len(rec.Ranges))
+	names := make([]string, 0, len(rec.Ranges))
+	var total int64
+	for _, r := range rec.Ranges {
+		c := &fileCursor{path: r.Path, offset: r.From, line: r.Line}
+		lines, _, err := c.read(r.Lines)
+		if err != nil || len(lines) != r.Lines {
+			return nil, fmt.Errorf("re-reading %s[lines %d-%d] for a recovered batch: got %d lines: %v", r.Path, r.Line, r.Line+r.Lines-1, len(lines), err)
+		}
+		parts = append(parts, lines)
+		names = append(names, fmt.Sprintf("%s[lines %d-%d]", r.Path, r.Line, r.Line+r.Lines-1))
+		total += int64(len(lines))
+	}
+	fs.mu.Lock()
+	fs.files[tn] = names
+	fs.records[tn] = total
+	fs.mu.Unlock()
+	return rdd.FromPartitions(fs.ssc.ec, parts), nil
 }
 
 type fileStream struct {
@@ -88,6 +231,10 @@ type fileStream struct {
 	files   map[int64][]string   // batch time -> files (or line ranges) read, for the batch report
 	records map[int64]int64      // batch time -> lines read, when capped
 	pending []*fileCursor        // files in progress, in arrival order, when capped
+
+	unrecorded  map[int64]fileRecord // batches read and not yet in a metadata checkpoint
+	replay      map[int64]fileRecord // after a recovery: what earlier batches read
+	replayUntil int64                // after a recovery: the last batch generated before it
 }
 
 // fileCursor is how far a capped file stream has read a file.
@@ -127,10 +274,11 @@ func (fs *fileStream) readRanges(t time.Time, newFiles []string) [][]string {
 	limit := fs.linesPerFile(len(fs.pending))
 	var parts [][]string
 	var ranges []string
+	var rec fileRecord
 	var total int64
 	kept := fs.pending[:0]
 	for _, c := range fs.pending {
-		first := c.line
+		first, from := c.line, c.offset
 		lines, done, err := c.read(limit)
 		if err != nil {
 			fs.ssc.log.Warn("dstream: reading a file of a TextFileStream failed; skipping the rest of it", "file", c.path, "err", err)
@@ -139,6 +287,7 @@ func (fs *fileStream) readRanges(t time.Time, newFiles []string) [][]string {
 		if len(lines) > 0 {
 			parts = append(parts, lines)
 			ranges = append(ranges, fmt.Sprintf("%s[lines %d-%d]", c.path, first, c.line-1))
+			rec.Ranges = append(rec.Ranges, fileRange{Path: c.path, From: from, To: c.offset, Line: first, Lines: len(lines)})
 			total += int64(len(lines))
 		}
 		if !done {
@@ -149,6 +298,7 @@ func (fs *fileStream) readRanges(t time.Time, newFiles []string) [][]string {
 	fs.pending = kept
 	fs.files[t.UnixNano()] = ranges
 	fs.records[t.UnixNano()] = total
+	fs.unrecorded[t.UnixNano()] = rec
 	return parts
 }
 

@@ -13,11 +13,12 @@ import (
 type jobGenerator struct {
 	ssc      *StreamingContext
 	next     time.Time
+	replay   []replayBatch // batches to re-run first, after a recovery
 	drainReq chan chan struct{}
 }
 
-func newJobGenerator(ssc *StreamingContext, first time.Time) *jobGenerator {
-	return &jobGenerator{ssc: ssc, next: first, drainReq: make(chan chan struct{})}
+func newJobGenerator(ssc *StreamingContext, first time.Time, replay []replayBatch) *jobGenerator {
+	return &jobGenerator{ssc: ssc, next: first, replay: replay, drainReq: make(chan chan struct{})}
 }
 
 // drain asks the generator to stop after the next batch that takes every
@@ -35,6 +36,17 @@ func (g *jobGenerator) drain() <-chan struct{} {
 
 func (g *jobGenerator) run(ctx context.Context) {
 	clk := g.ssc.clock
+	for _, rb := range g.replay {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := g.generate(rb.t, &rb); err != nil {
+			g.ssc.log.Error("dstream: re-running a batch after recovery failed; stopping", "batch", formatBatchTime(rb.t), "err", err)
+			g.ssc.stopAsync(err)
+			return
+		}
+	}
+	g.replay = nil
 	var drained chan struct{}
 	for {
 		if drained != nil && !g.ssc.tracker.hasPendingData() {
@@ -52,7 +64,7 @@ func (g *jobGenerator) run(ctx context.Context) {
 		case <-timer.C():
 			t := g.next
 			g.next = g.next.Add(g.ssc.interval)
-			if err := g.generate(t); err != nil {
+			if err := g.generate(t, nil); err != nil {
 				g.ssc.log.Error("dstream: generating jobs failed; stopping", "batch", formatBatchTime(t), "err", err)
 				g.ssc.stopAsync(err)
 				return
@@ -62,13 +74,23 @@ func (g *jobGenerator) run(ctx context.Context) {
 }
 
 // generate allocates received blocks to batch t, builds the job of every
-// output operation and submits them as one job set.
-func (g *jobGenerator) generate(t time.Time) error {
+// output operation, records the batch's input in the checkpoint and
+// submits the jobs as one job set. A batch re-run after recovery (rb not
+// nil) takes its recorded input instead, and a state-only one runs just
+// the jobs that advance state.
+func (g *jobGenerator) generate(t time.Time, rb *replayBatch) error {
 	ssc := g.ssc
-	ssc.tracker.allocateBlocks(t)
+	if rb == nil {
+		if err := ssc.tracker.allocateBlocks(t); err != nil {
+			return err
+		}
+	}
 	inputs := make([]metrics.InputInfo, 0, len(ssc.inputs))
 	jobs := make([]*job, 0, len(ssc.outputs))
 	for _, o := range ssc.outputs {
+		if rb != nil && rb.stateOnly && !o.internal {
+			continue
+		}
 		run, err := o.generateJob(t)
 		if err != nil {
 			return err
@@ -80,6 +102,11 @@ func (g *jobGenerator) generate(t time.Time) error {
 	for _, in := range ssc.inputs {
 		if info, ok := in.inputInfo(t); ok {
 			inputs = append(inputs, info)
+		}
+	}
+	if rb == nil && ssc.ckpt != nil {
+		if err := ssc.ckpt.batchGenerated(t); err != nil {
+			return err
 		}
 	}
 	ssc.scheduler.submit(&jobSet{time: t, jobs: jobs, info: metrics.BatchInfo{

@@ -19,6 +19,9 @@ type outputOp struct {
 	name     string
 	callSite string
 	stream   *streamNode
+	// internal marks the operations spate adds to advance state; after a
+	// recovery, batches that had completed re-run only these.
+	internal bool
 	// generateJob builds the batch's job, or returns nil when the stream
 	// has no RDD at t.
 	generateJob func(t time.Time) (func(ctx context.Context) error, error)
@@ -50,7 +53,7 @@ func register[T any](s *DStream[T], name string, run func(ctx context.Context, r
 	op := &outputOp{id: len(ssc.outputs), name: name, callSite: callSite(), stream: s.streamNode}
 	op.generateJob = func(t time.Time) (func(ctx context.Context) error, error) {
 		var r *rdd.RDD[T]
-		err := catchPanic("computing "+s.Name(), func() error {
+		err := catchPanic("computing "+s.String(), func() error {
 			var err error
 			r, err = s.getOrCompute(t)
 			return err
@@ -62,6 +65,20 @@ func register[T any](s *DStream[T], name string, run func(ctx context.Context, r
 	}
 	ssc.outputs = append(ssc.outputs, op)
 	return s.err
+}
+
+// registerInternal registers an output operation that advances state
+// (see outputOp.internal).
+func registerInternal[T any](s *DStream[T], name string, run func(ctx context.Context, r *rdd.RDD[T], t time.Time) error) error {
+	err := register(s, name, run)
+	if s != nil && s.ssc != nil {
+		s.ssc.mu.Lock()
+		if n := len(s.ssc.outputs); n > 0 && s.ssc.outputs[n-1].stream == s.streamNode {
+			s.ssc.outputs[n-1].internal = true
+		}
+		s.ssc.mu.Unlock()
+	}
+	return err
 }
 
 // ForeachRDD registers an output operation that calls f with the stream's

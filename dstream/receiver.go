@@ -2,8 +2,11 @@ package dstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -67,6 +70,22 @@ func (h *ReceiverHandle[T]) StoreMany(vs []T) error {
 	return h.sup.blocks.add(vs, h.done)
 }
 
+// StoreReliably adds records like StoreMany and, with [WriteAheadLog],
+// returns only once they (and everything stored before them) are durable
+// in the log, so the receiver may then acknowledge them to its source:
+// after a crash they are replayed, not lost. Without the log it returns
+// once they are stored in memory. The records form their own block.
+func (h *ReceiverHandle[T]) StoreReliably(vs []T) error {
+	if err := h.sup.blocks.add(vs, h.done); err != nil {
+		return err
+	}
+	if err := h.sup.blocks.sync(); err != nil {
+		h.sup.ssc.stopAsync(fmt.Errorf("dstream: receiver %s: %w", h.sup.name, err))
+		return err
+	}
+	return nil
+}
+
 // ReportError reports a problem on the listener bus (a
 // metrics.ReceiverError event) and in the log. The receiver goes on.
 func (h *ReceiverHandle[T]) ReportError(msg string, err error) { h.sup.reportError(msg, err) }
@@ -101,10 +120,16 @@ type blockGenerator[T any] struct {
 	limiter    *rateLimiter
 	maxPending int // records; 0 = no bound
 
+	// wal, when set, logs every block before it is allocated; codec
+	// encodes blocks for it.
+	wal   *writeAheadLog
+	codec sliceCodec[T]
+
 	mu       sync.Mutex
 	buf      []T
 	bufEnd   time.Time // end of the block interval buf belongs to
 	blocks   [][]T     // cut, not yet allocated to a batch
+	seqs     []uint64  // blocks' sequence numbers in the log; 0 = not logged yet
 	stopped  bool
 	inFlight int           // records stored and not yet in a completed batch
 	space    chan struct{} // closed (and replaced) when inFlight drops
@@ -163,8 +188,7 @@ func (g *blockGenerator[T]) addPiece(vs []T, at time.Time, done <-chan struct{})
 	}
 	now := g.clk.Now()
 	if len(g.buf) > 0 && !now.Before(g.bufEnd) {
-		g.blocks = append(g.blocks, g.buf)
-		g.buf = nil
+		g.closeBufLocked()
 	}
 	if len(g.buf) == 0 {
 		g.bufEnd = truncateUnix(now, g.interval).Add(g.interval)
@@ -191,28 +215,68 @@ func (g *blockGenerator[T]) release(n int) {
 	}
 }
 
-// cut closes the current block, if it holds anything.
-func (g *blockGenerator[T]) cut() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+// closeBufLocked closes the current block, if it holds anything.
+func (g *blockGenerator[T]) closeBufLocked() {
 	if len(g.buf) > 0 {
 		g.blocks = append(g.blocks, g.buf)
+		g.seqs = append(g.seqs, 0)
 		g.buf = nil
 	}
 }
 
-// takeBlocks closes the current block and returns every closed block and
-// how many records flow control delayed since the last call.
-func (g *blockGenerator[T]) takeBlocks() ([][]T, int64) {
+// cut closes the current block, if it holds anything.
+func (g *blockGenerator[T]) cut() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.buf) > 0 {
-		g.blocks = append(g.blocks, g.buf)
-		g.buf = nil
+	g.closeBufLocked()
+}
+
+// logLocked writes the blocks not yet in the write-ahead log to it.
+func (g *blockGenerator[T]) logLocked() error {
+	if g.wal == nil {
+		return nil
+	}
+	for i, b := range g.blocks {
+		if g.seqs[i] != 0 {
+			continue
+		}
+		payload, err := g.codec.encode(b)
+		if err != nil {
+			return fmt.Errorf("encoding a block for the write-ahead log: %w", err)
+		}
+		if g.seqs[i], err = g.wal.append(payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// takeBlocks closes the current block, logs the blocks, and returns every
+// closed block, the range of their sequence numbers in the log (0, 0
+// without one) and how many records flow control delayed since the last
+// call.
+func (g *blockGenerator[T]) takeBlocks() (blocks [][]T, from, to uint64, delayed int64, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closeBufLocked()
+	if err := g.logLocked(); err != nil {
+		return nil, 0, 0, 0, err
+	}
+	if len(g.seqs) > 0 {
+		from, to = g.seqs[0], g.seqs[len(g.seqs)-1]
 	}
 	b, d := g.blocks, g.delayed
-	g.blocks, g.delayed = nil, 0
-	return b, d
+	g.blocks, g.seqs, g.delayed = nil, nil, 0
+	return b, from, to, d, nil
+}
+
+// sync closes the current block and logs every block, so that what was
+// stored so far is durable.
+func (g *blockGenerator[T]) sync() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closeBufLocked()
+	return g.logLocked()
 }
 
 func (g *blockGenerator[T]) pending() bool {
@@ -246,7 +310,7 @@ type receiverRunner interface {
 	run(ctx context.Context)
 	stop()
 	pending() bool
-	allocate(t time.Time)
+	allocate(t time.Time) error
 	clearOld(t time.Time)
 	batchCompleted(info metrics.BatchInfo)
 }
@@ -271,6 +335,24 @@ type supervisor[T any] struct {
 
 	mu        sync.Mutex
 	allocated map[int64]allocation[T] // by batch time
+
+	// For checkpoints: what batches took, not yet recorded; the newest
+	// block allocated; the newest block of each batch (to delete log
+	// segments); after a recovery, what earlier batches took.
+	unrecorded  map[int64]receiverRecord
+	allocThru   uint64
+	batchThru   map[int64]uint64
+	replay      map[int64]receiverRecord
+	replayUntil int64
+}
+
+// receiverRecord is what one batch of a receiver stream took: blocks
+// [From, To] of the write-ahead log (none without it) and the number of
+// records.
+type receiverRecord struct {
+	From    uint64 `json:"from,omitempty"`
+	To      uint64 `json:"to,omitempty"`
+	Records int    `json:"records"`
 }
 
 // allocation is what a receiver contributed to one batch.
@@ -389,15 +471,24 @@ func (s *supervisor[T]) run(ctx context.Context) {
 
 func (s *supervisor[T]) pending() bool { return s.blocks.pending() }
 
-func (s *supervisor[T]) allocate(t time.Time) {
-	blocks, delayed := s.blocks.takeBlocks()
+func (s *supervisor[T]) allocate(t time.Time) error {
+	blocks, from, to, delayed, err := s.blocks.takeBlocks()
+	if err != nil {
+		return fmt.Errorf("receiver %s: %w", s.name, err)
+	}
 	n := 0
 	for _, b := range blocks {
 		n += len(b)
 	}
 	s.mu.Lock()
 	s.allocated[t.UnixNano()] = allocation[T]{blocks: blocks, records: n, delayed: delayed}
+	s.unrecorded[t.UnixNano()] = receiverRecord{From: from, To: to, Records: n}
+	if to > 0 {
+		s.allocThru = to
+		s.batchThru[t.UnixNano()] = to
+	}
 	s.mu.Unlock()
+	return nil
 }
 
 func (s *supervisor[T]) allocationOf(t time.Time) allocation[T] {
@@ -486,10 +577,13 @@ func (t *receiverTracker) batchCompleted(info metrics.BatchInfo) {
 }
 
 // allocateBlocks assigns everything received so far to batch t.
-func (t *receiverTracker) allocateBlocks(at time.Time) {
+func (t *receiverTracker) allocateBlocks(at time.Time) error {
 	for _, r := range t.runners {
-		r.allocate(at)
+		if err := r.allocate(at); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // receiverStream is the input stream of a receiver: the RDD of a batch has
@@ -514,17 +608,43 @@ func (s *receiverStream[T]) clearOld(t time.Time) { s.sup.clearOld(t) }
 // runs in its own goroutines, supervised by the context (see [Receiver]).
 // A batch at time t holds the records stored since the previous batch,
 // one RDD partition per block.
-func ReceiverStream[T any](ssc *StreamingContext, r Receiver[T]) *DStream[T] {
-	return receiverStreamNamed(ssc, "ReceiverStream", r)
+func ReceiverStream[T any](ssc *StreamingContext, r Receiver[T], opts ...ReceiverOption[T]) *DStream[T] {
+	return receiverStreamNamed(ssc, "ReceiverStream", r, opts...)
 }
 
-func receiverStreamNamed[T any](ssc *StreamingContext, op string, r Receiver[T]) *DStream[T] {
+// ReceiverOption configures a ReceiverStream.
+type ReceiverOption[T any] func(*receiverConfig[T])
+
+type receiverConfig[T any] struct {
+	codec Codec[T]
+}
+
+// LogCodec sets the codec that writes the stream's records to the
+// write-ahead log. Default: see [Codec].
+func LogCodec[T any](c Codec[T]) ReceiverOption[T] {
+	return func(rc *receiverConfig[T]) { rc.codec = c }
+}
+
+func receiverStreamNamed[T any](ssc *StreamingContext, op string, r Receiver[T], opts ...ReceiverOption[T]) *DStream[T] {
+	var cfg receiverConfig[T]
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
 	var bad error
 	if r == nil {
 		bad = errNil("receiver")
 	}
 	rs := &receiverStream[T]{}
 	rs.DStream = newStream(ssc, op, intervalOf(ssc), nil, func(t time.Time) (*rdd.RDD[T], error) {
+		if rec, ok := rs.sup.replayed(t); ok {
+			blocks, err := rs.sup.replayBlocks(t, rec)
+			if err != nil {
+				return nil, err
+			}
+			return rdd.FromPartitions(ssc.ec, blocks), nil
+		}
 		return rdd.FromPartitions(ssc.ec, rs.sup.allocationOf(t).blocks), nil
 	}, bad)
 	if rs.err != nil {
@@ -535,11 +655,188 @@ func receiverStreamNamed[T any](ssc *StreamingContext, op string, r Receiver[T])
 		blocks: blockGenerator[T]{clk: ssc.clock, interval: ssc.cfg.blockInterval, maxPending: ssc.cfg.maxPending,
 			limiter: &rateLimiter{clk: ssc.clock, burst: ssc.cfg.blockInterval, rate: ssc.cfg.initialRate()}},
 		stopCh: make(chan struct{}), exited: make(chan struct{}), reqReady: make(chan struct{}, 1),
-		allocated: map[int64]allocation[T]{},
+		allocated: map[int64]allocation[T]{}, unrecorded: map[int64]receiverRecord{}, batchThru: map[int64]uint64{},
+		replayUntil: math.MinInt64,
 	}
+	rs.sup.blocks.codec = codecFor(cfg.codec)
+	rs.input = rs
 	if ssc.cfg.backpressure {
 		rs.sup.rates = &rateController{estimator: newPIDEstimator(ssc.cfg.pid, ssc.interval), limiter: rs.sup.blocks.limiter, maxRate: ssc.cfg.maxRate}
 	}
 	ssc.addInput(rs)
 	return rs.DStream
+}
+
+func (s *receiverStream[T]) inputNode() *streamNode { return s.streamNode }
+
+func (s *receiverStream[T]) checkCodec() error {
+	if !s.ssc.cfg.wal {
+		return nil
+	}
+	return s.sup.blocks.codec.check()
+}
+
+func (s *receiverStream[T]) takeRecords() (map[int64]json.RawMessage, error) {
+	sup := s.sup
+	sup.mu.Lock()
+	defer sup.mu.Unlock()
+	out := make(map[int64]json.RawMessage, len(sup.unrecorded))
+	for t, r := range sup.unrecorded {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		out[t] = b
+	}
+	clear(sup.unrecorded)
+	return out, nil
+}
+
+// receiverProgress is a receiver stream's position across batches.
+type receiverProgress struct {
+	AllocatedThrough uint64 `json:"allocatedThrough"`
+}
+
+func (s *receiverStream[T]) progress() (json.RawMessage, error) {
+	s.sup.mu.Lock()
+	defer s.sup.mu.Unlock()
+	return json.Marshal(receiverProgress{s.sup.allocThru})
+}
+
+// openLog opens the stream's write-ahead log, when the context has one.
+func (s *receiverStream[T]) openLog(c *checkpointer) error {
+	if !s.ssc.cfg.wal || s.sup.blocks.wal != nil {
+		return nil
+	}
+	l, err := openWAL(filepath.Join(c.dir, "receivedData", s.CheckpointName()))
+	if err != nil {
+		return err
+	}
+	s.sup.blocks.wal = l
+	return nil
+}
+
+// restore re-queues the logged blocks no batch took and remembers what
+// earlier batches took, to replay them.
+func (s *receiverStream[T]) restore(c *checkpointer, progress json.RawMessage, records map[int64]json.RawMessage, until time.Time) error {
+	sup := s.sup
+	var p receiverProgress
+	if len(progress) > 0 {
+		if err := json.Unmarshal(progress, &p); err != nil {
+			return fmt.Errorf("progress: %w", err)
+		}
+	}
+	replay := make(map[int64]receiverRecord, len(records))
+	for t, raw := range records {
+		var r receiverRecord
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("batch %s: %w", formatBatchTime(time.Unix(0, t)), err)
+		}
+		replay[t] = r
+	}
+	if err := s.openLog(c); err != nil {
+		return err
+	}
+	g := &sup.blocks
+	if g.wal != nil {
+		for _, seq := range g.wal.unallocated(p.AllocatedThrough) {
+			b, err := s.readBlock(seq)
+			if err != nil {
+				return err
+			}
+			g.mu.Lock()
+			g.blocks = append(g.blocks, b)
+			g.seqs = append(g.seqs, seq)
+			g.inFlight += len(b)
+			g.mu.Unlock()
+		}
+	}
+	sup.mu.Lock()
+	sup.allocThru = p.AllocatedThrough
+	sup.replay = replay
+	sup.replayUntil = until.UnixNano()
+	for t, r := range replay {
+		if r.To > 0 {
+			sup.batchThru[t] = r.To
+		}
+	}
+	sup.mu.Unlock()
+	return nil
+}
+
+func (s *receiverStream[T]) readBlock(seq uint64) ([]T, error) {
+	payload, err := s.sup.blocks.wal.read(seq)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.sup.blocks.codec.decode(payload)
+	if err != nil {
+		return nil, fmt.Errorf("write-ahead log of %s: decoding block %d: %w", s.sup.name, seq, err)
+	}
+	return b, nil
+}
+
+// forget deletes the log segments that only batches at or before t need.
+func (s *receiverStream[T]) forget(t time.Time) {
+	sup := s.sup
+	sup.mu.Lock()
+	var thru uint64
+	for at, to := range sup.batchThru {
+		if at <= t.UnixNano() {
+			thru = max(thru, to)
+			delete(sup.batchThru, at)
+		}
+	}
+	for at := range sup.replay {
+		if at <= t.UnixNano() {
+			delete(sup.replay, at)
+		}
+	}
+	sup.mu.Unlock()
+	if thru > 0 && sup.blocks.wal != nil {
+		sup.blocks.wal.deleteThrough(thru)
+	}
+}
+
+// replayed returns the record of batch t when t was generated before a
+// recovery: such a batch takes what it took then, never new blocks.
+func (s *supervisor[T]) replayed(t time.Time) (receiverRecord, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.UnixNano() > s.replayUntil {
+		return receiverRecord{}, false
+	}
+	return s.replay[t.UnixNano()], true
+}
+
+// replayBlocks reads batch t's blocks back from the write-ahead log.
+// Without the log they are gone: the batch runs without them and the loss
+// is logged.
+func (s *supervisor[T]) replayBlocks(t time.Time, r receiverRecord) ([][]T, error) {
+	var blocks [][]T
+	n := 0
+	switch {
+	case r.To > 0 && s.blocks.wal != nil:
+		for seq := r.From; seq <= r.To; seq++ {
+			payload, err := s.blocks.wal.read(seq)
+			if err != nil {
+				return nil, fmt.Errorf("replaying batch %s of %s: %w", formatBatchTime(t), s.name, err)
+			}
+			b, err := s.blocks.codec.decode(payload)
+			if err != nil {
+				return nil, fmt.Errorf("replaying batch %s of %s: decoding block %d: %w", formatBatchTime(t), s.name, seq, err)
+			}
+			blocks = append(blocks, b)
+			n += len(b)
+		}
+	case r.Records > 0:
+		s.ssc.log.Warn("dstream: records received before the failure are lost; enable WriteAheadLog to keep them", "receiver", s.name, "batch", formatBatchTime(t), "records", r.Records)
+	}
+	s.blocks.mu.Lock()
+	s.blocks.inFlight += n
+	s.blocks.mu.Unlock()
+	s.mu.Lock()
+	s.allocated[t.UnixNano()] = allocation[T]{blocks: blocks, records: n}
+	s.mu.Unlock()
+	return blocks, nil
 }

@@ -190,6 +190,11 @@ func (s *jobScheduler) complete(js *jobSet) {
 			rc.batchCompleted(info)
 		}
 	}
+	if c := s.ssc.ckpt; c != nil {
+		if err := c.batchCompleted(js.time); err != nil {
+			c.fail(err)
+		}
+	}
 	s.ssc.generator.batchCompleted(js.time)
 	s.ssc.bus.Post(metrics.BatchCompleted{Info: info})
 	if idle != nil {

@@ -2,12 +2,15 @@ package dstream
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"sync"
 	"time"
 
+	"github.com/spate-io/spate/checkpoint"
 	"github.com/spate-io/spate/rdd"
 )
 
@@ -74,6 +77,10 @@ type StateSpec[K comparable, V, S, M any] struct {
 	// of its last data, Func is called one last time with the state
 	// timing out.
 	Timeout time.Duration
+	// KeyCodec and StateCodec encode keys and states for checkpoints.
+	// Default: see [Codec].
+	KeyCodec   Codec[K]
+	StateCodec Codec[S]
 }
 
 // stateEntry is one key's state and the batch time of its last data.
@@ -161,11 +168,119 @@ type stateful[K comparable, V, S, M any] struct {
 	// store's partition, and fills the block's mapped values.
 	apply  func(st *stateStore[K, S], t time.Time, data iter.Seq[rdd.Pair[K, V]], block *stateBlock[K, S, M])
 	blocks *DStream[*stateBlock[K, S, M]]
+	codec  sliceCodec[stateRecord[K, S]]
+}
+
+// stateRecord is one key's state in a checkpoint file.
+type stateRecord[K comparable, S any] struct {
+	Key     K
+	State   S
+	Updated int64
+}
+
+// stateRecordCodec encodes state records with a key and a state codec.
+type stateRecordCodec[K comparable, S any] struct {
+	k Codec[K]
+	s Codec[S]
+}
+
+func (c stateRecordCodec[K, S]) Append(b []byte, r stateRecord[K, S]) ([]byte, error) {
+	b, err := c.k.Append(b, r.Key)
+	if err != nil {
+		return nil, err
+	}
+	if b, err = c.s.Append(b, r.State); err != nil {
+		return nil, err
+	}
+	return binary.AppendVarint(b, r.Updated), nil
+}
+
+func (c stateRecordCodec[K, S]) Decode(b []byte) (stateRecord[K, S], int, error) {
+	var r stateRecord[K, S]
+	k, n1, err := c.k.Decode(b)
+	if err != nil {
+		return r, 0, err
+	}
+	st, n2, err := c.s.Decode(b[n1:])
+	if err != nil {
+		return r, 0, err
+	}
+	u, n3 := binary.Varint(b[n1+n2:])
+	if n3 <= 0 {
+		return r, 0, errShortCodecInput
+	}
+	return stateRecord[K, S]{k, st, u}, n1 + n2 + n3, nil
+}
+
+// stateCodecFor picks the codec of state records: the key and state
+// codecs given or built in, or gob for the whole record.
+func stateCodecFor[K comparable, S any](kc Codec[K], sc Codec[S]) sliceCodec[stateRecord[K, S]] {
+	if kc == nil {
+		kc, _ = builtinCodec[K]()
+	}
+	if sc == nil {
+		sc, _ = builtinCodec[S]()
+	}
+	if kc != nil && sc != nil {
+		return valueSliceCodec[stateRecord[K, S]]{stateRecordCodec[K, S]{kc, sc}}
+	}
+	return gobSliceCodec[stateRecord[K, S]]{}
+}
+
+func (sf *stateful[K, V, S, M]) node() *streamNode { return sf.blocks.streamNode }
+func (sf *stateful[K, V, S, M]) numPartitions() int { return len(sf.stores) }
+func (sf *stateful[K, V, S, M]) checkCodec() error  { return sf.codec.check() }
+
+// restore replaces the stores' contents with the state written at t,
+// spreading the keys with the current partitioner (its hash seed differs
+// from run to run).
+func (sf *stateful[K, V, S, M]) restore(files []string, t time.Time) error {
+	tn := t.UnixNano()
+	for _, st := range sf.stores {
+		st.m = map[K]stateEntry[S]{}
+		if st.byUpdate != nil {
+			st.byUpdate = map[int64]map[K]struct{}{}
+		}
+		st.loaded, st.version, st.last = true, tn, nil
+	}
+	for _, f := range files {
+		b, err := checkpoint.ReadFile(f, "state")
+		if err != nil {
+			return err
+		}
+		recs, err := sf.codec.decode(b)
+		if err != nil {
+			return fmt.Errorf("%s: decoding: %w", f, err)
+		}
+		for _, r := range recs {
+			st := sf.stores[sf.partitioner.Partition(r.Key)]
+			st.m[r.Key] = stateEntry[S]{state: r.State, updated: r.Updated}
+			st.touch(r.Key, 0, r.Updated)
+		}
+	}
+	sf.initial = nil // part of the checkpoint
+	return nil
+}
+
+// checkpointPartition queues partition part's state at batch t for
+// writing: a copy of the map is taken now, encoded and written in the
+// background.
+func (sf *stateful[K, V, S, M]) checkpointPartition(c *checkpointer, part int, t int64, st *stateStore[K, S]) {
+	snap := maps.Clone(st.m)
+	codec := sf.codec
+	c.enqueue(stateWrite{stream: sf.node().CheckpointName(), part: part, t: t, encode: func() ([]byte, error) {
+		recs := make([]stateRecord[K, S], 0, len(snap))
+		for k, e := range snap {
+			recs = append(recs, stateRecord[K, S]{k, e.state, e.updated})
+		}
+		return codec.encode(recs)
+	}})
 }
 
 func newStateful[K comparable, V, S, M any](op string, parent *DStream[rdd.Pair[K, V]], parts []rdd.PartitionOption, initial *rdd.RDD[rdd.Pair[K, S]], timeout bool, bad error,
+	codec sliceCodec[stateRecord[K, S]],
 	apply func(st *stateStore[K, S], t time.Time, data iter.Seq[rdd.Pair[K, V]], block *stateBlock[K, S, M])) *stateful[K, V, S, M] {
-	sf := &stateful[K, V, S, M]{parent: parent, apply: apply}
+	sf := &stateful[K, V, S, M]{parent: parent, apply: apply, codec: codec}
 	if bad == nil && parent.ssc != nil && parent.err == nil {
 		bad = sf.setUp(parent.ssc, parts, initial, timeout)
 	}
@@ -175,11 +290,12 @@ func newStateful[K comparable, V, S, M any](op string, parent *DStream[rdd.Pair[
 	}, bad)
 	self.persist = true
 	self.needsCheckpoint = true
+	self.checkpointed = sf
 	// A batch's state is built from the previous batch's, so every
 	// partition must advance in every batch, even when the user's outputs
 	// read only some partitions (Print) or none: this internal output
 	// operation makes sure, before the user's run.
-	if err := register(self, op+" state update", func(ctx context.Context, r *rdd.RDD[*stateBlock[K, S, M]], _ time.Time) error {
+	if err := registerInternal(self, op+" state update", func(ctx context.Context, r *rdd.RDD[*stateBlock[K, S, M]], _ time.Time) error {
 		_, err := r.Count(ctx)
 		return err
 	}); err != nil && self.err == nil {
@@ -293,6 +409,11 @@ func (sf *stateful[K, V, S, M]) step(part int, t, prevTime time.Time, init iter.
 		defer st.mu.Unlock()
 		switch {
 		case st.loaded && st.version == tn:
+			if st.last == nil {
+				// Restored from a checkpoint: the state is there, the
+				// values that batch emitted are not.
+				panic(fmt.Errorf("dstream: the output of batch %s of %s is not available after recovery; only later batches can be computed", formatBatchTime(t), sf.node()))
+			}
 			yield(st.last.(*stateBlock[K, S, M]))
 			return
 		case st.loaded && st.version != prevTime.UnixNano():
@@ -311,6 +432,9 @@ func (sf *stateful[K, V, S, M]) step(part int, t, prevTime time.Time, init iter.
 			block.snapshot = st.snapshot()
 		}
 		st.loaded, st.version, st.last = true, tn, block
+		if c := sf.parent.ssc.ckpt; c != nil && c.isCheckpointTime(sf.node(), t) {
+			sf.checkpointPartition(c, part, tn, st)
+		}
 		yield(block)
 	}
 }
@@ -349,7 +473,7 @@ func MapWithState[K comparable, V, S, M any](s *DStream[rdd.Pair[K, V]], spec St
 		bad = fmt.Errorf("StateSpec.Timeout must not be negative, got %v", spec.Timeout)
 	}
 	f, timeout := spec.Func, int64(spec.Timeout)
-	sf := newStateful(op, s, spec.Partitions, spec.InitialState, timeout > 0, bad,
+	sf := newStateful(op, s, spec.Partitions, spec.InitialState, timeout > 0, bad, stateCodecFor(spec.KeyCodec, spec.StateCodec),
 		func(st *stateStore[K, S], t time.Time, data iter.Seq[rdd.Pair[K, V]], block *stateBlock[K, S, M]) {
 			tn := t.UnixNano()
 			for kv := range data {
@@ -411,6 +535,22 @@ type StateOption func(*stateConfig)
 type stateConfig struct {
 	partitions []rdd.PartitionOption
 	initial    any // *rdd.RDD[rdd.Pair[K, S]]
+	keyCodec   any // Codec[K]
+	stateCodec any // Codec[S]
+}
+
+// StateCodecs sets the codecs of keys and states for checkpoints; either
+// may be nil for the default (see [Codec]). Their K and S must be the
+// stream's.
+func StateCodecs[K comparable, S any](keys Codec[K], states Codec[S]) StateOption {
+	return func(c *stateConfig) {
+		if keys != nil {
+			c.keyCodec = keys
+		}
+		if states != nil {
+			c.stateCodec = states
+		}
+	}
 }
 
 // StatePartitions sets how keys are spread over state partitions.
@@ -455,7 +595,21 @@ func UpdateStateByKey[K comparable, V, S any](s *DStream[rdd.Pair[K, V]], update
 	if update == nil {
 		bad = errNil("update")
 	}
-	sf := newStateful(op, s, cfg.partitions, initial, false, bad,
+	var kc Codec[K]
+	var sc Codec[S]
+	if cfg.keyCodec != nil {
+		var ok bool
+		if kc, ok = cfg.keyCodec.(Codec[K]); !ok {
+			bad = fmt.Errorf("StateCodecs: got a key codec %T, want a Codec of the stream's key type", cfg.keyCodec)
+		}
+	}
+	if cfg.stateCodec != nil {
+		var ok bool
+		if sc, ok = cfg.stateCodec.(Codec[S]); !ok {
+			bad = fmt.Errorf("StateCodecs: got a state codec %T, want a Codec of the state type", cfg.stateCodec)
+		}
+	}
+	sf := newStateful(op, s, cfg.partitions, initial, false, bad, stateCodecFor(kc, sc),
 		func(st *stateStore[K, S], t time.Time, data iter.Seq[rdd.Pair[K, V]], block *stateBlock[K, S, struct{}]) {
 			groups := map[K][]V{}
 			for kv := range data {

@@ -32,6 +32,8 @@ type streamNode struct {
 	ssc      *StreamingContext
 	id       int
 	op       string // e.g. "Map"
+	name     string // set with Name; "" for the derived "op#ordinal"
+	ordinal  int    // 1 + the number of earlier streams with the same op
 	callSite string // e.g. "main.go:12"
 	slide    time.Duration
 	parents  []*streamNode
@@ -45,6 +47,11 @@ type streamNode struct {
 	// (inverse windows, UpdateStateByKey, MapWithState); Start requires a
 	// checkpoint directory for them.
 	needsCheckpoint bool
+	// checkpointed is set on streams whose state is checkpointed, input
+	// on inputs that can replay batches.
+	checkpointed    checkpointedStream
+	input           recoverableInput
+	checkpointEvery time.Duration // 0 = the default
 
 	mu        sync.Mutex
 	remember  time.Duration           // how long generated RDDs are kept; set at Start
@@ -71,8 +78,61 @@ func (n *streamNode) SlideInterval() time.Duration { return n.slide }
 // Context returns the streaming context the stream belongs to.
 func (n *streamNode) Context() *StreamingContext { return n.ssc }
 
-// Name describes the stream as "Op at file.go:line".
-func (n *streamNode) Name() string { return n.op + " at " + n.callSite }
+// String describes the stream as "Op at file.go:line".
+func (n *streamNode) String() string { return n.op + " at " + n.callSite }
+
+// CheckpointName returns the name under which the stream's state and
+// input are checkpointed: the name set with [DStream.Name], or "Op#k" for
+// the k-th stream of that operation created in the context (for example
+// "UpdateStateByKey#1"). A derived name stays the same as long as the
+// program creates the streams of that operation in the same order.
+func (n *streamNode) CheckpointName() string {
+	if n.name != "" {
+		return n.name
+	}
+	return fmt.Sprintf("%s#%d", n.op, n.ordinal)
+}
+
+// Name sets the stream's checkpoint name (see
+// [streamNode.CheckpointName]): recovery from a checkpoint matches
+// stateful streams and inputs by name, so naming them lets the code
+// around them change between runs. Names must be unique in a context and
+// may hold letters, digits, '-', '_' and '.'. It returns s.
+func (s *DStream[T]) Name(name string) *DStream[T] {
+	if s == nil || s.err != nil {
+		return s
+	}
+	if err := checkStreamName(name); err != nil {
+		s.err = fmt.Errorf("dstream.Name: %w", err)
+		return s
+	}
+	s.ssc.mu.Lock()
+	defer s.ssc.mu.Unlock()
+	if err := s.ssc.checkInitializedLocked(); err != nil {
+		s.err = fmt.Errorf("dstream.Name: %w", err)
+		return s
+	}
+	for _, o := range s.ssc.streams {
+		if o != s.streamNode && o.CheckpointName() == name {
+			s.err = fmt.Errorf("dstream.Name: %q is already the name of %s; names must be unique", name, o)
+			return s
+		}
+	}
+	s.name = name
+	return s
+}
+
+func checkStreamName(name string) error {
+	if name == "" || len(name) > 100 || name == "." || name == ".." {
+		return fmt.Errorf("name %q must have 1 to 100 characters and not be . or ..", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' || r == '#') {
+			return fmt.Errorf("name %q may hold only letters, digits, '-', '_', '.' and '#'", name)
+		}
+	}
+	return nil
+}
 
 // newStream registers a stream with the context. bad, when not nil, is
 // the operation's own construction error.
@@ -174,7 +234,7 @@ func (s *DStream[T]) getOrCompute(t time.Time) (*rdd.RDD[T], error) {
 	close(done)
 	s.mu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("dstream: computing %s for batch %s: %w", s.Name(), formatBatchTime(t), err)
+		return nil, fmt.Errorf("dstream: computing %s for batch %s: %w", s.String(), formatBatchTime(t), err)
 	}
 	return r, nil
 }
@@ -229,6 +289,27 @@ func (n *streamNode) ancestors() []*streamNode {
 	}
 	visit(n)
 	return out
+}
+
+// Checkpoint sets how often a stream that keeps state from batch to batch
+// (UpdateStateByKey, MapWithState, ReduceByKeyAndWindowInv and the windows
+// built on it) writes its state to the checkpoint directory: every
+// interval, a positive multiple of the stream's slide interval. Shorter
+// intervals cost more writing; longer ones mean more batches to re-run on
+// recovery. Default: the smallest multiple of the slide that is at least
+// 10 seconds. It returns s; on other streams it has no effect.
+func (s *DStream[T]) Checkpoint(interval time.Duration) *DStream[T] {
+	if s == nil || s.err != nil {
+		return s
+	}
+	if interval <= 0 || interval%s.slide != 0 {
+		s.err = fmt.Errorf("dstream.Checkpoint: interval %v of %s must be a positive multiple of its slide interval %v", interval, s, s.slide)
+		return s
+	}
+	s.mu.Lock()
+	s.checkpointEvery = interval
+	s.mu.Unlock()
+	return s
 }
 
 // Persist keeps every RDD the stream generates in the engine's block

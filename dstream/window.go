@@ -1,10 +1,12 @@
 package dstream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/spate-io/spate/checkpoint"
 	"github.com/spate-io/spate/rdd"
 )
 
@@ -331,7 +333,106 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[rdd.Pair[K, V]], re
 	self.windowExtra = window
 	self.persist = true
 	self.needsCheckpoint = true
+	if self.err == nil {
+		p, _ := rdd.PartitionerFor[K](s.ssc.ec, part...)
+		wc := &windowCheckpoint[K, V]{self: self, parts: p.NumPartitions(), codec: pairCodecFor[K, V]()}
+		self.checkpointed = wc
+		// Computes every window (a window is built from the previous
+		// one, so none may be skipped) and writes it at checkpoint times.
+		if err := registerInternal(self, op+" checkpoint", wc.run); err != nil && self.err == nil {
+			self.err = err
+		}
+	}
 	return self
+}
+
+// windowCheckpoint checkpoints the windows of ReduceByKeyAndWindowInv:
+// each window is the start of the next, so it is the stream's state.
+type windowCheckpoint[K comparable, V any] struct {
+	self  *DStream[rdd.Pair[K, V]]
+	parts int
+	codec sliceCodec[rdd.Pair[K, V]]
+}
+
+func (w *windowCheckpoint[K, V]) node() *streamNode { return w.self.streamNode }
+func (w *windowCheckpoint[K, V]) numPartitions() int { return w.parts }
+func (w *windowCheckpoint[K, V]) checkCodec() error  { return w.codec.check() }
+
+// run computes the window of batch t and, at checkpoint times, queues its
+// partitions for writing.
+func (w *windowCheckpoint[K, V]) run(ctx context.Context, r *rdd.RDD[rdd.Pair[K, V]], t time.Time) error {
+	c := w.self.ssc.ckpt
+	if c == nil || !c.isCheckpointTime(w.self.streamNode, t) {
+		_, err := r.Count(ctx)
+		return err
+	}
+	got, err := rdd.Glom(r).Collect(ctx)
+	if err != nil {
+		return err
+	}
+	parts := make([][]rdd.Pair[K, V], w.parts)
+	for i, p := range got {
+		j := min(i, w.parts-1)
+		parts[j] = append(parts[j], p...)
+	}
+	for i, p := range parts {
+		c.enqueue(stateWrite{stream: w.self.CheckpointName(), part: i, t: t.UnixNano(), encode: func() ([]byte, error) { return w.codec.encode(p) }})
+	}
+	return nil
+}
+
+// restore makes the window written at t the stream's RDD for t.
+func (w *windowCheckpoint[K, V]) restore(files []string, t time.Time) error {
+	parts := make([][]rdd.Pair[K, V], len(files))
+	for i, f := range files {
+		b, err := checkpoint.ReadFile(f, "state")
+		if err != nil {
+			return err
+		}
+		if parts[i], err = w.codec.decode(b); err != nil {
+			return fmt.Errorf("%s: decoding: %w", f, err)
+		}
+	}
+	w.self.mu.Lock()
+	w.self.generated[t.UnixNano()] = typedRDD[rdd.Pair[K, V]]{rdd.FromPartitions(w.self.ssc.ec, parts)}
+	w.self.mu.Unlock()
+	return nil
+}
+
+// pairCodec encodes pairs with a key and a value codec.
+type pairCodec[K comparable, V any] struct {
+	k Codec[K]
+	v Codec[V]
+}
+
+func (c pairCodec[K, V]) Append(b []byte, p rdd.Pair[K, V]) ([]byte, error) {
+	b, err := c.k.Append(b, p.Key)
+	if err != nil {
+		return nil, err
+	}
+	return c.v.Append(b, p.Value)
+}
+
+func (c pairCodec[K, V]) Decode(b []byte) (rdd.Pair[K, V], int, error) {
+	k, n1, err := c.k.Decode(b)
+	if err != nil {
+		return rdd.Pair[K, V]{}, 0, err
+	}
+	v, n2, err := c.v.Decode(b[n1:])
+	if err != nil {
+		return rdd.Pair[K, V]{}, 0, err
+	}
+	return rdd.Pair[K, V]{Key: k, Value: v}, n1 + n2, nil
+}
+
+// pairCodecFor returns the built-in codecs of K and V paired, or gob.
+func pairCodecFor[K comparable, V any]() sliceCodec[rdd.Pair[K, V]] {
+	kc, ok1 := builtinCodec[K]()
+	vc, ok2 := builtinCodec[V]()
+	if ok1 && ok2 {
+		return valueSliceCodec[rdd.Pair[K, V]]{pairCodec[K, V]{kc, vc}}
+	}
+	return gobSliceCodec[rdd.Pair[K, V]]{}
 }
 
 // previousWindow returns the stream's RDD at t (the previous window) for
