@@ -227,7 +227,7 @@ func stateCodecFor[K comparable, S any](kc Codec[K], sc Codec[S]) sliceCodec[sta
 	return gobSliceCodec[stateRecord[K, S]]{}
 }
 
-func (sf *stateful[K, V, S, M]) node() *streamNode { return sf.blocks.streamNode }
+func (sf *stateful[K, V, S, M]) node() *streamNode  { return sf.blocks.streamNode }
 func (sf *stateful[K, V, S, M]) numPartitions() int { return len(sf.stores) }
 func (sf *stateful[K, V, S, M]) checkCodec() error  { return sf.codec.check() }
 

@@ -354,7 +354,7 @@ type windowCheckpoint[K comparable, V any] struct {
 	codec sliceCodec[rdd.Pair[K, V]]
 }
 
-func (w *windowCheckpoint[K, V]) node() *streamNode { return w.self.streamNode }
+func (w *windowCheckpoint[K, V]) node() *streamNode  { return w.self.streamNode }
 func (w *windowCheckpoint[K, V]) numPartitions() int { return w.parts }
 func (w *windowCheckpoint[K, V]) checkCodec() error  { return w.codec.check() }
 
