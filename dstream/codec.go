@@ -14,8 +14,9 @@ import (
 // streams and inverse windows) and for the receiver write-ahead log.
 //
 // Without a codec, spate picks one: a fast binary codec when T is a
-// string, []byte, bool, an integer or a float type, or a [Pair] of such
-// types, and encoding/gob of whole partitions otherwise. Gob handles
+// string, []byte, bool, an integer or a float type (or, for the key-value
+// state of stateful streams and windows, when keys and values are), and
+// encoding/gob of whole partitions otherwise. Gob handles
 // structs, slices and maps of such types but only their exported fields
 // (unexported fields are silently left out, so a struct with none is an
 // error); functions and channels cannot be encoded; an interface field
@@ -60,11 +61,13 @@ func (s valueSliceCodec[T]) encode(vs []T) ([]byte, error) {
 
 func (s valueSliceCodec[T]) decode(b []byte) ([]T, error) {
 	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
+	if k <= 0 {
 		return nil, errShortCodecInput
 	}
 	b = b[k:]
-	out := make([]T, 0, n)
+	// A corrupt count must not allocate without bound: values take at
+	// least a byte, except empty ones.
+	out := make([]T, 0, min(n, uint64(len(b))))
 	for range n {
 		v, used, err := s.c.Decode(b)
 		if err != nil {
@@ -178,6 +181,10 @@ func builtinCodec[T any]() (Codec[T], bool) {
 			reflect.ValueOf(&v).Elem().SetFloat(math.Float64frombits(binary.BigEndian.Uint64(b)))
 			return v, 8, nil
 		}}
+	case reflect.Struct:
+		if reflect.TypeFor[T]().NumField() == 0 {
+			c = kindCodec[T]{func(b []byte, _ T) []byte { return b }, func([]byte) (T, int, error) { return *new(T), 0, nil }}
+		}
 	case reflect.Slice:
 		if reflect.TypeFor[T]().Elem().Kind() == reflect.Uint8 {
 			c = kindCodec[T]{appendString[T], decodeString[T]}

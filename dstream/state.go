@@ -516,10 +516,12 @@ func MapWithState[K comparable, V, S, M any](s *DStream[rdd.Pair[K, V]], spec St
 	mapped := derive(op, sf.blocks, func(r *rdd.RDD[*stateBlock[K, S, M]], _ time.Time) *rdd.RDD[M] {
 		return rdd.FlatMap(r, func(b *stateBlock[K, S, M]) []M { return b.mapped })
 	}, nil)
+	mapped.stateOf = sf.blocks.streamNode
 	return &MapWithStateDStream[K, S, M]{DStream: mapped, snapshots: func() *DStream[rdd.Pair[K, S]] {
 		out := derive("StateSnapshots", sf.blocks, func(r *rdd.RDD[*stateBlock[K, S, M]], _ time.Time) *rdd.RDD[rdd.Pair[K, S]] {
 			return rdd.FlatMap(r, func(b *stateBlock[K, S, M]) []rdd.Pair[K, S] { return b.snapshot })
 		}, nil)
+		out.stateOf = sf.blocks.streamNode
 		if out.err == nil {
 			// Only while the graph is being built: once the context
 			// runs, batches read the flag.
@@ -633,7 +635,9 @@ func UpdateStateByKey[K comparable, V, S any](s *DStream[rdd.Pair[K, V]], update
 			}
 		})
 	sf.snapshots = true
-	return derive(op, sf.blocks, func(r *rdd.RDD[*stateBlock[K, S, struct{}]], _ time.Time) *rdd.RDD[rdd.Pair[K, S]] {
+	out := derive(op, sf.blocks, func(r *rdd.RDD[*stateBlock[K, S, struct{}]], _ time.Time) *rdd.RDD[rdd.Pair[K, S]] {
 		return rdd.FlatMap(r, func(b *stateBlock[K, S, struct{}]) []rdd.Pair[K, S] { return b.snapshot })
 	}, nil)
+	out.stateOf = sf.blocks.streamNode
+	return out
 }

@@ -52,6 +52,10 @@ type streamNode struct {
 	checkpointed    checkpointedStream
 	input           recoverableInput
 	checkpointEvery time.Duration // 0 = the default
+	// stateOf is the stream holding this stream's state, for streams
+	// derived from a stateful one (UpdateStateByKey's output): Name and
+	// Checkpoint apply to it.
+	stateOf *streamNode
 
 	mu        sync.Mutex
 	remember  time.Duration           // how long generated RDDs are kept; set at Start
@@ -113,12 +117,15 @@ func (s *DStream[T]) Name(name string) *DStream[T] {
 		return s
 	}
 	for _, o := range s.ssc.streams {
-		if o != s.streamNode && o.CheckpointName() == name {
+		if o != s.streamNode && o != s.stateOf && o.CheckpointName() == name {
 			s.err = fmt.Errorf("dstream.Name: %q is already the name of %s; names must be unique", name, o)
 			return s
 		}
 	}
 	s.name = name
+	if s.stateOf != nil {
+		s.stateOf.name = name
+	}
 	return s
 }
 
@@ -302,13 +309,17 @@ func (s *DStream[T]) Checkpoint(interval time.Duration) *DStream[T] {
 	if s == nil || s.err != nil {
 		return s
 	}
-	if interval <= 0 || interval%s.slide != 0 {
-		s.err = fmt.Errorf("dstream.Checkpoint: interval %v of %s must be a positive multiple of its slide interval %v", interval, s, s.slide)
+	n := s.streamNode
+	if s.stateOf != nil {
+		n = s.stateOf
+	}
+	if interval <= 0 || interval%n.slide != 0 {
+		s.err = fmt.Errorf("dstream.Checkpoint: interval %v of %s must be a positive multiple of its slide interval %v", interval, s, n.slide)
 		return s
 	}
-	s.mu.Lock()
-	s.checkpointEvery = interval
-	s.mu.Unlock()
+	n.mu.Lock()
+	n.checkpointEvery = interval
+	n.mu.Unlock()
 	return s
 }
 

@@ -109,7 +109,10 @@ func ReduceByWindowInv[T any](s *DStream[T], f, inverse func(T, T) T, window, sl
 		return windowed[T, T](op, s, window, slide, bad, nil)
 	}
 	keyed := Map(s, func(v T) rdd.Pair[struct{}, T] { return rdd.Pair[struct{}, T]{Value: v} })
-	return Values(ReduceByKeyAndWindowInv(keyed, f, inverse, window, slide, WindowPartitions(rdd.NumPartitions(1))))
+	windows := ReduceByKeyAndWindowInv(keyed, f, inverse, window, slide, WindowPartitions(rdd.NumPartitions(1)))
+	out := Values(windows)
+	out.stateOf = windows.streamNode
+	return out
 }
 
 // Values returns the values of a pair stream.
