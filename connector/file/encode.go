@@ -1,7 +1,6 @@
 package file
 
 import (
-	"bufio"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -145,7 +144,7 @@ func newRecordWriter(wc writeConfig, w io.Writer, schema *arrow.Schema, alloc me
 			}
 		}
 	}
-	tw := &textWriter{wc: wc, w: bufio.NewWriterSize(w, 1<<20), schema: schema}
+	tw := &textWriter{wc: wc, w: w, schema: schema}
 	if wc.format == FormatCSV && wc.csv.header {
 		for i, f := range schema.Fields() {
 			if i > 0 {
@@ -177,7 +176,7 @@ func (p *parquetWriter) close() error { return p.fw.Close() }
 // textWriter writes CSV, JSON lines or text.
 type textWriter struct {
 	wc     writeConfig
-	w      *bufio.Writer
+	w      io.Writer
 	schema *arrow.Schema
 	buf    []byte
 	tmp    []byte
@@ -223,7 +222,7 @@ func (t *textWriter) close() error {
 		return err
 	}
 	t.buf = t.buf[:0]
-	return t.w.Flush()
+	return nil
 }
 
 // csvField appends s, quoted when it holds the separator, the quote, a

@@ -332,9 +332,9 @@ func forEachElement(b []byte, i, depth int, f func(vstart, vend int) error) (int
 // jcol is a column (or nested field) of a JSON read.
 type jcol struct {
 	*column
-	fields []*jcol         // struct children
-	index  map[string]int  // struct child by name
-	elem   *jcol           // list element
+	fields []*jcol        // struct children
+	index  map[string]int // struct child by name
+	elem   *jcol          // list element
 	sb     *array.StructBuilder
 	lb     *array.ListBuilder
 }

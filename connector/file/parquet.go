@@ -37,7 +37,11 @@ func parquetSchema(path string) (*arrow.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file: parquet %s: schema: %w", path, err)
 	}
-	return s, nil
+	fs := make([]arrow.Field, s.NumFields())
+	for i, f := range s.Fields() {
+		fs[i] = cleanField(f)
+	}
+	return arrow.NewSchema(fs, nil), nil
 }
 
 // pqOut says how one output column of a Parquet read is produced.
@@ -45,6 +49,7 @@ type pqOut struct {
 	field   arrow.Field
 	fileIdx int  // top-level field index in the file, -1 if absent
 	cast    bool // the file's type differs and is cast
+	retype  bool // the file's type differs only in names or metadata
 	part    *cell
 	col     *column
 }
@@ -109,10 +114,13 @@ func readParquet(ctx context.Context, path string, o ReadOptions, emit func(arro
 			po.fileIdx = idx[0]
 			ft := fs.Field(idx[0]).Type
 			if !arrow.TypeEqual(ft, of.Type) {
-				if !castable(ft, of.Type) {
+				if sameLayout(ft, of.Type) {
+					po.retype = true
+				} else if castable(ft, of.Type) {
+					po.cast = true
+				} else {
 					return st, fmt.Errorf("file: parquet %s: column %q has type %s in the file, the schema wants %s", path, of.Name, ft, of.Type)
 				}
-				po.cast = true
 			}
 			if !slices.Contains(selected, po.fileIdx) {
 				selected = append(selected, po.fileIdx)
@@ -163,6 +171,8 @@ func readParquet(ctx context.Context, path string, o ReadOptions, emit func(arro
 					return nil, fmt.Errorf("file: parquet %s: column %q: cast to %s: %w", path, po.field.Name, po.field.Type, err)
 				}
 				cols[i] = a
+			case po.retype:
+				cols[i] = retype(fileCols(po.fileIdx), po.field.Type)
 			default:
 				a := fileCols(po.fileIdx)
 				a.Retain()
@@ -490,4 +500,96 @@ func excludes(op string, cmpLo, cmpHi int) bool {
 		return cmpHi < 0
 	}
 	return false
+}
+
+// sameLayout reports whether a and b describe the same data apart from
+// list element names, nullability and field metadata (Parquet files name
+// list elements "element", Arrow builders "item").
+func sameLayout(a, b arrow.DataType) bool {
+	if a.ID() != b.ID() {
+		return false
+	}
+	switch at := a.(type) {
+	case *arrow.StructType:
+		bt := b.(*arrow.StructType)
+		if at.NumFields() != bt.NumFields() {
+			return false
+		}
+		for i, f := range at.Fields() {
+			g := bt.Field(i)
+			if f.Name != g.Name || !sameLayout(f.Type, g.Type) {
+				return false
+			}
+		}
+		return true
+	case arrow.ListLikeType:
+		bt, ok := b.(arrow.ListLikeType)
+		if !ok || at.ID() != bt.ID() {
+			return false
+		}
+		if fa, ok := a.(*arrow.FixedSizeListType); ok && fa.Len() != b.(*arrow.FixedSizeListType).Len() {
+			return false
+		}
+		return sameLayout(at.Elem(), bt.Elem())
+	}
+	return arrow.TypeEqual(a, b)
+}
+
+// retype returns a with type t, which must have the same layout
+// ([sameLayout]); buffers are shared.
+func retype(a arrow.Array, t arrow.DataType) arrow.Array {
+	d := retypeData(a.Data(), t)
+	defer d.Release()
+	return array.MakeFromData(d)
+}
+
+func retypeData(d arrow.ArrayData, t arrow.DataType) *array.Data {
+	var children []arrow.ArrayData
+	switch tt := t.(type) {
+	case *arrow.StructType:
+		for i, c := range d.Children() {
+			children = append(children, retypeData(c, tt.Field(i).Type))
+		}
+	case arrow.ListLikeType:
+		for _, c := range d.Children() {
+			children = append(children, retypeData(c, tt.Elem()))
+		}
+	default:
+		children = d.Children()
+		for _, c := range children {
+			c.Retain()
+		}
+	}
+	out := array.NewData(t, d.Len(), d.Buffers(), children, d.NullN(), d.Offset())
+	for _, c := range children {
+		c.Release()
+	}
+	return out
+}
+
+// cleanField drops the "PARQUET:field_id" metadata pqarrow adds to every
+// field, recursively, so a schema read from a file equals the one written.
+func cleanField(f arrow.Field) arrow.Field {
+	if f.HasMetadata() {
+		keys, vals := []string{}, []string{}
+		for i, k := range f.Metadata.Keys() {
+			if k != "PARQUET:field_id" {
+				keys, vals = append(keys, k), append(vals, f.Metadata.Values()[i])
+			}
+		}
+		f.Metadata = arrow.NewMetadata(keys, vals)
+	}
+	switch t := f.Type.(type) {
+	case *arrow.StructType:
+		fs := make([]arrow.Field, t.NumFields())
+		for i, c := range t.Fields() {
+			fs[i] = cleanField(c)
+		}
+		f.Type = arrow.StructOf(fs...)
+	case *arrow.ListType:
+		f.Type = arrow.ListOfField(cleanField(t.ElemField()))
+	case *arrow.LargeListType:
+		f.Type = arrow.LargeListOfField(cleanField(t.ElemField()))
+	}
+	return f
 }

@@ -194,9 +194,9 @@ type column struct {
 	kind kind
 	unit arrow.TimeUnit
 
-	b  array.Builder
-	bb *array.BooleanBuilder
-	i8 *array.Int8Builder
+	b   array.Builder
+	bb  *array.BooleanBuilder
+	i8  *array.Int8Builder
 	i16 *array.Int16Builder
 	i32 *array.Int32Builder
 	i64 *array.Int64Builder

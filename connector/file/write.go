@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bufio"
 	"compress/gzip"
 	"context"
 	"crypto/rand"
@@ -283,6 +284,7 @@ func (j *WriteJob) stateName() string {
 // fileOut is one open output file.
 type fileOut struct {
 	f   *os.File
+	bw  *bufio.Writer
 	z   *gzip.Writer
 	rw  recordWriter
 	rel string
@@ -297,11 +299,13 @@ func (j *WriteJob) open(rel string, schema *arrow.Schema) (*fileOut, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}
-	out := &fileOut{f: f, rel: rel}
-	var w io.Writer = f
+	out := &fileOut{f: f, rel: rel, bw: bufio.NewWriterSize(f, 1<<20)}
+	// the writers see a plain io.Writer: pqarrow closes sinks that are
+	// io.Closers, and the file must stay open until the buffer is flushed
+	var w io.Writer = struct{ io.Writer }{out.bw}
 	if j.wc.compression == "gzip" && j.format != FormatParquet {
-		out.z = gzip.NewWriter(f)
-		w = out.z
+		out.z = gzip.NewWriter(out.bw)
+		w = struct{ io.Writer }{out.z}
 	}
 	out.rw, err = newRecordWriter(j.wc, w, schema, j.opts.Alloc)
 	if err != nil {
@@ -316,6 +320,7 @@ func (o *fileOut) close() error {
 	if o.z != nil {
 		err = errors.Join(err, o.z.Close())
 	}
+	err = errors.Join(err, o.bw.Flush())
 	return errors.Join(err, o.f.Close())
 }
 
