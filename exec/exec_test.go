@@ -1,0 +1,168 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/expr"
+	"github.com/spate-io/spate/plan"
+)
+
+// relation makes a local relation of (k int64, v float64, s string) with
+// rows spread over parts partitions; key k = i % keys, null every 7th v.
+func relation(t testing.TB, rows, parts, keys int) *plan.LocalRelation {
+	t.Helper()
+	s := arrow.NewSchema([]arrow.Field{
+		{Name: "k", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "v", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "s", Type: arrow.BinaryTypes.String},
+	}, nil)
+	out := make([][]arrow.RecordBatch, parts)
+	per := (rows + parts - 1) / parts
+	for p := range parts {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, s)
+		for i := p * per; i < min(rows, (p+1)*per); i++ {
+			b.Field(0).(*array.Int64Builder).Append(int64(i % keys))
+			if i%7 == 6 {
+				b.Field(1).AppendNull()
+			} else {
+				b.Field(1).(*array.Float64Builder).Append(float64(i))
+			}
+			b.Field(2).(*array.StringBuilder).Append(fmt.Sprintf("s%d", i%3))
+		}
+		out[p] = []arrow.RecordBatch{b.NewRecordBatch()}
+		b.Release()
+	}
+	l, err := plan.NewLocalRelation(s, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func run(t *testing.T, n plan.Node, cfg Config) string {
+	t.Helper()
+	ec, err := engine.New(engine.Slots(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	c, err := NewContext(ec, alloc, time.Unix(0, 0), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := Plan(c, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := c.Collect(context.Background(), op, "test")
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	for _, b := range bs {
+		for i := range int(b.NumRows()) {
+			for j, col := range b.Columns() {
+				if j > 0 {
+					sb.WriteString(",")
+				}
+				sb.WriteString(col.ValueStr(i))
+			}
+			sb.WriteString("\n")
+		}
+		b.Release()
+	}
+	return sb.String()
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestAggregateSortNoLeaks(t *testing.T) {
+	rel := relation(t, 100, 3, 4)
+	f := must(plan.NewFilter(rel, expr.Gt(expr.Col("k"), expr.Lit(0))))
+	a := must(plan.NewAggregate(f, []expr.Expr{expr.Col("k")}, []expr.Expr{
+		expr.As(expr.Sum(expr.Col("v")), "sv"), expr.As(expr.Count(nil), "n"), expr.Min(expr.Col("s")),
+		expr.As(expr.CountDistinct(expr.Col("s")), "ds"), expr.As(expr.Avg(expr.Col("k")), "ak"),
+	}))
+	s := must(plan.NewSort(a, []plan.SortOrder{{Expr: expr.Col("k")}}))
+	got := run(t, s, Config{ShufflePartitions: 3})
+	want := "1,1005,25,s0,3,1\n2,1058,25,s0,3,2\n3,1110,25,s0,3,3\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestGlobalAggregateEmpty(t *testing.T) {
+	rel := relation(t, 10, 2, 4)
+	f := must(plan.NewFilter(rel, expr.Gt(expr.Col("k"), expr.Lit(100))))
+	a := must(plan.NewAggregate(f, nil, []expr.Expr{expr.Count(nil), expr.Sum(expr.Col("v"))}))
+	if got := run(t, a, Config{}); got != "0,(null)\n" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestJoins(t *testing.T) {
+	l := relation(t, 6, 2, 6) // k 0..5
+	r := relation(t, 4, 2, 2) // k 0,1,0,1
+	rp := must(plan.NewProject(r, []expr.Expr{expr.As(expr.Col("k"), "rk"), expr.As(expr.Col("v"), "rv")}))
+	lp := must(plan.NewProject(l, []expr.Expr{expr.Col("k")}))
+	for _, bc := range []int64{0, 1000} {
+		for _, tc := range []struct {
+			jt   plan.JoinType
+			want string
+		}{
+			{plan.InnerJoin, "0,0,0\n0,0,2\n1,1,1\n1,1,3\n"},
+			{plan.LeftOuterJoin, "0,0,0\n0,0,2\n1,1,1\n1,1,3\n2,(null),(null)\n3,(null),(null)\n4,(null),(null)\n5,(null),(null)\n"},
+			{plan.LeftSemiJoin, "0\n1\n"},
+			{plan.LeftAntiJoin, "2\n3\n4\n5\n"},
+		} {
+			j := must(plan.NewJoin(lp, rp, tc.jt, expr.Eq(expr.Col("k"), expr.Col("rk"))))
+			var orders []plan.SortOrder
+			for _, f := range j.Schema().Fields() {
+				orders = append(orders, plan.SortOrder{Expr: expr.Col(f.Name)})
+			}
+			s := must(plan.NewSort(j, orders))
+			if got := run(t, s, Config{BroadcastRowThreshold: bc, ShufflePartitions: 3}); got != tc.want {
+				t.Errorf("%s broadcast=%d: got\n%s\nwant\n%s", tc.jt, bc, got, tc.want)
+			}
+		}
+	}
+	j := must(plan.NewJoin(lp, rp, plan.FullOuterJoin, expr.And(expr.Eq(expr.Col("k"), expr.Col("rk")), expr.Gt(expr.Col("rv"), expr.Lit(1.5)))))
+	s := must(plan.NewSort(j, []plan.SortOrder{{Expr: expr.Col("k")}, {Expr: expr.Col("rv")}}))
+	want := "0,0,2\n1,1,3\n2,(null),(null)\n3,(null),(null)\n4,(null),(null)\n5,(null),(null)\n(null),0,0\n(null),1,1\n"
+	if got := run(t, s, Config{}); got != want {
+		t.Errorf("full: got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestLimitDedupUnion(t *testing.T) {
+	rel := relation(t, 20, 3, 4)
+	p := must(plan.NewProject(rel, []expr.Expr{expr.Col("k")}))
+	u := must(plan.NewUnion(p, p))
+	d := must(plan.NewDeduplicate(u, nil))
+	s := must(plan.NewSort(d, []plan.SortOrder{{Expr: expr.Col("k"), Desc: true}}))
+	l := must(plan.NewLimit(s, 2))
+	if got := run(t, l, Config{}); got != "3\n2\n" {
+		t.Errorf("got %q", got)
+	}
+	l2 := must(plan.NewLimit(rel, 5))
+	if got := run(t, l2, Config{}); strings.Count(got, "\n") != 5 {
+		t.Errorf("limit: got %q", got)
+	}
+}

@@ -1,0 +1,359 @@
+package exec
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+
+	"github.com/spate-io/spate/expr"
+)
+
+// keyMap assigns dense ids (0, 1, ...) to distinct key rows. A single
+// int64-like key column takes a fast path keyed by the value; other keys
+// are encoded into bytes. Nulls form a key of their own.
+type keyMap struct {
+	fast   bool
+	ints   map[int64]uint32
+	nullID int64 // id of the all-null key on the fast path; -1 for none
+	strs   map[string]uint32
+	n      int
+	buf    []byte
+}
+
+func newKeyMap(types []arrow.DataType) *keyMap {
+	m := &keyMap{nullID: -1}
+	if len(types) == 1 && fastKey(types[0]) {
+		m.fast = true
+		m.ints = map[int64]uint32{}
+	} else {
+		m.strs = map[string]uint32{}
+	}
+	return m
+}
+
+// fastKey reports whether a key of type dt can be read as []int64.
+func fastKey(dt arrow.DataType) bool {
+	switch dt.ID() {
+	case arrow.INT64, arrow.TIMESTAMP:
+		return true
+	}
+	return false
+}
+
+// len returns the number of distinct keys.
+func (m *keyMap) len() int { return m.n }
+
+// assign writes the id of each of the n rows' key into ids, adding new
+// keys; newRows receives the rows that made new keys, in order.
+func (m *keyMap) assign(keys []arrow.Array, n int, ids []uint32, newRows []int32) []int32 {
+	if m.fast {
+		k := keys[0]
+		vals := expr.Values[int64](k)
+		hasNulls := k.NullN() > 0
+		for i := range n {
+			if hasNulls && k.IsNull(i) {
+				if m.nullID < 0 {
+					m.nullID = int64(m.n)
+					m.n++
+					newRows = append(newRows, int32(i))
+				}
+				ids[i] = uint32(m.nullID)
+				continue
+			}
+			v := vals[i]
+			id, ok := m.ints[v]
+			if !ok {
+				id = uint32(m.n)
+				m.ints[v] = id
+				m.n++
+				newRows = append(newRows, int32(i))
+			}
+			ids[i] = id
+		}
+		return newRows
+	}
+	enc := newEncoder(keys)
+	for i := range n {
+		m.buf = enc.encode(m.buf[:0], i)
+		id, ok := m.strs[string(m.buf)]
+		if !ok {
+			id = uint32(m.n)
+			m.strs[string(m.buf)] = id
+			m.n++
+			newRows = append(newRows, int32(i))
+		}
+		ids[i] = id
+	}
+	return newRows
+}
+
+// find returns the id of row i's key, without adding it. Keys with a
+// null never match (join semantics).
+func (m *keyMap) find(keys []arrow.Array, enc *encoder, i int) (uint32, bool) {
+	for _, k := range keys {
+		if k.IsNull(i) {
+			return 0, false
+		}
+	}
+	if m.fast {
+		id, ok := m.ints[expr.Values[int64](keys[0])[i]]
+		return id, ok
+	}
+	m.buf = enc.encode(m.buf[:0], i)
+	id, ok := m.strs[string(m.buf)]
+	return id, ok
+}
+
+// encoder writes key rows as bytes: per column a null marker, then the
+// value (fixed width, or length-prefixed for strings).
+type encoder struct {
+	cols []func(buf []byte, i int) []byte
+}
+
+func newEncoder(keys []arrow.Array) *encoder {
+	e := &encoder{cols: make([]func([]byte, int) []byte, len(keys))}
+	for c, k := range keys {
+		e.cols[c] = columnEncoder(k)
+	}
+	return e
+}
+
+func (e *encoder) encode(buf []byte, i int) []byte {
+	for _, f := range e.cols {
+		buf = f(buf, i)
+	}
+	return buf
+}
+
+func columnEncoder(a arrow.Array) func(buf []byte, i int) []byte {
+	withNull := func(f func(buf []byte, i int) []byte) func([]byte, int) []byte {
+		if a.NullN() == 0 {
+			return func(buf []byte, i int) []byte { return f(append(buf, 1), i) }
+		}
+		return func(buf []byte, i int) []byte {
+			if a.IsNull(i) {
+				return append(buf, 0)
+			}
+			return f(append(buf, 1), i)
+		}
+	}
+	switch x := a.(type) {
+	case *array.String:
+		return withNull(func(buf []byte, i int) []byte {
+			s := x.Value(i)
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(len(s)))
+			return append(buf, s...)
+		})
+	case *array.LargeString:
+		return withNull(func(buf []byte, i int) []byte {
+			s := x.Value(i)
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(len(s)))
+			return append(buf, s...)
+		})
+	case *array.Binary:
+		return withNull(func(buf []byte, i int) []byte {
+			s := x.Value(i)
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(len(s)))
+			return append(buf, s...)
+		})
+	case *array.Boolean:
+		return withNull(func(buf []byte, i int) []byte {
+			if x.Value(i) {
+				return append(buf, 1)
+			}
+			return append(buf, 0)
+		})
+	case *array.Null:
+		return func(buf []byte, i int) []byte { return append(buf, 0) }
+	case *array.Float64:
+		v := x.Float64Values()
+		return withNull(func(buf []byte, i int) []byte {
+			f := v[i]
+			if f == 0 {
+				f = 0 // -0 and 0 are one key
+			}
+			if math.IsNaN(f) {
+				f = math.NaN()
+			}
+			return binary.LittleEndian.AppendUint64(buf, math.Float64bits(f))
+		})
+	}
+	switch w := fixedWidth(a.DataType()); w {
+	case 1:
+		v := expr.Values[uint8](a)
+		return withNull(func(buf []byte, i int) []byte { return append(buf, v[i]) })
+	case 2:
+		v := expr.Values[uint16](a)
+		return withNull(func(buf []byte, i int) []byte { return binary.LittleEndian.AppendUint16(buf, v[i]) })
+	case 4:
+		v := expr.Values[uint32](a)
+		return withNull(func(buf []byte, i int) []byte { return binary.LittleEndian.AppendUint32(buf, v[i]) })
+	case 8:
+		v := expr.Values[uint64](a)
+		return withNull(func(buf []byte, i int) []byte { return binary.LittleEndian.AppendUint64(buf, v[i]) })
+	}
+	// Other types (lists, structs): their printed form.
+	return withNull(func(buf []byte, i int) []byte {
+		s := a.ValueStr(i)
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(s)))
+		return append(buf, s...)
+	})
+}
+
+func fixedWidth(dt arrow.DataType) int {
+	if fw, ok := dt.(arrow.FixedWidthDataType); ok && dt.ID() != arrow.BOOL {
+		return fw.BitWidth() / 8
+	}
+	return 0
+}
+
+// mix64 is a 64-bit finaliser (from SplitMix64) spreading int64 keys over
+// buckets.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// buckets computes the bucket (0 to n-1) of each row's key, the same on
+// every task of a Context.
+func buckets(seed maphash.Seed, keys []arrow.Array, rows, n int) []int32 {
+	out := make([]int32, rows)
+	if n == 1 {
+		return out
+	}
+	if len(keys) == 1 && fastKey(keys[0].DataType()) {
+		vals := expr.Values[int64](keys[0])
+		for i := range out {
+			if keys[0].IsNull(i) {
+				continue
+			}
+			out[i] = int32(mix64(uint64(vals[i])) % uint64(n))
+		}
+		return out
+	}
+	enc := newEncoder(keys)
+	var buf []byte
+	for i := range out {
+		buf = enc.encode(buf[:0], i)
+		out[i] = int32(maphash.Bytes(seed, buf) % uint64(n))
+	}
+	return out
+}
+
+// takeBatch returns the rows idx of b (idx may hold nulls for null rows).
+func takeBatch(c *Context, b arrow.RecordBatch, idx arrow.Array) (arrow.RecordBatch, error) {
+	ctx := computeCtx(c)
+	cols := make([]arrow.Array, b.NumCols())
+	for i, col := range b.Columns() {
+		out, err := compute.TakeArray(ctx, col, idx)
+		if err != nil {
+			releaseArrays(cols)
+			return nil, fmt.Errorf("exec: take: %w", err)
+		}
+		cols[i] = out
+	}
+	defer releaseArrays(cols)
+	return array.NewRecordBatch(b.Schema(), cols, int64(idx.Len())), nil
+}
+
+// takeArrays returns the rows idx of each array.
+func takeArrays(c *Context, arrs []arrow.Array, idx arrow.Array) ([]arrow.Array, error) {
+	ctx := computeCtx(c)
+	out := make([]arrow.Array, len(arrs))
+	for i, a := range arrs {
+		t, err := compute.TakeArray(ctx, a, idx)
+		if err != nil {
+			releaseArrays(out)
+			return nil, fmt.Errorf("exec: take: %w", err)
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+func releaseArrays(arrs []arrow.Array) {
+	for _, a := range arrs {
+		if a != nil {
+			a.Release()
+		}
+	}
+}
+
+func int32Array(c *Context, v []int32) arrow.Array {
+	b := array.NewInt32Builder(c.Alloc)
+	defer b.Release()
+	b.AppendValues(v, nil)
+	return b.NewArray()
+}
+
+// splitByBucket splits b into n batches by the bucket of each row.
+func splitByBucket(c *Context, b arrow.RecordBatch, bk []int32, n int) ([][]arrow.RecordBatch, error) {
+	out := make([][]arrow.RecordBatch, n)
+	if n == 1 {
+		if b.NumRows() > 0 {
+			b.Retain()
+			out[0] = []arrow.RecordBatch{b}
+		}
+		return out, nil
+	}
+	idx := make([][]int32, n)
+	for i, x := range bk {
+		idx[x] = append(idx[x], int32(i))
+	}
+	for k, rows := range idx {
+		if len(rows) == 0 {
+			continue
+		}
+		ia := int32Array(c, rows)
+		t, err := takeBatch(c, b, ia)
+		ia.Release()
+		if err != nil {
+			for _, bs := range out {
+				releaseBatches(bs)
+			}
+			return nil, err
+		}
+		out[k] = []arrow.RecordBatch{t}
+	}
+	return out, nil
+}
+
+// concatBatches concatenates batches of one schema into one batch.
+func concatBatches(c *Context, s *arrow.Schema, bs []arrow.RecordBatch) (arrow.RecordBatch, error) {
+	if len(bs) == 1 {
+		bs[0].Retain()
+		return bs[0], nil
+	}
+	cols := make([]arrow.Array, s.NumFields())
+	var rows int64
+	for _, b := range bs {
+		rows += b.NumRows()
+	}
+	for i := range cols {
+		if len(bs) == 0 {
+			cols[i] = array.MakeArrayOfNull(c.Alloc, s.Field(i).Type, 0)
+			continue
+		}
+		parts := make([]arrow.Array, len(bs))
+		for j, b := range bs {
+			parts[j] = b.Column(i)
+		}
+		a, err := array.Concatenate(parts, c.Alloc)
+		if err != nil {
+			releaseArrays(cols)
+			return nil, fmt.Errorf("exec: concatenate: %w", err)
+		}
+		cols[i] = a
+	}
+	defer releaseArrays(cols)
+	return array.NewRecordBatch(s, cols, rows), nil
+}
