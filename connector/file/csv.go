@@ -166,8 +166,13 @@ func (r *csvRecords) next() (raw []byte, err error) {
 		if perr == nil || !r.p.cfg.multiLine {
 			return line, perr
 		}
+		// Append lines until the quote closes. The quote state is tracked
+		// over the new bytes only, and the record is split once at the end,
+		// so a long unterminated field costs linear time.
 		r.rec = append(r.rec[:0], line...)
-		for perr == errUnterminated {
+		var q quoteState
+		q.scan(&r.p.cfg, r.rec)
+		for q.inQuote {
 			more, err := r.lr.next()
 			if err == io.EOF {
 				return r.rec, errUnterminated
@@ -175,12 +180,63 @@ func (r *csvRecords) next() (raw []byte, err error) {
 			if err != nil {
 				return nil, err
 			}
+			n := len(r.rec)
 			r.rec = append(r.rec, '\n')
 			r.rec = append(r.rec, more...)
-			perr = r.p.split(r.rec)
+			q.scan(&r.p.cfg, r.rec[n:])
 		}
-		return r.rec, perr
+		return r.rec, r.p.split(r.rec)
 	}
+}
+
+// quoteState follows the quoting rules of [csvParser.split] byte by byte,
+// so multi-line records can be found without re-parsing them.
+type quoteState struct {
+	inQuote bool
+	started bool // past the first byte of the current field
+	pending byte // 1: an escape or quote inside quotes awaits its next byte
+}
+
+func (q *quoteState) scan(cfg *csvConfig, b []byte) {
+	for _, c := range b {
+		if q.inQuote {
+			if q.pending != 0 {
+				p := q.pending
+				q.pending = 0
+				if p == cfg.quote && c != cfg.quote { // the quote closed the field
+					q.inQuote = false
+					q.started = true
+					if c == cfg.sep {
+						q.started = false
+					}
+				}
+				continue
+			}
+			switch {
+			case cfg.escape != 0 && cfg.escape != cfg.quote && c == cfg.escape:
+				q.pending = cfg.escape
+				// escape + quote/escape are a pair; escape + other is literal,
+				// and the other byte is then ordinary: both cases consume it
+			case c == cfg.quote:
+				q.pending = cfg.quote
+			}
+			continue
+		}
+		switch {
+		case c == cfg.sep:
+			q.started = false
+		case !q.started && cfg.quote != 0 && c == cfg.quote:
+			q.inQuote = true
+		default:
+			q.started = true
+		}
+	}
+	// b ends a line, and the next byte is a line break: a pending quote
+	// closes the field, a pending escape is literal.
+	if q.pending == cfg.quote {
+		q.inQuote, q.started = false, true
+	}
+	q.pending = 0
 }
 
 // readCSV implements ReadFile for CSV.

@@ -2,6 +2,7 @@ package file
 
 import (
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -204,4 +205,67 @@ func TestReadCSVBatches(t *testing.T) {
 	if len(rows) != 1000 || st.Batches != 4 || st.Rows != 1000 {
 		t.Fatalf("rows %d, stats %+v; want 1000 rows in 4 batches", len(rows), st)
 	}
+}
+
+// TestMultiLineMatchesNaiveSplit checks that the incremental quote tracking
+// of multi-line records finds the same records as re-splitting after each
+// added line.
+func TestMultiLineMatchesNaiveSplit(t *testing.T) {
+	alphabet := []byte{'a', ',', '"', '\\', '\n', '"'}
+	rng := uint64(1)
+	next := func() int { rng = rng*6364136223846793005 + 1442695040888963407; return int(rng >> 33) }
+	cfg := csvConfig{sep: ',', quote: '"', escape: '\\', multiLine: true, header: false}
+	for range 3000 {
+		n := next() % 24
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = alphabet[next()%len(alphabet)]
+		}
+		// naive
+		var want []string
+		lines := strings.Split(string(data), "\n")
+		if strings.HasSuffix(string(data), "\n") {
+			lines = lines[:len(lines)-1]
+		}
+		np := &csvParser{cfg: cfg}
+		for i := 0; i < len(lines); i++ {
+			if lines[i] == "" {
+				continue
+			}
+			rec := lines[i]
+			err := np.split([]byte(rec))
+			for err == errUnterminated && i+1 < len(lines) {
+				i++
+				rec += "\n" + lines[i]
+				err = np.split([]byte(rec))
+			}
+			want = append(want, rec+"|"+fmtErr(err))
+		}
+		p := writeTemp(t, "m.csv", string(data))
+		var st ReadStats
+		lr, err := openLines(p, &st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := &csvRecords{lr: lr, p: &csvParser{cfg: cfg}}
+		var got []string
+		for {
+			raw, err := recs.next()
+			if err == io.EOF {
+				break
+			}
+			got = append(got, string(raw)+"|"+fmtErr(err))
+		}
+		lr.close()
+		if !slices.Equal(got, want) {
+			t.Fatalf("input %q:\n got %q\nwant %q", data, got, want)
+		}
+	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -183,9 +182,13 @@ func planText(format, path string, o ReadOptions, nested bool) (*textPlan, error
 	}
 	p.schema = out
 	isPart := func(name string) bool { _, ok := pv[name]; return ok }
+	dataPos := map[string]int{}
 	for _, f := range o.Schema.Fields() {
 		if isPart(f.Name) || (f.Name == corruptName && format != FormatText) {
 			continue
+		}
+		if _, dup := dataPos[f.Name]; !dup {
+			dataPos[f.Name] = len(p.data)
 		}
 		p.data = append(p.data, f)
 	}
@@ -212,7 +215,9 @@ func planText(format, path string, o ReadOptions, nested bool) (*textPlan, error
 			oc.role = roleCorrupt
 			p.corrupt = len(p.cols)
 		default:
-			oc.src = slices.IndexFunc(p.data, func(d arrow.Field) bool { return d.Name == f.Name })
+			if i, ok := dataPos[f.Name]; ok {
+				oc.src = i
+			}
 		}
 		p.cols = append(p.cols, oc)
 	}
