@@ -13,12 +13,15 @@ import (
 	"github.com/spate-io/spate/connector"
 )
 
+// emitBatch is the most records passed to one emit call.
+const emitBatch = 1024
+
 // maxRetries bounds consecutive retriable fetch errors (leader moves).
 const maxRetries = 10
 
 // Read implements connector.Source: it emits the records with offsets in
-// [r.From, r.Until) of one partition, in offset order, one emit call per
-// fetch response. The slice passed to emit is reused after emit returns;
+// [r.From, r.Until) of one partition, in offset order, in batches of up to
+// 1024 records. The slice passed to emit is reused after emit returns;
 // the records' Key, Value and Headers are not, and may be kept.
 //
 // Offsets without a record (compacted away, transaction markers, aborted
@@ -86,6 +89,9 @@ func (s *Source) Read(ctx context.Context, r connector.OffsetRange, emit func([]
 			}
 		}
 		retries = 0
+		if buf == nil {
+			buf = make([]Record, 0, emitBatch)
+		}
 		buf = buf[:0]
 		for _, rec := range fp.Records {
 			if rec.Offset >= r.Until {
@@ -96,6 +102,13 @@ func (s *Source) Read(ctx context.Context, r connector.OffsetRange, emit func([]
 			}
 			buf = append(buf, Record{})
 			buf[len(buf)-1].fromKgo(rec, s.cfg.includeHeaders)
+			if len(buf) == emitBatch {
+				s.recordsRead.Add(int64(len(buf)))
+				if err := emit(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
 		}
 		if after <= next {
 			// No progress: the data is not readable yet (the broker held
