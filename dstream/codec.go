@@ -236,7 +236,7 @@ func decodeString[T any](b []byte) (T, int, error) {
 	if rv.Kind() == reflect.String {
 		rv.SetString(string(b[k : k+int(n)]))
 	} else {
-		rv.SetBytes(append([]byte(nil), b[k:k+int(n)]...))
+		rv.SetBytes(append(make([]byte, 0, n), b[k:k+int(n)]...))
 	}
 	return v, k + int(n), nil
 }

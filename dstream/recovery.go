@@ -278,7 +278,11 @@ func GetOrCreate(dir string, create func() (*StreamingContext, error), opts ...R
 	ssc.mu.Lock()
 	ssc.recovered = m
 	ssc.recoveryCfg = rc
+	err = ssc.validateLocked() // now also for what cannot be recovered
 	ssc.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("dstream.GetOrCreate: %w", err)
+	}
 	return ssc, nil
 }
 
