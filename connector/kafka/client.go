@@ -57,8 +57,11 @@ func (c *config) wrapUnavailable(parent context.Context, op string, err error) e
 	if err == nil {
 		return nil
 	}
-	if parent.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || isConnErr(err)) {
+	if parent.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w: %s: no answer from %s within %v: %w", ErrUnavailable, op, strings.Join(c.brokers, ","), c.apiTimeout, err)
+	}
+	if parent.Err() == nil && isConnErr(err) {
+		return fmt.Errorf("%w: %s: connection to %s failed (check the addresses, TLS and SASL settings): %w", ErrUnavailable, op, strings.Join(c.brokers, ","), err)
 	}
 	return fmt.Errorf("kafka: %s: %w", op, err)
 }
