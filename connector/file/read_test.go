@@ -1,0 +1,113 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+func TestEmitErrorAndCancelStopTheRead(t *testing.T) {
+	data := "a\n" + strings.Repeat("1\n", 5000)
+	jdata := strings.Repeat(`{"a":1}`+"\n", 5000)
+	for _, tc := range []struct{ format, data string }{{"csv", data}, {"json", jdata}, {"text", data}} {
+		t.Run(tc.format, func(t *testing.T) {
+			p := writeTemp(t, "d", tc.data)
+			s := schemaOf(fld("a", tInt64))
+			if tc.format == "text" {
+				s = schemaOf(fld("value", tString))
+			}
+			mem := checkedAlloc(t)
+			stop := errors.New("stop")
+			calls := 0
+			_, err := ReadFile(context.Background(), tc.format, p, ReadOptions{Schema: s, Alloc: mem, BatchRows: 100}, func(r arrow.RecordBatch) error {
+				r.Release()
+				calls++
+				return stop
+			})
+			if err != stop || calls != 1 {
+				t.Fatalf("emit error: %v after %d calls", err, calls)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			calls = 0
+			_, err = ReadFile(ctx, tc.format, p, ReadOptions{Schema: s, Alloc: mem, BatchRows: 100}, func(r arrow.RecordBatch) error {
+				r.Release()
+				calls++
+				cancel()
+				return nil
+			})
+			if !errors.Is(err, context.Canceled) || calls != 1 {
+				t.Fatalf("cancel: %v after %d calls", err, calls)
+			}
+		})
+	}
+}
+
+func TestEmptyPartitionKeepsSchema(t *testing.T) {
+	mem := checkedAlloc(t)
+	for _, format := range []string{"parquet", "csv"} {
+		dir := filepath.Join(t.TempDir(), format)
+		s := schemaOf(fld("a", tInt64), fld("b", tString))
+		j, err := NewWriteJob(dir, SaveError, format, WriteOptions{Alloc: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := j.WritePartition(context.Background(), 0, s, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := ListFiles(dir)
+		got, err := InferSchema(context.Background(), format, files, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if names := fieldNames(got); len(names) != 2 || names[0] != "a" || names[1] != "b" {
+			t.Errorf("%s: schema of an empty file: %v", format, names)
+		}
+		rows, _, st, err := readAll(t, format, files[0], ReadOptions{Schema: s, Alloc: mem})
+		if err != nil || len(rows) != 0 || st.Bytes == 0 {
+			t.Errorf("%s: rows %q stats %+v err %v", format, rows, st, err)
+		}
+	}
+}
+
+func TestUnsupportedColumnTypes(t *testing.T) {
+	p := writeTemp(t, "d.csv", "a\n1\n")
+	_, _, _, err := readAll(t, "csv", p, ReadOptions{Schema: schemaOf(fld("a", arrow.ListOf(tInt64)))})
+	if err == nil || !strings.Contains(err.Error(), `csv cannot read column "a"`) {
+		t.Errorf("list in csv: %v", err)
+	}
+	_, _, _, err = readAll(t, "text", p, ReadOptions{Schema: schemaOf(fld("a", tInt64))})
+	if err == nil || !strings.Contains(err.Error(), "one string column") {
+		t.Errorf("int text column: %v", err)
+	}
+	_, _, _, err = readAll(t, "csv", p, ReadOptions{Schema: schemaOf(fld("a", tInt64), fld("_corrupt_record", tInt64))})
+	if err == nil || !strings.Contains(err.Error(), "must be a string column") {
+		t.Errorf("int corrupt column: %v", err)
+	}
+}
+
+func TestJavaLayouts(t *testing.T) {
+	tests := map[string][]string{
+		"yyyy-MM-dd'T'HH:mm:ss[.SSS][XXX]": {"2006-01-02T15:04:05.000Z07:00", "2006-01-02T15:04:05.000", "2006-01-02T15:04:05Z07:00", "2006-01-02T15:04:05"},
+		"dd/MM/yy hh:mm a":                 {"02/01/06 03:04 PM"},
+		"EEE, d MMM yyyy HH:mm:ss Z":       {"Mon, 2 Jan 2006 15:04:05 -0700"},
+		"yyyy''MM":                         {"2006'01"},
+	}
+	for in, want := range tests {
+		got, err := javaLayouts(in)
+		if err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("javaLayouts(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"yyyy[MM", "yyyy]", "'open", "yyyy-QQ"} {
+		if _, err := javaLayouts(bad); err == nil {
+			t.Errorf("javaLayouts(%q) succeeded", bad)
+		}
+	}
+}
