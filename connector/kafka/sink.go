@@ -32,6 +32,9 @@ type Sink struct {
 	last  int64 // last committed batch id; -1 if none (transactional mode)
 	ids   map[string][16]byte
 	recs  []*kgo.Record
+	// hook, if set (tests only), is called at each step of a transactional
+	// batch: "begun", "produced", "recorded", "committed".
+	hook func(step string, batchID int64)
 }
 
 var (
@@ -212,6 +215,7 @@ func (s *Sink) AddBatch(ctx context.Context, batchID int64, recs []Record) error
 	if err := s.cl.BeginTransaction(); err != nil {
 		return s.txnErr(batchID, "begin", err)
 	}
+	s.step("begun", batchID)
 	commit := false
 	defer func() {
 		if !commit {
@@ -224,9 +228,11 @@ func (s *Sink) AddBatch(ctx context.Context, batchID int64, recs []Record) error
 	if err := s.produce(ctx, batchID); err != nil {
 		return err
 	}
+	s.step("produced", batchID)
 	if err := s.recordBatch(ctx, batchID, s.recs[0].Topic); err != nil {
 		return err
 	}
+	s.step("recorded", batchID)
 	tctx, cancel := s.cfg.withTimeout(ctx)
 	defer cancel()
 	if err := s.cl.EndTransaction(tctx, kgo.TryCommit); err != nil {
@@ -234,7 +240,14 @@ func (s *Sink) AddBatch(ctx context.Context, batchID int64, recs []Record) error
 	}
 	commit = true
 	s.last = batchID
+	s.step("committed", batchID)
 	return nil
+}
+
+func (s *Sink) step(name string, batchID int64) {
+	if s.hook != nil {
+		s.hook(name, batchID)
+	}
 }
 
 func (s *Sink) convert(recs []Record) error {
