@@ -164,12 +164,12 @@ func benchStatePair(b *testing.B, mode stateMode) {
 	small, large := keysFor(stateSmallCount()), keysFor(stateLargeCount())
 	poolS := updateInput(ecS, small, stateUpdateCount())
 	poolL := updateInput(ecL, large, stateUpdateCount())
-	runS, ns, err := preloadedState(ctx, ecS, clkS, mode, small, poolS, b.TempDir())
+	runS, ns, err := preloadedState(ctx, ecS, clkS, mode, small, poolS, b.TempDir(), 0)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer stopOrFail(b, runS.stop)
-	runL, nl, err := preloadedState(ctx, ecL, clkL, mode, large, poolL, b.TempDir())
+	runL, nl, err := preloadedState(ctx, ecL, clkL, mode, large, poolL, b.TempDir(), 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func BenchmarkMapWithState(b *testing.B) {
 		ec, clk := newManualBenchEngine(b)
 		keys := keysFor(stateLargeCount())
 		pool := updateInput(ec, keys, stateUpdateCount())
-		run, next, err := preloadedState(ctx, ec, clk, stateMap, keys, pool, b.TempDir())
+		run, next, err := preloadedState(ctx, ec, clk, stateMap, keys, pool, b.TempDir(), 0)
 		if err != nil {
 			b.Fatal(err)
 		}

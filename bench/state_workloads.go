@@ -276,8 +276,9 @@ type stateRun struct {
 
 // startStateRun builds and starts a state graph on ec, whose clock must
 // be clk; initial, when not nil, is the initial state. dir is the
-// checkpoint directory.
-func startStateRun(ec *engine.Context, clk *clock.Manual, mode stateMode, initial *rdd.RDD[rdd.Pair[string, int64]], dir string, collect bool) (*stateRun, error) {
+// checkpoint directory; every, when not 0, how often the state is
+// written to it (dstream's default otherwise).
+func startStateRun(ec *engine.Context, clk *clock.Manual, mode stateMode, initial *rdd.RDD[rdd.Pair[string, int64]], dir string, every time.Duration, collect bool) (*stateRun, error) {
 	ssc, err := dstream.NewStreamingContext(ec, streamInterval, dstream.WithClock(clk))
 	if err != nil {
 		return nil, err
@@ -301,6 +302,9 @@ func startStateRun(ec *engine.Context, clk *clock.Manual, mode stateMode, initia
 		out = dstream.UpdateStateByKey(in, sumState, opts...)
 	default:
 		return nil, fmt.Errorf("unknown state mode %v", mode)
+	}
+	if every > 0 {
+		out = out.Checkpoint(every)
 	}
 	err = out.ForeachRDD(func(ctx context.Context, r *rdd.RDD[rdd.Pair[string, int64]], _ time.Time) error {
 		if collect {
@@ -386,8 +390,8 @@ func (m handState) apply(batch []rdd.Pair[string, int64]) []rdd.Pair[string, int
 // state 0, given as the initial state) and runs the first batch, which
 // loads it, plus stateWarm more, each with an update batch from pool.
 // next is the index in pool of the next batch to use.
-func preloadedState(ctx context.Context, ec *engine.Context, clk *clock.Manual, mode stateMode, keys []string, pool []*rdd.RDD[rdd.Pair[string, int64]], dir string) (run *stateRun, next int, err error) {
-	run, err = startStateRun(ec, clk, mode, initialState(ec, keys), dir, false)
+func preloadedState(ctx context.Context, ec *engine.Context, clk *clock.Manual, mode stateMode, keys []string, pool []*rdd.RDD[rdd.Pair[string, int64]], dir string, every time.Duration) (run *stateRun, next int, err error) {
+	run, err = startStateRun(ec, clk, mode, initialState(ec, keys), dir, every, false)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -490,7 +494,7 @@ func measureStateMemory(ctx context.Context, keys []string, dirs func() string) 
 	// context that ran one empty batch.
 	var err error
 	res.byData, err = stateMemory(ctx, func(ec *engine.Context, clk *clock.Manual) (*stateRun, func() (uint64, error), error) {
-		run, err := startStateRun(ec, clk, stateMap, nil, dirs(), false)
+		run, err := startStateRun(ec, clk, stateMap, nil, dirs(), 0, false)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -514,7 +518,7 @@ func measureStateMemory(ctx context.Context, keys []string, dirs func() string) 
 	// it includes the initial pairs and everything that keeps them.
 	res.initial, err = stateMemory(ctx, func(ec *engine.Context, clk *clock.Manual) (*stateRun, func() (uint64, error), error) {
 		h0 := liveHeap()
-		run, err := startStateRun(ec, clk, stateMap, initialState(ec, keys), dirs(), false)
+		run, err := startStateRun(ec, clk, stateMap, initialState(ec, keys), dirs(), 0, false)
 		if err != nil {
 			return nil, nil, err
 		}

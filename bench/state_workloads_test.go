@@ -165,7 +165,7 @@ func TestStateWorkloadsMatchBaseline(t *testing.T) {
 		for _, mode := range []stateMode{stateMap, stateUpdate} {
 			t.Run(fmt.Sprintf("slots=%d/%v", slots, mode), func(t *testing.T) {
 				ec, clk := newManualTestEngine(t, engine.Slots(slots))
-				run, err := startStateRun(ec, clk, mode, rdd.Parallelize(ec, initial, 3), t.TempDir(), true)
+				run, err := startStateRun(ec, clk, mode, rdd.Parallelize(ec, initial, 3), t.TempDir(), 0, true)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -214,7 +214,7 @@ func TestPreloadedStateRunsUpdates(t *testing.T) {
 	for _, mode := range []stateMode{stateMap, stateUpdate} {
 		ec, clk := newManualTestEngine(t)
 		pool := updateInput(ec, keys, 300)
-		run, next, err := preloadedState(testCtx(t), ec, clk, mode, keys, pool, t.TempDir())
+		run, next, err := preloadedState(testCtx(t), ec, clk, mode, keys, pool, t.TempDir(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +240,7 @@ func TestPreloadedStateRunsUpdates(t *testing.T) {
 func TestLoadByBatchesInsertsEveryKey(t *testing.T) {
 	keys := makeKeys(3_001)
 	ec, clk := newManualTestEngine(t)
-	run, err := startStateRun(ec, clk, stateMap, nil, t.TempDir(), true)
+	run, err := startStateRun(ec, clk, stateMap, nil, t.TempDir(), 0, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestMeasureStateMemory(t *testing.T) {
 func TestHandStateMatchesMapWithState(t *testing.T) {
 	_, initial, batches := stateInput()
 	ec, clk := newManualTestEngine(t)
-	run, err := startStateRun(ec, clk, stateMap, rdd.Parallelize(ec, initial, 3), t.TempDir(), true)
+	run, err := startStateRun(ec, clk, stateMap, rdd.Parallelize(ec, initial, 3), t.TempDir(), 0, true)
 	if err != nil {
 		t.Fatal(err)
 	}

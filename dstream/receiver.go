@@ -716,6 +716,14 @@ func (s *receiverStream[T]) openLog(c *checkpointer) error {
 	return nil
 }
 
+func (s *receiverStream[T]) closeLog() {
+	if l := s.sup.blocks.wal; l != nil {
+		if err := l.close(); err != nil {
+			s.ssc.log.Warn("dstream: closing the write-ahead log failed", "receiver", s.sup.name, "err", err)
+		}
+	}
+}
+
 // restore re-queues the logged blocks no batch took and remembers what
 // earlier batches took, to replay them.
 func (s *receiverStream[T]) restore(c *checkpointer, progress json.RawMessage, records map[int64]json.RawMessage, until time.Time) error {

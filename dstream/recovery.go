@@ -457,8 +457,14 @@ func (c *checkpointer) start() {
 	go c.writer()
 }
 
-// close waits for the state writes queued so far and stops the writer.
+// close waits for the state writes queued so far, stops the writer and
+// closes the write-ahead logs.
 func (c *checkpointer) close() {
+	for _, in := range c.inputs {
+		if l, ok := in.(interface{ closeLog() }); ok {
+			l.closeLog()
+		}
+	}
 	if c.writes == nil {
 		return
 	}

@@ -101,7 +101,7 @@ func (n *streamNode) CheckpointName() string {
 // [streamNode.CheckpointName]): recovery from a checkpoint matches
 // stateful streams and inputs by name, so naming them lets the code
 // around them change between runs. Names must be unique in a context and
-// may hold letters, digits, '-', '_' and '.'. It returns s.
+// may hold letters, digits, '-', '_', '.' and '#'. It returns s.
 func (s *DStream[T]) Name(name string) *DStream[T] {
 	if s == nil || s.err != nil {
 		return s
