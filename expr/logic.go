@@ -160,7 +160,7 @@ func (n *Not) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
 		return nil, err
 	}
 	defer a.Release()
-	return callCompute(ec, "invert", nil, a)
+	return callCompute(ec, "not", nil, a)
 }
 
 // NullCheck is IS NULL (or IS NOT NULL when Not is set); never null.

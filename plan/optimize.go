@@ -38,6 +38,12 @@ var (
 	// joins and aggregations where the result stays the same, and hands
 	// predicates to scans whose source can use them.
 	PushDownPredicates = NewRule("PushDownPredicates", pushDown)
+	// CollapseProject merges a projection into the projection below it.
+	CollapseProject = NewRule("CollapseProject", collapseProjects)
+	// PushDownJoinConditions moves the parts of a join's residual
+	// condition that refer to one side only into a filter on that side,
+	// where the join type allows.
+	PushDownJoinConditions = NewRule("PushDownJoinConditions", pushDownJoinConditions)
 	// PruneColumns makes scans read only the columns the query uses and
 	// drops unused projected columns.
 	PruneColumns = NewRule("PruneColumns", func(n Node) (Node, error) { return prune(n, nil) })
@@ -45,7 +51,7 @@ var (
 
 // DefaultRules returns the rules an Optimizer runs by default, in order.
 func DefaultRules() []Rule {
-	return []Rule{ConstantFolding, CombineFilters, PushDownPredicates, PruneColumns}
+	return []Rule{ConstantFolding, CombineFilters, PushDownPredicates, PushDownJoinConditions, CollapseProject, PruneColumns}
 }
 
 // Optimizer rewrites logical plans with its Rules, repeating the list
@@ -614,4 +620,95 @@ func Analyze(n Node) error {
 		return n.WithChildren(n.Children())
 	})
 	return err
+}
+
+func collapseProjects(n Node) (Node, error) {
+	return TransformUp(n, func(n Node) (Node, error) {
+		outer, ok := n.(*Project)
+		if !ok {
+			return n, nil
+		}
+		inner, ok := outer.Child.(*Project)
+		if !ok {
+			return n, nil
+		}
+		defs := map[string]expr.Expr{}
+		for _, e := range inner.Exprs {
+			if !expr.IsDeterministic(e) {
+				return n, nil
+			}
+			defs[expr.Name(e)] = expr.Unalias(e)
+		}
+		exprs := make([]expr.Expr, len(outer.Exprs))
+		for i, e := range outer.Exprs {
+			name := expr.Name(e)
+			x, err := expr.Transform(e, func(x expr.Expr) (expr.Expr, error) {
+				if col, ok := x.(*expr.Column); ok {
+					if d, ok := defs[col.Name]; ok {
+						return d, nil
+					}
+				}
+				return x, nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			if expr.Name(x) != name {
+				x = expr.As(expr.Unalias(x), name)
+			}
+			exprs[i] = x
+		}
+		out, err := NewProject(inner.Child, exprs)
+		if err != nil {
+			return n, nil
+		}
+		return out, nil
+	})
+}
+
+func pushDownJoinConditions(n Node) (Node, error) {
+	return TransformUp(n, func(n Node) (Node, error) {
+		j, ok := n.(*Join)
+		if !ok || j.Condition == nil || !expr.IsDeterministic(j.Condition) {
+			return n, nil
+		}
+		ln, rn := names(j.Left.Schema()), names(j.Right.Schema())
+		toLeft := j.Type == InnerJoin || j.Type == RightOuterJoin
+		toRight := j.Type == InnerJoin || j.Type == LeftOuterJoin || j.Type == LeftSemiJoin || j.Type == LeftAntiJoin
+		var left, right, keep []expr.Expr
+		for _, p := range expr.Conjuncts(j.Condition) {
+			cols := expr.Columns(p)
+			inL := len(cols) > 0 && subsetOf(cols, ln) && !anyIn(cols, rn)
+			inR := len(cols) > 0 && subsetOf(cols, rn) && !anyIn(cols, ln)
+			switch {
+			case inL && toLeft:
+				left = append(left, p)
+			case inR && toRight:
+				right = append(right, p)
+			default:
+				keep = append(keep, p)
+			}
+		}
+		if len(left) == 0 && len(right) == 0 {
+			return n, nil
+		}
+		l, err := filterOver(j.Left, left)
+		if err != nil {
+			return nil, err
+		}
+		r, err := filterOver(j.Right, right)
+		if err != nil {
+			return nil, err
+		}
+		return NewEquiJoin(l, r, j.Type, j.LeftKeys, j.RightKeys, expr.AndAll(keep...))
+	})
+}
+
+func anyIn(cols, names []string) bool {
+	for _, c := range cols {
+		if slices.Contains(names, c) {
+			return true
+		}
+	}
+	return false
 }
