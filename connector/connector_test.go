@@ -236,6 +236,27 @@ func TestPlanBatchNewPartitionsFromEarliest(t *testing.T) {
 	}
 }
 
+type tolerantSource struct {
+	fakeSource
+	fail bool
+}
+
+func (t *tolerantSource) FailOnDataLoss() bool { return t.fail }
+
+func TestPlanBatchRegressedPartition(t *testing.T) {
+	src := &tolerantSource{fakeSource: fakeSource{latest: Offsets{p(0): 3, p(1): 10}, earliest: Offsets{p(0): 1, p(1): 0}}, fail: true}
+	start := Offsets{p(0): 8, p(1): 4}
+	if _, _, _, err := PlanBatch(context.Background(), src, start, Limits{}); !errors.Is(err, ErrOffsetsRegressed) {
+		t.Fatalf("failOnDataLoss: %v", err)
+	}
+	src.fail = false
+	rs, end, _, err := PlanBatch(context.Background(), src, start, Limits{})
+	want := []OffsetRange{{p(0), 1, 3}, {p(1), 4, 10}}
+	if err != nil || !reflect.DeepEqual(rs, want) || end[p(0)] != 3 {
+		t.Fatalf("tolerant: %v %v %v", rs, end, err)
+	}
+}
+
 func TestLimitsReadyAndRateCap(t *testing.T) {
 	l := Limits{MinOffsetsPerTrigger: 100, MaxTriggerDelay: time.Second}
 	if l.Ready(0, time.Hour) || l.Ready(50, 500*time.Millisecond) || !l.Ready(50, time.Second) || !l.Ready(100, 0) {

@@ -27,7 +27,10 @@
 //     [Limits] (maxOffsetsPerTrigger split over partitions in proportion to
 //     lag, a per-partition cap from a rate and the interval). [Limits.Ready]
 //     tells whether to run the trigger at all (minOffsetsPerTrigger with
-//     maxTriggerDelay). The engine logs the end offsets, then
+//     maxTriggerDelay). A partition whose latest offset fell below its start
+//     (recreated) fails the plan with [ErrOffsetsRegressed], unless the
+//     source tolerates data loss ([DataLossPolicy]). The engine logs the end
+//     offsets, then
 //  4. runs one task per range, each calling [Source.Read], which emits the
 //     records of exactly that range in batches. Read may run concurrently for
 //     different ranges and may be repeated.

@@ -70,10 +70,10 @@ type Committer interface {
 	Commit(ctx context.Context, end Offsets) error
 }
 
-// Bounded is implemented by sources configured with a fixed end (a batch
-// read of a range). EndingOffsets resolves the configured end; the engine
-// reads [InitialOffsets, EndingOffsets) and stops. Sources without it are
-// unbounded: reading up to LatestOffsets is the batch query.
+// Bounded is implemented by sources that support batch reads of a fixed
+// range. EndingOffsets resolves the configured end (typically "latest" by
+// default); a batch query reads [InitialOffsets, EndingOffsets) and stops.
+// For sources without it, a batch query reads up to LatestOffsets.
 type Bounded interface {
 	EndingOffsets(ctx context.Context) (Offsets, error)
 }
@@ -200,8 +200,19 @@ func prorate(lags []int64, total, limit int64) {
 	}
 }
 
+// DataLossPolicy is implemented by sources that let the user tolerate lost
+// data (Kafka's failOnDataLoss=false). When FailOnDataLoss returns false,
+// PlanBatch restarts a partition whose latest offset fell below the batch
+// start (the partition was recreated) at its earliest offset instead of
+// failing with ErrOffsetsRegressed. Without it, regressions fail.
+type DataLossPolicy interface {
+	FailOnDataLoss() bool
+}
+
 // PlanBatch asks src for its latest offsets, starts partitions that are new
 // since start at their earliest offset, and plans the batch with PlanRanges.
+// A partition whose latest offset is below its start fails the plan with
+// ErrOffsetsRegressed unless src tolerates data loss (DataLossPolicy).
 // It returns the ranges, the end offsets and the latest offsets (for
 // progress reporting: lag = latest - end).
 func PlanBatch(ctx context.Context, src OffsetSource, start Offsets, lim Limits) (ranges []OffsetRange, end, latest Offsets, err error) {
@@ -210,8 +221,12 @@ func PlanBatch(ctx context.Context, src OffsetSource, start Offsets, lim Limits)
 		return nil, nil, nil, err
 	}
 	var fresh []Partition
+	tolerate := false
+	if dp, ok := src.(DataLossPolicy); ok {
+		tolerate = !dp.FailOnDataLoss()
+	}
 	for _, p := range latest.Partitions() {
-		if _, ok := start[p]; !ok {
+		if off, ok := start[p]; !ok || (tolerate && latest[p] < off) {
 			fresh = append(fresh, p)
 		}
 	}
@@ -230,7 +245,7 @@ func PlanBatch(ctx context.Context, src OffsetSource, start Offsets, lim Limits)
 			if !ok {
 				return nil, nil, nil, fmt.Errorf("connector: plan: no earliest offset for new partition %s", p)
 			}
-			from[p] = off
+			from[p] = min(off, latest[p])
 		}
 	}
 	ranges, end, err = PlanRanges(from, latest, lim)

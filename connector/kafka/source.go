@@ -48,6 +48,7 @@ var (
 	_ connector.Source[Record] = (*Source)(nil)
 	_ connector.Committer      = (*Source)(nil)
 	_ connector.Bounded        = (*Source)(nil)
+	_ connector.DataLossPolicy = (*Source)(nil)
 )
 
 // NewSource validates the options, connects, and checks within the API
@@ -120,6 +121,12 @@ func (s *Source) validate() error {
 // Limits.Ready. A DStream adds its own per-partition rate cap
 // (connector.RateCap) to MaxPerPartition.
 func (s *Source) Limits() connector.Limits { return s.cfg.limits }
+
+// FailOnDataLoss implements connector.DataLossPolicy: the FailOnDataLoss
+// setting (failOnDataLoss). With false, connector.PlanBatch restarts a
+// recreated partition (latest offset below the batch start) at its earliest
+// offset.
+func (s *Source) FailOnDataLoss() bool { return s.cfg.failOnDataLoss }
 
 // Close closes the client. Reads in progress fail.
 func (s *Source) Close() error {

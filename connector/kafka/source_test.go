@@ -318,6 +318,45 @@ func TestDataLoss(t *testing.T) {
 	}
 }
 
+func TestRecreatedTopic(t *testing.T) {
+	addrs := newCluster(t, 1, "re")
+	produce(t, addrs, "re", 0, 10, 1)
+	ctx := testCtx(t)
+	strict := newSource(t, addrs, Subscribe("re"))
+	lenient := newSource(t, addrs, Subscribe("re"), FailOnDataLoss(false))
+	for _, s := range []*Source{strict, lenient} {
+		if _, err := s.LatestOffsets(ctx); err != nil { // caches the old topic id
+			t.Fatal(err)
+		}
+	}
+	adm := admin(t, addrs)
+	if _, err := adm.DeleteTopics(ctx, "re"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "re"); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, addrs, "re", 0, 2, 1)
+	r := connector.OffsetRange{Partition: part("re", 0), From: 5, Until: 10}
+	_, err := readAll(t, strict, r)
+	var dl *DataLossError
+	if !errors.As(err, &dl) || dl.LostFrom != 5 || dl.LostUntil != 10 || dl.AvailableUntil != 2 {
+		t.Fatalf("recreated topic: %v", err)
+	}
+	if recs, err := readAll(t, lenient, r); err != nil || len(recs) != 0 || lenient.Stats().LostRecords != 5 {
+		t.Fatalf("lenient: %v %v %+v", recs, err, lenient.Stats())
+	}
+	// Planning from the old offsets: strict fails, lenient restarts at 0.
+	old := connector.Offsets{part("re", 0): 10}
+	if _, _, _, err := connector.PlanBatch(ctx, strict, old, connector.Limits{}); !errors.Is(err, connector.ErrOffsetsRegressed) {
+		t.Fatalf("strict plan: %v", err)
+	}
+	ranges, _, _, err := connector.PlanBatch(ctx, lenient, old, connector.Limits{})
+	if err != nil || len(ranges) != 1 || ranges[0].From != 0 || ranges[0].Until != 2 {
+		t.Fatalf("lenient plan: %v %v", ranges, err)
+	}
+}
+
 func TestBrokerUnreachable(t *testing.T) {
 	ctx := testCtx(t)
 	t0 := time.Now()
