@@ -20,7 +20,9 @@ func When(cond Column, value any) Column {
 }
 
 // Coalesce returns the first non-null argument.
-func Coalesce(cs ...Column) Column { return fn(cs, func(es []expr.Expr) expr.Expr { return expr.NewCoalesce(es...) }) }
+func Coalesce(cs ...Column) Column {
+	return fn(cs, func(es []expr.Expr) expr.Expr { return expr.NewCoalesce(es...) })
+}
 
 // Lower returns c in lower case.
 func Lower(c Column) Column { return unary(c, expr.Lower) }
@@ -46,7 +48,9 @@ func Substring(c Column, pos, length int) Column {
 }
 
 // Concat joins strings; null when any is null.
-func Concat(cs ...Column) Column { return fn(cs, func(es []expr.Expr) expr.Expr { return expr.Concat(es...) }) }
+func Concat(cs ...Column) Column {
+	return fn(cs, func(es []expr.Expr) expr.Expr { return expr.Concat(es...) })
+}
 
 // Split splits c around matches of the regular expression pattern.
 func Split(c Column, pattern string) Column {

@@ -14,8 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/spate-io/spate/clock"
-	"github.com/spate-io/spate/engine"
 	. "github.com/spate-io/spate/dataframe"
+	"github.com/spate-io/spate/engine"
 )
 
 var rewrite = flag.Bool("rewrite", false, "rewrite the golden files in testdata/ with the current output")
@@ -173,7 +173,7 @@ func queries(s *Session) map[string]*DataFrame {
 			Select(Col("id"), Col("name")).OrderBy(Col("id")),
 		"join_using": o.WithColumnRenamed("customer", "name").JoinUsing(p.Select(Col("name"), Col("city")), []string{"name"}, "full").
 			OrderBy(Col("name"), Col("id")),
-		"union_distinct": p.Select(Col("city")).Union(o.Select(Col("customer"))).Distinct().OrderBy(Col("city")),
+		"union_distinct":  p.Select(Col("city")).Union(o.Select(Col("customer"))).Distinct().OrderBy(Col("city")),
 		"drop_duplicates": p.DropDuplicates("city").Select(Col("city")).OrderBy(Col("city")),
 		"case_when": p.Select(Col("name"), When(Col("age").Lt(30), "young").When(Col("age").Lt(50), "middle").
 			Otherwise("senior").As("band"), Coalesce(Col("age"), Lit(int64(-1))).As("age_or")),

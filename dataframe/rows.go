@@ -97,7 +97,7 @@ func (df *DataFrame) ShowTo(ctx context.Context, w io.Writer, n int, truncate bo
 	if n < 0 {
 		n = 0
 	}
-	rows, err := df.Limit(n+1).Collect(ctx)
+	rows, err := df.Limit(n + 1).Collect(ctx)
 	if err != nil {
 		return err
 	}

@@ -284,8 +284,9 @@ func (h *HashJoinExec) probeBatch(ec *expr.EvalContext, t *buildTable, b arrow.R
 		enc = newEncoder(keys)
 	}
 	var lidx, ridx []int32
+	var buf []byte
 	for i := range n {
-		id, ok := t.km.find(keys, enc, i)
+		id, ok := t.km.find(keys, enc, i, &buf)
 		if !ok {
 			continue
 		}

@@ -93,8 +93,9 @@ func (m *keyMap) assign(keys []arrow.Array, n int, ids []uint32, newRows []int32
 }
 
 // find returns the id of row i's key, without adding it. Keys with a
-// null never match (join semantics).
-func (m *keyMap) find(keys []arrow.Array, enc *encoder, i int) (uint32, bool) {
+// null never match (join semantics). buf is the caller's scratch space:
+// find is safe for concurrent use once the map is built.
+func (m *keyMap) find(keys []arrow.Array, enc *encoder, i int, buf *[]byte) (uint32, bool) {
 	for _, k := range keys {
 		if k.IsNull(i) {
 			return 0, false
@@ -104,8 +105,8 @@ func (m *keyMap) find(keys []arrow.Array, enc *encoder, i int) (uint32, bool) {
 		id, ok := m.ints[expr.Values[int64](keys[0])[i]]
 		return id, ok
 	}
-	m.buf = enc.encode(m.buf[:0], i)
-	id, ok := m.strs[string(m.buf)]
+	*buf = enc.encode((*buf)[:0], i)
+	id, ok := m.strs[string(*buf)]
 	return id, ok
 }
 
