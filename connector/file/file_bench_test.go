@@ -3,9 +3,12 @@ package file
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -65,114 +68,182 @@ func batchRowsTotal(bs []arrow.RecordBatch) int64 {
 	return n
 }
 
-// BenchmarkParquet compares the connector's write job and reader with
-// arrow-go's pqarrow writer and record reader used directly, on the same
-// batches, with the same codec (zstd) and row-group size.
-func BenchmarkParquet(b *testing.B) {
-	batches := benchBatches()
-	rows := batchRowsTotal(batches)
+// parquetOps are the four measured operations over the same batches: the
+// connector's write job and reader, and arrow-go's pqarrow writer and
+// record reader used directly with the same codec (zstd), row-group size
+// and batch size.
+type parquetOps struct {
+	batches   []arrow.RecordBatch
+	rows      int64
+	dir       string
+	spateFile string // written by writeSpate, read by readSpate
+	arrowFile string // written by writeArrow, read by readArrow
+	n         int
+}
+
+func newParquetOps(b *testing.B) *parquetOps {
+	bs := benchBatches()
 	dir := b.TempDir()
-	props := func() *parquet.WriterProperties {
-		return parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd),
-			parquet.WithMaxRowGroupLength(1<<20), parquet.WithStats(true))
+	return &parquetOps{batches: bs, rows: batchRowsTotal(bs), dir: dir,
+		spateFile: filepath.Join(dir, "spate.parquet"), arrowFile: filepath.Join(dir, "arrow.parquet")}
+}
+
+func (p *parquetOps) writeSpate(b *testing.B) {
+	p.n++
+	out := filepath.Join(p.dir, fmt.Sprintf("w%d", p.n))
+	j, err := NewWriteJob(out, SaveOverwrite, "parquet", WriteOptions{JobID: "bench"})
+	if err != nil {
+		b.Fatal(err)
 	}
-	spateFile := filepath.Join(dir, "spate-read")
-	b.Run("write/spate", func(b *testing.B) {
-		for i := 0; b.Loop(); i++ {
-			out := filepath.Join(dir, fmt.Sprintf("w%d", i))
-			j, err := NewWriteJob(out, SaveOverwrite, "parquet", WriteOptions{JobID: "bench"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := j.WritePartition(context.Background(), 0, benchSchema, batches); err != nil {
-				b.Fatal(err)
-			}
-			if err := j.Commit(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			if i == 0 {
-				files, _ := ListFiles(out)
-				os.Rename(files[0], spateFile)
-			}
-			os.RemoveAll(out)
+	if err := j.WritePartition(context.Background(), 0, benchSchema, p.batches); err != nil {
+		b.Fatal(err)
+	}
+	if err := j.Commit(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	files, _ := ListFiles(out)
+	if err := os.Rename(files[0], p.spateFile); err != nil {
+		b.Fatal(err)
+	}
+	os.RemoveAll(out)
+}
+
+func (p *parquetOps) writeArrow(b *testing.B) {
+	f, err := os.Create(p.arrowFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithMaxRowGroupLength(1<<20), parquet.WithStats(true))
+	fw, err := pqarrow.NewFileWriter(benchSchema, struct{ *bufio.Writer }{bw}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, rec := range p.batches {
+		if err := fw.WriteBuffered(rec); err != nil {
+			b.Fatal(err)
 		}
-		b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	}
+	if err := fw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := errors.Join(bw.Flush(), f.Close()); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func (p *parquetOps) readSpate(b *testing.B) {
+	var n int64
+	_, err := ReadFile(context.Background(), "parquet", p.spateFile, ReadOptions{Schema: benchSchema}, func(r arrow.RecordBatch) error {
+		n += r.NumRows()
+		r.Release()
+		return nil
 	})
-	arrowFile := filepath.Join(dir, "arrow.parquet")
-	b.Run("write/pqarrow", func(b *testing.B) {
-		for b.Loop() {
-			f, err := os.Create(arrowFile)
-			if err != nil {
-				b.Fatal(err)
+	if err != nil || n != p.rows {
+		b.Fatalf("read %d rows, %v", n, err)
+	}
+}
+
+func (p *parquetOps) readArrow(b *testing.B) {
+	f, err := os.Open(p.arrowFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	pf, err := pqfile.NewParquetReader(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: DefaultBatchRows}, memory.DefaultAllocator)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rr.Release()
+	var n int64
+	for rr.Next() {
+		n += rr.RecordBatch().NumRows()
+	}
+	if rr.Err() != nil || n != p.rows {
+		b.Fatalf("read %d rows, %v", n, rr.Err())
+	}
+}
+
+// timed runs f after a GC, returning its wall time.
+func timed(b *testing.B, f func(*testing.B)) time.Duration {
+	b.StopTimer()
+	runtime.GC()
+	b.StartTimer()
+	start := time.Now()
+	f(b)
+	return time.Since(start)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkParquet measures each side on its own: write/spate,
+// write/pqarrow, read/spate, read/pqarrow (rows/s).
+func BenchmarkParquet(b *testing.B) {
+	p := newParquetOps(b)
+	p.writeSpate(b)
+	p.writeArrow(b)
+	for _, c := range []struct {
+		name string
+		f    func(*testing.B)
+	}{{"write/spate", p.writeSpate}, {"write/pqarrow", p.writeArrow}, {"read/spate", p.readSpate}, {"read/pqarrow", p.readArrow}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				c.f(b)
 			}
-			bw := bufio.NewWriterSize(f, 1<<20)
-			fw, err := pqarrow.NewFileWriter(benchSchema, struct{ *bufio.Writer }{bw}, props(), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, rec := range batches {
-				if err := fw.WriteBuffered(rec); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := fw.Close(); err != nil {
-				b.Fatal(err)
-			}
-			bw.Flush()
-			f.Close()
+			b.ReportMetric(float64(p.rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkParquetRatio runs both sides in one loop, in alternating order,
+// at least 3 rounds, and reports median rows/s per side and the ratios
+// spate ÷ pqarrow for writing and reading (1.0 = as fast as pqarrow used
+// directly). On a shared machine only the ratios are meaningful.
+func BenchmarkParquetRatio(b *testing.B) {
+	p := newParquetOps(b)
+	var ws, wa, rs, ra []time.Duration
+	round := func(i int) {
+		if i%2 == 0 {
+			ws = append(ws, timed(b, p.writeSpate))
+			wa = append(wa, timed(b, p.writeArrow))
+			rs = append(rs, timed(b, p.readSpate))
+			ra = append(ra, timed(b, p.readArrow))
+		} else {
+			wa = append(wa, timed(b, p.writeArrow))
+			ws = append(ws, timed(b, p.writeSpate))
+			ra = append(ra, timed(b, p.readArrow))
+			rs = append(rs, timed(b, p.readSpate))
 		}
-		b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	})
-	b.Run("read/spate", func(b *testing.B) {
-		if _, err := os.Stat(spateFile); err != nil {
-			b.Skip("run write/spate first")
-		}
-		for b.Loop() {
-			var n int64
-			_, err := ReadFile(context.Background(), "parquet", spateFile, ReadOptions{Schema: benchSchema}, func(r arrow.RecordBatch) error {
-				n += r.NumRows()
-				r.Release()
-				return nil
-			})
-			if err != nil || n != rows {
-				b.Fatalf("read %d rows, %v", n, err)
-			}
-		}
-		b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	})
-	b.Run("read/pqarrow", func(b *testing.B) {
-		if _, err := os.Stat(arrowFile); err != nil {
-			b.Skip("run write/pqarrow first")
-		}
-		for b.Loop() {
-			f, err := os.Open(arrowFile)
-			if err != nil {
-				b.Fatal(err)
-			}
-			pf, err := pqfile.NewParquetReader(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: DefaultBatchRows}, memory.DefaultAllocator)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rr, err := fr.GetRecordReader(context.Background(), nil, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var n int64
-			for rr.Next() {
-				n += rr.RecordBatch().NumRows()
-			}
-			if rr.Err() != nil || n != rows {
-				b.Fatalf("read %d rows, %v", n, rr.Err())
-			}
-			rr.Release()
-			pf.Close()
-		}
-		b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	})
+	}
+	i := 0
+	for b.Loop() {
+		round(i)
+		i++
+	}
+	for ; i < 3; i++ {
+		round(i)
+	}
+	rate := func(d time.Duration) float64 { return float64(p.rows) / d.Seconds() }
+	b.ReportMetric(rate(median(ws)), "spate-write-rows/s")
+	b.ReportMetric(rate(median(wa)), "pqarrow-write-rows/s")
+	b.ReportMetric(rate(median(rs)), "spate-read-rows/s")
+	b.ReportMetric(rate(median(ra)), "pqarrow-read-rows/s")
+	b.ReportMetric(float64(median(wa))/float64(median(ws)), "write-ratio")
+	b.ReportMetric(float64(median(ra))/float64(median(rs)), "read-ratio")
 }
 
 // textBenchFile writes the first benchRows(1M) rows of the bench batches as

@@ -474,7 +474,11 @@ func convertJSON(c *column, tp *timeParser, raw []byte, arena *[]byte, v *cell) 
 			}
 			return fmt.Errorf("column %q: want a %s string, got %.20s", c.name, c.typ, raw)
 		}
-		if err := convertText(c.kind, c.unit, tp, unescapeJSON(nil, raw), v); err != nil {
+		s := raw[1 : len(raw)-1]
+		if bytes.IndexByte(s, '\\') >= 0 {
+			s = unescapeJSON(nil, raw)
+		}
+		if err := convertText(c.kind, c.unit, tp, s, v); err != nil {
 			return fmt.Errorf("column %q: %w", c.name, err)
 		}
 	default:

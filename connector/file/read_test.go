@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
@@ -108,6 +109,32 @@ func TestJavaLayouts(t *testing.T) {
 	for _, bad := range []string{"yyyy[MM", "yyyy]", "'open", "yyyy-QQ"} {
 		if _, err := javaLayouts(bad); err == nil {
 			t.Errorf("javaLayouts(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestFastTimestampMatchesTimeParse(t *testing.T) {
+	for _, s := range []string{
+		"2024-05-01", "2024-05-01T10:00", "2024-05-01 10:00:59", "2024-02-29T23:59:59.123456789Z",
+		"1969-12-31T23:59:59.5-01:30", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+0530", "1900-03-01 00:00:00.1",
+	} {
+		sec, ns, _, ok := fastTimestamp([]byte(s))
+		if !ok {
+			t.Errorf("%s: not parsed", s)
+			continue
+		}
+		tp := &timeParser{tsLayouts: append(defaultTimestampLayouts, "2006-01-02T15:04:05Z0700"), loc: time.UTC}
+		want, err := tp.parse(tp.tsLayouts, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sec != want.Unix() || ns != int64(want.Nanosecond()) {
+			t.Errorf("%s: got %d.%09d, want %d.%09d", s, sec, ns, want.Unix(), want.Nanosecond())
+		}
+	}
+	for _, s := range []string{"2024-02-30", "2024-13-01", "2024-05-01T25:00", "2024-05-01T10:00:00.", "2024-05-01X", "2024-05-01T10:00:00+2"} {
+		if _, _, _, ok := fastTimestamp([]byte(s)); ok {
+			t.Errorf("%s: parsed", s)
 		}
 	}
 }

@@ -103,6 +103,7 @@ type timeParser struct {
 	tsLayouts   []string
 	dateLayouts []string
 	loc         *time.Location
+	fast        bool // default formats: try fastTimestamp first
 }
 
 // defaultTimestampLayouts accept RFC 3339 and the common SQL forms, with or
@@ -135,6 +136,7 @@ func newTimeParser(o options) (*timeParser, error) {
 		tp.tsLayouts = ls
 	} else {
 		tp.tsLayouts = defaultTimestampLayouts
+		tp.fast = true
 	}
 	if f := o.str("dateFormat", ""); f != "" {
 		ls, err := javaLayouts(f)
@@ -374,6 +376,16 @@ func convertText(k kind, unit arrow.TimeUnit, tp *timeParser, s []byte, v *cell)
 		}
 		v.i = dateFrom(tm)
 	case kTimestamp:
+		if tp.fast {
+			if sec, ns, zoned, ok := fastTimestamp(t); ok && (zoned || tp.loc == time.UTC) {
+				n, err := scaleTimestamp(sec, ns, unit)
+				if err != nil {
+					return err
+				}
+				v.i = n
+				return nil
+			}
+		}
 		tm, err := tp.parse(tp.tsLayouts, string(t))
 		if err != nil {
 			return fmt.Errorf("%q is not a timestamp", t)
@@ -553,4 +565,135 @@ func javaLayout(p string) (string, error) {
 		b.WriteString(l)
 	}
 	return b.String(), nil
+}
+
+// fastTimestamp parses the common ISO 8601 forms without time.Parse:
+// "YYYY-MM-DD[(T| )HH:MM[:SS[.fraction]]][Z|±HH:MM|±HHMM]". Values without
+// a zone are UTC; hasZone reports whether one was given. ok is false for
+// anything else (the caller then falls back to the layouts).
+func fastTimestamp(s []byte) (unixSec int64, nsec int64, hasZone bool, ok bool) {
+	num := func(b []byte) (int, bool) {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
+		return 0, 0, false, false
+	}
+	y, ok1 := num(s[0:4])
+	mo, ok2 := num(s[5:7])
+	d, ok3 := num(s[8:10])
+	if !ok1 || !ok2 || !ok3 || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) {
+		return 0, 0, false, false
+	}
+	var h, mi, sec int
+	rest := s[10:]
+	if len(rest) > 0 {
+		if len(rest) < 6 || (rest[0] != 'T' && rest[0] != ' ') || rest[3] != ':' {
+			return 0, 0, false, false
+		}
+		var okh, okm bool
+		h, okh = num(rest[1:3])
+		mi, okm = num(rest[4:6])
+		if !okh || !okm || h > 23 || mi > 59 {
+			return 0, 0, false, false
+		}
+		rest = rest[6:]
+		if len(rest) >= 3 && rest[0] == ':' {
+			var oks bool
+			if sec, oks = num(rest[1:3]); !oks || sec > 59 {
+				return 0, 0, false, false
+			}
+			rest = rest[3:]
+			if len(rest) > 1 && (rest[0] == '.' || rest[0] == ',') {
+				i := 1
+				scale := int64(100_000_000)
+				for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+					if scale > 0 {
+						nsec += int64(rest[i]-'0') * scale
+						scale /= 10
+					}
+					i++
+				}
+				if i == 1 {
+					return 0, 0, false, false
+				}
+				rest = rest[i:]
+			}
+		}
+		switch {
+		case len(rest) == 0:
+		case len(rest) == 1 && rest[0] == 'Z':
+			hasZone = true
+			rest = nil
+		case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':',
+			len(rest) == 5 && (rest[0] == '+' || rest[0] == '-'):
+			zh, okh := num(rest[1:3])
+			zm, okm := num(rest[len(rest)-2:])
+			if !okh || !okm || zh > 23 || zm > 59 {
+				return 0, 0, false, false
+			}
+			off := zh*3600 + zm*60
+			if rest[0] == '-' {
+				off = -off
+			}
+			unixSec -= int64(off)
+			hasZone = true
+		default:
+			return 0, 0, false, false
+		}
+	}
+	unixSec += daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+sec)
+	return unixSec, nsec, hasZone, true
+}
+
+func daysIn(m, y int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the days from 1970-01-01 to y-m-d (proleptic
+// Gregorian calendar).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+// scaleTimestamp converts seconds and nanoseconds to unit.
+func scaleTimestamp(sec, nsec int64, unit arrow.TimeUnit) (int64, error) {
+	switch unit {
+	case arrow.Second:
+		return sec, nil
+	case arrow.Millisecond:
+		return sec*1e3 + nsec/1e6, nil
+	case arrow.Microsecond:
+		return sec*1e6 + nsec/1e3, nil
+	}
+	if sec < -9_223_372_036 || sec > 9_223_372_035 {
+		return 0, fmt.Errorf("timestamp out of range for nanoseconds")
+	}
+	return sec*1e9 + nsec, nil
 }
