@@ -61,6 +61,16 @@ func (s *Source) Read(ctx context.Context, r connector.OffsetRange, emit func([]
 		rp, err := s.fetch(ctx, p, next, refresh)
 		refresh = false
 		if err != nil {
+			if retriable(err) && retries < maxRetries {
+				// No leader (an election) or a stale topic: wait and
+				// look the leader up again.
+				retries++
+				refresh = true
+				if err := backoff(ctx, retries); err != nil {
+					return fmt.Errorf("kafka: read %s: %w", r, err)
+				}
+				continue
+			}
 			return fmt.Errorf("kafka: read %s at offset %d: %w", r, next, err)
 		}
 		opts.Offset = next

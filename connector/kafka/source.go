@@ -474,8 +474,11 @@ func (s *Source) leader(ctx context.Context, p connector.Partition, refresh bool
 	if err != nil {
 		return 0, [16]byte{}, s.cfg.wrapUnavailable(ctx, "metadata", err)
 	}
-	if len(md.Topics) != 1 || md.Topics[0].ErrorCode != 0 {
-		return 0, [16]byte{}, fmt.Errorf("kafka: metadata of %s: topic unavailable", p)
+	if len(md.Topics) != 1 {
+		return 0, [16]byte{}, fmt.Errorf("kafka: metadata of %s: %d topics in the answer", p, len(md.Topics))
+	}
+	if code := md.Topics[0].ErrorCode; code != 0 {
+		return 0, [16]byte{}, fmt.Errorf("kafka: metadata of %s: %w", p, kerr.ErrorForCode(code))
 	}
 	tm := topicMeta{id: md.Topics[0].TopicID, leaders: map[int32]int32{}}
 	for _, pd := range md.Topics[0].Partitions {
@@ -486,7 +489,7 @@ func (s *Source) leader(ctx context.Context, p connector.Partition, refresh bool
 	s.mu.Unlock()
 	l, ok := tm.leaders[p.Index]
 	if !ok || l < 0 {
-		return 0, [16]byte{}, fmt.Errorf("kafka: %s has no leader", p)
+		return 0, [16]byte{}, fmt.Errorf("kafka: %s has no leader: %w", p, kerr.LeaderNotAvailable)
 	}
 	return l, tm.id, nil
 }
