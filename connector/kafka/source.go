@@ -137,6 +137,14 @@ func (s *Source) Close() error {
 // Client returns the underlying franz-go client (for tools; do not close it).
 func (s *Source) Client() *kgo.Client { return s.cl }
 
+// Partitions refreshes metadata (uncached) and returns the partitions the
+// source reads now, sorted: all partitions of the subscribed topics that
+// exist, of the topics matching the pattern, or the assigned ones (an
+// assigned partition that does not exist is an error).
+func (s *Source) Partitions(ctx context.Context) ([]connector.Partition, error) {
+	return s.partitions(ctx)
+}
+
 // partitions refreshes metadata and returns the partitions the source reads,
 // sorted.
 func (s *Source) partitions(ctx context.Context) ([]connector.Partition, error) {

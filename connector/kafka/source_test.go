@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/spate-io/spate/connector"
@@ -487,5 +488,27 @@ func TestOptionsValidation(t *testing.T) {
 	}
 	if _, err := NewSource(ctx, Brokers("h:1"), Subscribe("x"), EndingOffsets(Earliest())); !errors.Is(err, ErrConfig) {
 		t.Errorf("earliest end: %v", err)
+	}
+}
+
+func TestLeaderMove(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(1, "m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addrs := c.ListenAddrs()
+	produce(t, addrs, "m", 0, 100, 1)
+	s := newSource(t, addrs, Subscribe("m"))
+	if _, err := s.LatestOffsets(testCtx(t)); err != nil { // caches the leader
+		t.Fatal(err)
+	}
+	old := c.LeaderFor("m", 0)
+	if err := c.MoveTopicPartition("m", 0, (old+1)%3); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := readAll(t, s, connector.OffsetRange{Partition: part("m", 0), From: 0, Until: 100})
+	if err != nil || len(recs) != 100 {
+		t.Fatalf("after the leader moved from %d: %d records, %v", old, len(recs), err)
 	}
 }
