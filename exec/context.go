@@ -217,3 +217,25 @@ func (c *Context) Run(ctx context.Context, op Operator, description string, fn f
 		})
 	})
 }
+
+// RunPartitions runs op and calls fn once per partition, from the task
+// that computed it, with all of the partition's batches (valid during the
+// call only).
+func (c *Context) RunPartitions(ctx context.Context, op Operator, description string, fn func(ctx context.Context, part int, batches []arrow.RecordBatch) error) error {
+	return c.Engine.RunJob(ctx, op, nil, description, func(ctx context.Context, tc *engine.TaskContext) error {
+		p := tc.Partition()
+		var bs []arrow.RecordBatch
+		defer func() { releaseBatches(bs) }()
+		if err := op.Execute(ctx, tc, p, func(b arrow.RecordBatch) error {
+			if b.NumRows() > 0 {
+				b.Retain()
+				bs = append(bs, b)
+				tc.AddRecordsWritten(int(b.NumRows()))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return fn(ctx, p, bs)
+	})
+}
