@@ -101,7 +101,9 @@ func (r *DataFrameReader) Load(path string) *DataFrame {
 }
 
 // Parquet loads Parquet files.
-func (r *DataFrameReader) Parquet(path string) *DataFrame { return r.Format(file.FormatParquet).Load(path) }
+func (r *DataFrameReader) Parquet(path string) *DataFrame {
+	return r.Format(file.FormatParquet).Load(path)
+}
 
 // JSON loads JSON-lines files.
 func (r *DataFrameReader) JSON(path string) *DataFrame { return r.Format(file.FormatJSON).Load(path) }

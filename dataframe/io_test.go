@@ -54,16 +54,16 @@ not json
 		"parquet_roundtrip": s.Read().Parquet(pq).OrderBy(Col("name")),
 		"parquet_pushdown": s.Read().Parquet(pq).Where(Col("age").Gt(40)).Select(Col("name"), Col("age")).
 			OrderBy(Col("name")),
-		"partitioned": s.Read().Parquet(part).GroupBy(Col("city")).Agg(CountAll().As("n")).OrderBy(Col("city")),
+		"partitioned":       s.Read().Parquet(part).GroupBy(Col("city")).Agg(CountAll().As("n")).OrderBy(Col("city")),
 		"csv_permissive":    csv.Load(csvPath),
 		"csv_dropmalformed": csv.Option("mode", "DROPMALFORMED").Load(csvPath).Drop("_corrupt_record"),
 		"csv_failfast":      csv.Option("mode", "FAILFAST").Load(csvPath),
 		"csv_aggregate": csv.Option("mode", "DROPMALFORMED").Load(csvPath).GroupBy(Col("region")).
 			Agg(Sum(Col("units").Multiply(Col("price"))).As("revenue")).OrderBy(Col("region")),
 		"json_inferred": s.Read().Option("mode", "DROPMALFORMED").JSON(jsonPath).GroupBy(Col("user")).Sum("n").OrderBy(Col("user")),
-		"text_words": s.Read().Text(textPath).Select(Split(Col("value"), " ").As("words")),
-		"missing":    s.Read().Parquet(filepath.Join(dir, "nope")),
-		"bad_format": s.Read().Format("avro").Load(pq),
+		"text_words":    s.Read().Text(textPath).Select(Split(Col("value"), " ").As("words")),
+		"missing":       s.Read().Parquet(filepath.Join(dir, "nope")),
+		"bad_format":    s.Read().Format("avro").Load(pq),
 	}
 }
 
