@@ -1,12 +1,14 @@
 package file
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // DefaultPartitionValue is the directory value written for a null
@@ -34,14 +36,35 @@ func hidden(name string) bool {
 // sorted. A missing path gives an error wrapping [fs.ErrNotExist] that
 // names the path.
 func ListFiles(path string) ([]string, error) {
+	infos, err := ListFileInfos(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(infos))
+	for i, fi := range infos {
+		out[i] = fi.Path
+	}
+	return out, nil
+}
+
+// FileInfo describes one data file found by [ListFileInfos].
+type FileInfo struct {
+	Path    string
+	Size    int64
+	ModTime time.Time
+}
+
+// ListFileInfos is [ListFiles] with each file's size and modification time,
+// for callers that order or filter files by age (a streaming file source).
+func ListFileInfos(path string) ([]FileInfo, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("file: list %s: %w", path, err)
 	}
 	if !st.IsDir() {
-		return []string{path}, nil
+		return []FileInfo{{Path: path, Size: st.Size(), ModTime: st.ModTime()}}, nil
 	}
-	var out []string
+	var out []FileInfo
 	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -55,21 +78,26 @@ func ListFiles(path string) ([]string, error) {
 			}
 			return nil
 		}
-		if d.Type().IsRegular() || (d.Type()&fs.ModeSymlink != 0 && isRegular(p)) {
-			out = append(out, p)
+		if d.IsDir() {
+			return nil
+		}
+		fi, err := os.Stat(p) // follows symlinks
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed while listing, or a dangling link
+			}
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			out = append(out, FileInfo{Path: p, Size: fi.Size(), ModTime: fi.ModTime()})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("file: list %s: %w", path, err)
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b FileInfo) int { return strings.Compare(a.Path, b.Path) })
 	return out, nil
-}
-
-func isRegular(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
 }
 
 // PartitionValues returns the hive-style partition values encoded in the
