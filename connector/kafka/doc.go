@@ -150,7 +150,10 @@
 //
 // </sink options>
 //
-// Testing: the tests and examples run against
-// github.com/twmb/franz-go/pkg/kfake, an in-process cluster that speaks the
-// Kafka protocol.
+// # Embedded cluster
+//
+// [NewEmbedded] starts an in-process cluster that speaks the Kafka protocol
+// (github.com/twmb/franz-go/pkg/kfake), so the Kafka path runs on a machine
+// without Kafka (spate demo --kafka); the tests and examples run against it
+// too. Pointing Brokers at a real Kafka or Redpanda is the only change.
 package kafka
