@@ -87,7 +87,7 @@
 //
 // Text: one row per line in a single string column "value"; option
 // wholetext=true (default false) reads each file as one row. Writing needs
-// a schema of exactly one string column.
+// a schema of exactly one string column; nulls are written as empty lines.
 //
 // Parquet write options:
 //

@@ -180,6 +180,7 @@ type textWriter struct {
 	schema *arrow.Schema
 	buf    []byte
 	tmp    []byte
+	zones  zones
 }
 
 func (t *textWriter) write(rec arrow.RecordBatch) error {
@@ -266,10 +267,34 @@ func appendStringValue(dst []byte, a arrow.Array, i int) []byte {
 // appendPlain appends the text form of a non-null value, as CSV and
 // partition directory names write it.
 func (t *textWriter) appendPlain(dst []byte, a arrow.Array, i int) []byte {
-	return appendPlain(dst, a, i, t.wc.tsLayout, t.wc.dateLayout)
+	if t.zones == nil {
+		t.zones = zones{}
+	}
+	return appendPlainIn(dst, a, i, t.wc.tsLayout, t.wc.dateLayout, t.zones)
 }
 
 func appendPlain(dst []byte, a arrow.Array, i int, tsLayout, dateLayout string) []byte {
+	return appendPlainIn(dst, a, i, tsLayout, dateLayout, nil)
+}
+
+// zones caches time zones by name for writers.
+type zones map[string]*time.Location
+
+func (z zones) get(name string) *time.Location {
+	if loc, ok := z[name]; ok {
+		return loc
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		loc = time.UTC
+	}
+	if z != nil {
+		z[name] = loc
+	}
+	return loc
+}
+
+func appendPlainIn(dst []byte, a arrow.Array, i int, tsLayout, dateLayout string, z zones) []byte {
 	switch a := a.(type) {
 	case *array.Int64:
 		return strconv.AppendInt(dst, a.Value(i), 10)
@@ -305,9 +330,7 @@ func appendPlain(dst []byte, a arrow.Array, i int, tsLayout, dateLayout string) 
 		unit := a.DataType().(*arrow.TimestampType).Unit
 		tm := a.Value(i).ToTime(unit)
 		if tz := a.DataType().(*arrow.TimestampType).TimeZone; tz != "" && tz != "UTC" {
-			if loc, err := time.LoadLocation(tz); err == nil {
-				tm = tm.In(loc)
-			}
+			tm = tm.In(z.get(tz))
 		}
 		return tm.AppendFormat(dst, tsLayout)
 	}

@@ -93,6 +93,9 @@ func InferSchema(ctx context.Context, format string, files []string, opts map[st
 	if err != nil {
 		return nil, err
 	}
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("file: cannot infer a %s schema from %d file(s) starting with %s: they hold no records; give a schema", f, len(files), files[0])
+	}
 	fields = appendPartitionFields(fields, files)
 	return arrow.NewSchema(fields, nil), nil
 }

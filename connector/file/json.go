@@ -410,11 +410,13 @@ func convertJSON(c *column, tp *timeParser, raw []byte, arena *[]byte, v *cell) 
 			return fmt.Errorf("column %q: want a base64 string, got %.20s", c.name, raw)
 		}
 		s := str()
-		n, err := base64.StdEncoding.Decode(s, s)
+		start := len(*arena)
+		out, err := base64.StdEncoding.AppendDecode(*arena, s)
 		if err != nil {
 			return fmt.Errorf("column %q: bad base64: %v", c.name, err)
 		}
-		v.s = s[:n]
+		*arena = out
+		v.s = out[start:len(out):len(out)]
 	case kBool:
 		switch raw[0] {
 		case 't':
@@ -577,7 +579,7 @@ type jsonRow struct {
 	byName  map[string]int
 	spans   [][2]int
 	cells   []cell
-	arena   []byte
+	arena   []byte // unescaped strings of the current row; cells point into it
 	scratch []byte
 }
 

@@ -1,6 +1,9 @@
 package file
 
 import (
+	"context"
+	"encoding/base64"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"slices"
 	"strings"
 	"testing"
@@ -123,5 +126,30 @@ func TestReadJSON(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestReadJSONBinaryLongValues(t *testing.T) {
+	// base64 decoding must not overwrite input it has not read yet
+	long := strings.Repeat("0123456789abcdef", 8)
+	enc := base64.StdEncoding.EncodeToString([]byte(long))
+	p := writeTemp(t, "b.json", `{"bin":"`+enc+`","s":"after"}`)
+	mem := checkedAlloc(t)
+	var got, after string
+	_, err := ReadFile(context.Background(), "json", p, ReadOptions{Schema: schemaOf(fld("bin", arrow.BinaryTypes.Binary), fld("s", tString)), Alloc: mem}, func(r arrow.RecordBatch) error {
+		defer r.Release()
+		got = string(r.Column(0).(*array.Binary).Value(0))
+		after = r.Column(1).(*array.String).Value(0)
+		return nil
+	})
+	if err != nil || got != long || after != "after" {
+		t.Fatalf("got %q %q, %v", got, after, err)
+	}
+}
+
+func TestInferEmptyJSON(t *testing.T) {
+	p := writeTemp(t, "e.json", "\n\n")
+	if _, err := InferSchema(context.Background(), "json", []string{p}, nil); err == nil || !strings.Contains(err.Error(), "hold no records") {
+		t.Fatalf("err = %v", err)
 	}
 }
