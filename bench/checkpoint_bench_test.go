@@ -19,9 +19,9 @@ import (
 const checkpointEveryBatches = 10
 
 // BenchmarkStateCheckpoint measures what fault tolerance costs a stateful
-// stream with stateLargeCount() (1M) keys of MapWithState state.
+// stream with stateLargeCount() (1M) keys of state.
 //
-// overhead: two graphs side by side (as benchStatePair), one writing its
+// overhead/MapWithState, overhead/UpdateStateByKey: two graphs side by side (as benchStatePair), one writing its
 // state every 10 batches, one never (an interval of a million batches;
 // both write their metadata checkpoint twice per batch). One step is 10
 // batches, so each step of the checkpointing side includes one state
@@ -33,37 +33,9 @@ const checkpointEveryBatches = 10
 // a restart, with the state restored from a checkpoint of 1M keys
 // (recovery-s; target ≤ 2 s). state-MB is the size of the state files.
 func BenchmarkStateCheckpoint(b *testing.B) {
-	b.Run("overhead", func(b *testing.B) {
-		ctx := context.Background()
-		ecC, clkC := newManualBenchEngine(b)
-		ecN, clkN := newManualBenchEngine(b)
-		keys := keysFor(stateLargeCount())
-		poolC := updateInput(ecC, keys, stateUpdateCount())
-		poolN := updateInput(ecN, keys, stateUpdateCount())
-		runC, nc, err := preloadedState(ctx, ecC, clkC, stateMap, keys, poolC, b.TempDir(), checkpointEveryBatches*streamInterval)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer stopOrFail(b, runC.stop)
-		runN, nn, err := preloadedState(ctx, ecN, clkN, stateMap, keys, poolN, b.TempDir(), 1_000_000*streamInterval)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer stopOrFail(b, runN.stop)
-		steps := func(run *stateRun, pool []*rdd.RDD[rdd.Pair[string, int64]], next *int) func(context.Context) error {
-			return func(ctx context.Context) error {
-				for range checkpointEveryBatches {
-					if err := run.advance(ctx, pool[*next%len(pool)]); err != nil {
-						return err
-					}
-					*next++
-				}
-				return nil
-			}
-		}
-		never, ckpt := measurePairedBatches(b, ctx, steps(runN, poolN, &nn), steps(runC, poolC, &nc))
-		reportPaired(b, "never", never, "every10", ckpt)
-	})
+	for _, mode := range []stateMode{stateMap, stateUpdate} {
+		b.Run("overhead/"+mode.String(), func(b *testing.B) { benchCheckpointOverhead(b, mode) })
+	}
 	b.Run("recovery", func(b *testing.B) {
 		var total time.Duration
 		var size int64
@@ -80,6 +52,40 @@ func BenchmarkStateCheckpoint(b *testing.B) {
 		b.ReportMetric(total.Seconds()/float64(n), "recovery-s")
 		b.ReportMetric(float64(size)/(1<<20), "state-MB")
 	})
+}
+
+// benchCheckpointOverhead is one overhead benchmark; a step is 10
+// batches, so the -ms/batch metrics are per 10 batches.
+func benchCheckpointOverhead(b *testing.B, mode stateMode) {
+	ctx := context.Background()
+	ecC, clkC := newManualBenchEngine(b)
+	ecN, clkN := newManualBenchEngine(b)
+	keys := keysFor(stateLargeCount())
+	poolC := updateInput(ecC, keys, stateUpdateCount())
+	poolN := updateInput(ecN, keys, stateUpdateCount())
+	runC, nc, err := preloadedState(ctx, ecC, clkC, mode, keys, poolC, b.TempDir(), checkpointEveryBatches*streamInterval)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stopOrFail(b, runC.stop)
+	runN, nn, err := preloadedState(ctx, ecN, clkN, mode, keys, poolN, b.TempDir(), 1_000_000*streamInterval)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stopOrFail(b, runN.stop)
+	steps := func(run *stateRun, pool []*rdd.RDD[rdd.Pair[string, int64]], next *int) func(context.Context) error {
+		return func(ctx context.Context) error {
+			for range checkpointEveryBatches {
+				if err := run.advance(ctx, pool[*next%len(pool)]); err != nil {
+					return err
+				}
+				*next++
+			}
+			return nil
+		}
+	}
+	never, ckpt := measurePairedBatches(b, ctx, steps(runN, poolN, &nn), steps(runC, poolC, &nc))
+	reportPaired(b, "never", never, "every10", ckpt)
 }
 
 // recoveryGraph is the graph of the recovery benchmark: a constant input

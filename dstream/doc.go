@@ -58,7 +58,64 @@
 // grow), at a cost that depends on the slide, not on the window length.
 // [UpdateStateByKey] and [MapWithState] keep a state per key in a fixed
 // number of partitions, versioned by batch time. Stateful streams need a
-// checkpoint directory ([StreamingContext.Checkpoint]).
+// checkpoint directory ([StreamingContext.Checkpoint]), see Fault
+// tolerance.
+//
+// # Fault tolerance
+//
+// With a checkpoint directory ([StreamingContext.Checkpoint]) the context
+// writes, through package checkpoint (atomic writes, a CRC-32C per file,
+// a versioned header):
+//
+//   - a metadata checkpoint after every batch is generated (before its
+//     jobs run) and after it completes: the batch interval, the time
+//     batches are counted from, the last completed batch, the batches
+//     generated and not completed, the complete state checkpoints, and
+//     per input what each recent batch read (the files and line ranges of
+//     a TextFileStream, the write-ahead log blocks of a receiver) and its
+//     position (files seen, files in progress);
+//   - the state of stateful streams (UpdateStateByKey, MapWithState, and
+//     the windows of ReduceByKeyAndWindowInv, each built from the
+//     previous one) per partition, every checkpoint interval
+//     ([DStream.Checkpoint]; default the smallest multiple of the slide
+//     ≥ 10 s), in state/<name>/<partition>/. The batch copies its
+//     partition's map and goes on; encoding and writing happen in the
+//     background. The last 3 complete checkpoints are kept.
+//
+// [GetOrCreate] resumes a program from the directory: create builds the
+// graph again (Go cannot serialise functions), stateful streams and
+// inputs are matched to the checkpoint by name ([DStream.Name], or
+// "Op#k" derived from the order of creation), the state of the newest
+// complete checkpoint is restored, and the batches after it are re-run
+// with the input they had: the ones that had completed only as far as
+// their state goes, the others fully. A graph that does not match is an
+// error listing the differences ([ErrGraphMismatch]); a damaged file is
+// an error naming it, or, with [RecoverFromOlderCheckpoint], a fall back
+// to an older checkpoint. The state codecs ([Codec], StateSpec.KeyCodec
+// and StateCodec, [StateCodecs]) are checked at Start.
+//
+// With [WriteAheadLog], receivers' blocks are written to a log in the
+// checkpoint directory and fsynced before a batch takes them;
+// [ReceiverHandle.StoreReliably] returns once its records are durable,
+// so a receiver may acknowledge its source. On recovery the blocks of
+// re-run batches are read back from the log and blocks no batch took go
+// to the next batch. Segments no recovery can need are deleted.
+//
+// Exactly-once output: a batch re-run after a failure gets the same batch
+// time and the same input, so an output that is idempotent by batch time
+// is written exactly once. [DStream.SaveAsTextFiles] writes each batch's
+// directory atomically and skips a batch whose directory exists. For
+// [DStream.ForeachRDD], key the write by the batch time (a file or row
+// per batch time, or the time stored in the same transaction as the data
+// and checked first). [QueueStream] cannot be recovered (its RDDs are
+// not replayable); receivers without the log lose the records of the
+// batches that had not completed, and say so in the log.
+//
+// A test in this package runs a program over files and a reliable socket
+// source in a subprocess, kills it with SIGKILL at random moments 20
+// times (go test -run TestCrashRecovery -crash.kills=N -crash.seed=S for
+// more), restarts it with GetOrCreate each time and checks every batch's
+// output.
 //
 // # Rate control
 //

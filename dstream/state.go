@@ -263,12 +263,26 @@ func (sf *stateful[K, V, S, M]) restore(files []string, t time.Time) error {
 }
 
 // checkpointPartition queues partition part's state at batch t for
-// writing: a copy of the map is taken now, encoded and written in the
-// background.
+// writing. With a per-value codec the state is encoded now, into one
+// pointer-free buffer (cheap for the garbage collector, unlike a copy of
+// the map), and written in the background; with gob a copy of the map is
+// taken now, and encoded and written in the background.
 func (sf *stateful[K, V, S, M]) checkpointPartition(c *checkpointer, part int, t int64, st *stateStore[K, S]) {
+	name := sf.node().CheckpointName()
+	if vc, ok := sf.codec.(valueSliceCodec[stateRecord[K, S]]); ok {
+		b := binary.AppendUvarint(make([]byte, 0, 24*len(st.m)+16), uint64(len(st.m)))
+		var err error
+		for k, e := range st.m {
+			if b, err = vc.c.Append(b, stateRecord[K, S]{k, e.state, e.updated}); err != nil {
+				break
+			}
+		}
+		c.enqueue(stateWrite{stream: name, part: part, t: t, encode: func() ([]byte, error) { return b, err }})
+		return
+	}
 	snap := maps.Clone(st.m)
 	codec := sf.codec
-	c.enqueue(stateWrite{stream: sf.node().CheckpointName(), part: part, t: t, encode: func() ([]byte, error) {
+	c.enqueue(stateWrite{stream: name, part: part, t: t, encode: func() ([]byte, error) {
 		recs := make([]stateRecord[K, S], 0, len(snap))
 		for k, e := range snap {
 			recs = append(recs, stateRecord[K, S]{k, e.state, e.updated})
