@@ -80,7 +80,10 @@ type WriteOptions struct {
 	// Alloc allocates the writers' buffers. Default: memory.DefaultAllocator.
 	Alloc memory.Allocator
 	// JobID names the job's temporary directory and is part of every file
-	// name. It must be a valid file name part. Default: 16 random hex digits.
+	// name. It must be a valid file name part. A job that reuses the id of
+	// an earlier job on the same target (a re-executed streaming batch)
+	// writes the same file names, so its Commit replaces that job's files
+	// instead of adding copies. Default: 16 random hex digits.
 	JobID string
 }
 

@@ -408,3 +408,21 @@ func TestWriteErrors(t *testing.T) {
 		t.Errorf("unknown partition column: %v", err)
 	}
 }
+
+func TestSameJobIDReplacesFiles(t *testing.T) {
+	mem := checkedAlloc(t)
+	b := allTypesBatch(mem, 0, 4)
+	defer b.Release()
+	dir := filepath.Join(t.TempDir(), "t")
+	for range 3 { // a batch re-executed after a crash commits again
+		if err := writeJob(t, dir, SaveAppend, "parquet", WriteOptions{Alloc: mem, JobID: "batch-7"}, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rows := readDir(t, "parquet", dir, allTypes, nil); len(rows) != 4 {
+		t.Fatalf("%d rows after three commits of the same job id, want 4", len(rows))
+	}
+	if _, err := NewWriteJob(dir, SaveAppend, "parquet", WriteOptions{JobID: "../x"}); err == nil {
+		t.Error("job id with a path separator accepted")
+	}
+}
