@@ -38,10 +38,45 @@ func (s *Source) Read(ctx context.Context, r connector.OffsetRange, emit func([]
 	if r.From < 0 {
 		return fmt.Errorf("kafka: read %s: negative start offset", r)
 	}
+	// One goroutine fetches and decodes the next response while this one
+	// emits the previous: the network and the decoder overlap the caller's
+	// work. The fetcher stops before Read returns.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan []*kgo.Record, 1)
+	var ferr error
+	go func() {
+		defer close(ch)
+		ferr = s.fetchRange(ctx, r, ch)
+	}()
+	buf := make([]Record, 0, emitBatch)
+	for recs := range ch {
+		for len(recs) > 0 {
+			n := min(len(recs), emitBatch)
+			buf = buf[:n]
+			for i, rec := range recs[:n] {
+				buf[i].fromKgo(rec, s.cfg.includeHeaders)
+			}
+			recs = recs[n:]
+			s.recordsRead.Add(int64(n))
+			if err := emit(buf); err != nil {
+				cancel()
+				for range ch { //nolint:revive // drain until the fetcher stops
+				}
+				return err
+			}
+		}
+	}
+	return ferr
+}
+
+// fetchRange fetches the records of r in order and sends them to out, in
+// one slice per fetch response, until r.Until; it returns when done, on an
+// error, or when ctx ends.
+func (s *Source) fetchRange(ctx context.Context, r connector.OffsetRange, out chan<- []*kgo.Record) error {
 	var (
 		p       = r.Partition
 		next    = r.From
-		buf     []Record
 		retries int
 		empty   int
 		refresh bool
@@ -99,27 +134,6 @@ func (s *Source) Read(ctx context.Context, r connector.OffsetRange, emit func([]
 			}
 		}
 		retries = 0
-		if buf == nil {
-			buf = make([]Record, 0, emitBatch)
-		}
-		buf = buf[:0]
-		for _, rec := range fp.Records {
-			if rec.Offset >= r.Until {
-				break
-			}
-			if rec.Offset < next {
-				continue
-			}
-			buf = append(buf, Record{})
-			buf[len(buf)-1].fromKgo(rec, s.cfg.includeHeaders)
-			if len(buf) == emitBatch {
-				s.recordsRead.Add(int64(len(buf)))
-				if err := emit(buf); err != nil {
-					return err
-				}
-				buf = buf[:0]
-			}
-		}
 		if after <= next {
 			// No progress: the data is not readable yet (the broker held
 			// the fetch for FetchMaxWait) or it no longer exists.
@@ -141,11 +155,21 @@ func (s *Source) Read(ctx context.Context, r connector.OffsetRange, emit func([]
 			continue
 		}
 		empty = 0
+		recs := fp.Records
+		lo := 0
+		for lo < len(recs) && recs[lo].Offset < next {
+			lo++
+		}
+		hi := len(recs)
+		for hi > lo && recs[hi-1].Offset >= r.Until {
+			hi--
+		}
 		next = after
-		if len(buf) > 0 {
-			s.recordsRead.Add(int64(len(buf)))
-			if err := emit(buf); err != nil {
-				return err
+		if hi > lo {
+			select {
+			case out <- recs[lo:hi]:
+			case <-ctx.Done():
+				return fmt.Errorf("kafka: read %s: %w", r, ctx.Err())
 			}
 		}
 	}

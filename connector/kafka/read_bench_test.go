@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"slices"
@@ -14,13 +15,13 @@ import (
 	"github.com/spate-io/spate/connector"
 )
 
-// benchSizes returns the records and partitions of the read benchmark:
-// 1,000,000 records over 4 partitions, or 4,000 with SPATE_BENCH_SHORT=1.
-func benchSizes() (records, partitions int) {
+// benchRecords returns the records of the read benchmark: 1,000,000, or
+// 4,000 with SPATE_BENCH_SHORT=1.
+func benchRecords() int {
 	if os.Getenv("SPATE_BENCH_SHORT") == "1" {
-		return 4000, 4
+		return 4000
 	}
-	return 1_000_000, 4
+	return 1_000_000
 }
 
 const benchKeys = 1000
@@ -90,13 +91,21 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// BenchmarkReadCountPerKey compares, in one run, reading a 4-partition
-// topic and counting records per key through Source.Read against a plain
-// franz-go consumer loop doing the same count, both against an in-process
-// kfake cluster. Each iteration runs one pair (order alternating); it
-// reports the median rates and ratio = spate rate / franz-go rate.
+// BenchmarkReadCountPerKey compares, in one run, reading a topic (4
+// partitions, then 1) and counting records per key through Source.Read
+// against a plain franz-go consumer loop doing the same count, both against
+// an in-process kfake cluster. Each iteration runs one pair (order
+// alternating); it reports the median rates, ratio = spate rate /
+// franz-go rate, and ratio-cpu = franz-go process CPU time / spate process
+// CPU time (both include the in-process broker's work).
 func BenchmarkReadCountPerKey(b *testing.B) {
-	n, p := benchSizes()
+	for _, p := range []int{4, 1} {
+		b.Run(fmt.Sprintf("partitions=%d", p), func(b *testing.B) { benchReadCount(b, p) })
+	}
+}
+
+func benchReadCount(b *testing.B, p int) {
+	n := benchRecords()
 	addrs := newCluster(b, int32(p), "bench")
 	for i := range p {
 		produce(b, addrs, "bench", int32(i), n/p, benchKeys)
@@ -107,10 +116,10 @@ func BenchmarkReadCountPerKey(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var spateT, kgoT []time.Duration
+	var spateT, kgoT, spateCPU, kgoCPU []time.Duration
 	run := func(spate bool) {
 		runtime.GC()
-		t0 := time.Now()
+		t0, c0 := time.Now(), processCPU()
 		var (
 			m   map[string]int
 			err error
@@ -120,7 +129,7 @@ func BenchmarkReadCountPerKey(b *testing.B) {
 		} else {
 			m, err = kgoCount(ctx, addrs, "bench", n)
 		}
-		d := time.Since(t0)
+		d, c := time.Since(t0), processCPU()-c0
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -132,9 +141,9 @@ func BenchmarkReadCountPerKey(b *testing.B) {
 			b.Fatalf("spate=%v counted %d records over %d keys, want %d over %d", spate, total, len(m), n, benchKeys)
 		}
 		if spate {
-			spateT = append(spateT, d)
+			spateT, spateCPU = append(spateT, d), append(spateCPU, c)
 		} else {
-			kgoT = append(kgoT, d)
+			kgoT, kgoCPU = append(kgoT, d), append(kgoCPU, c)
 		}
 	}
 	i := 0
@@ -152,4 +161,7 @@ func BenchmarkReadCountPerKey(b *testing.B) {
 	b.ReportMetric(float64(n)/ms.Seconds(), "spate-rec/s")
 	b.ReportMetric(float64(n)/mk.Seconds(), "franz-go-rec/s")
 	b.ReportMetric(mk.Seconds()/ms.Seconds(), "ratio")
+	if cs := median(spateCPU); cs > 0 {
+		b.ReportMetric(median(kgoCPU).Seconds()/cs.Seconds(), "ratio-cpu")
+	}
 }
