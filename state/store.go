@@ -36,18 +36,22 @@ func (s *Store) Get(key []byte) ([]byte, bool) {
 	if v, ok := s.dirty[string(key)]; ok {
 		return v, v != nil
 	}
-	return s.getBefore(string(key))
+	return s.getBefore(key)
 }
 
 // getBefore looks key up in the loaded version, ignoring this store's
 // changes.
-func (s *Store) getBefore(key string) ([]byte, bool) {
+//
+// Every lookup indexes a map with string(key) in the index expression,
+// which the compiler does without allocating; converting key to a string
+// anywhere else would allocate a copy.
+func (s *Store) getBefore(key []byte) ([]byte, bool) {
 	for i := len(s.layers) - 1; i >= 0; i-- {
-		if v, ok := s.layers[i].changes[key]; ok {
+		if v, ok := s.layers[i].changes[string(key)]; ok {
 			return v, v != nil
 		}
 	}
-	v, ok := s.base[key]
+	v, ok := s.base[string(key)]
 	return v, ok
 }
 
@@ -68,7 +72,7 @@ func (s *Store) Delete(key []byte) error {
 	if s.done {
 		return ErrStoreClosed
 	}
-	if _, existed := s.getBefore(string(key)); existed {
+	if _, existed := s.getBefore(key); existed {
 		s.dirty[string(key)] = nil
 	} else {
 		delete(s.dirty, string(key))
@@ -81,7 +85,7 @@ func (s *Store) Delete(key []byte) error {
 func (s *Store) Len() int64 {
 	n := s.numKeys
 	for k, v := range s.dirty {
-		_, existed := s.getBefore(k)
+		_, existed := s.getBefore(bytesOf(k))
 		switch {
 		case v == nil && existed:
 			n--
@@ -194,7 +198,7 @@ func (s *Store) Commit(ctx context.Context) (int64, error) {
 			continue
 		}
 		updated++
-		if _, existed := s.getBefore(k); !existed {
+		if _, existed := s.getBefore(bytesOf(k)); !existed {
 			added++
 		}
 	}
@@ -256,8 +260,28 @@ func (s *Store) Commit(ctx context.Context) (int64, error) {
 	return newV, nil
 }
 
-// mergeLocked applies changes to the base map.
+// mergeLocked applies changes to the base map. If changes is the larger
+// map, it copies the base into changes instead and adopts changes as the
+// base (the caller gives up changes, which nothing else references once
+// its store is done and its layer merged).
 func (pt *Partition) mergeLocked(changes map[string][]byte) {
+	if len(changes) > len(pt.base) {
+		for k, v := range pt.base {
+			if _, ok := changes[k]; !ok {
+				changes[k] = v
+			}
+		}
+		var bytes int64
+		for k, v := range changes {
+			if v == nil {
+				delete(changes, k)
+				continue
+			}
+			bytes += int64(len(k)+len(v)) + entryOverhead
+		}
+		pt.base, pt.baseBytes = changes, bytes
+		return
+	}
 	for k, v := range changes {
 		if old, ok := pt.base[k]; ok {
 			pt.baseBytes -= int64(len(k)+len(old)) + entryOverhead
