@@ -59,7 +59,11 @@ func (s *Source) Read(ctx context.Context, r connector.OffsetRange, emit func([]
 			}
 			recs = recs[n:]
 			s.recordsRead.Add(int64(n))
-			if err := emit(buf); err != nil {
+			err := emit(buf)
+			if err == nil && ctx.Err() != nil {
+				err = fmt.Errorf("kafka: read %s: %w", r, ctx.Err())
+			}
+			if err != nil {
 				cancel()
 				for range ch { //nolint:revive // drain until the fetcher stops
 				}

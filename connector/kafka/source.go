@@ -238,6 +238,13 @@ const (
 // list returns the start or end offsets of parts (end: the last stable
 // offset under read_committed).
 func (s *Source) list(ctx context.Context, kind listKind, parts []connector.Partition) (connector.Offsets, error) {
+	return s.listSkipping(ctx, kind, parts, false)
+}
+
+// listSkipping is list; with skip, partitions that fail with a retriable
+// error (a new partition without a leader yet) are left out instead of
+// failing the call.
+func (s *Source) listSkipping(ctx context.Context, kind listKind, parts []connector.Partition, skip bool) (connector.Offsets, error) {
 	out := make(connector.Offsets, len(parts))
 	if len(parts) == 0 {
 		return out, nil
@@ -266,6 +273,9 @@ func (s *Source) list(ctx context.Context, kind listKind, parts []connector.Part
 		if !ok {
 			return nil, fmt.Errorf("kafka: list offsets: no answer for %s", p)
 		}
+		if l.Err != nil && skip && retriable(l.Err) {
+			continue
+		}
 		if l.Err != nil {
 			return nil, fmt.Errorf("kafka: list offsets of %s: %w", p, l.Err)
 		}
@@ -276,13 +286,16 @@ func (s *Source) list(ctx context.Context, kind listKind, parts []connector.Part
 
 // LatestOffsets implements connector.OffsetSource: the end offset (last
 // stable offset with ReadCommitted) of every partition the source reads now,
-// including new partitions and, with SubscribePattern, new topics.
+// including new partitions and, with SubscribePattern, new topics. A
+// partition that is momentarily unavailable (no leader during an election or
+// right after creation) is left out of this answer: it gets no range in this
+// batch and keeps its offset.
 func (s *Source) LatestOffsets(ctx context.Context) (connector.Offsets, error) {
 	parts, err := s.partitions(ctx)
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.list(ctx, listEnd, parts)
+	o, err := s.listSkipping(ctx, listEnd, parts, true)
 	if err != nil {
 		return nil, err
 	}

@@ -260,6 +260,11 @@ func TestRateCaps(t *testing.T) {
 	if total != 1000 || batches != 10 {
 		t.Fatalf("read %d records in %d batches", total, batches)
 	}
+	// minOffsetsPerTrigger with maxTriggerDelay decide whether to run.
+	lazy := newSource(t, addrs, Subscribe("r"), MinOffsetsPerTrigger(2000), MaxTriggerDelay(time.Minute))
+	if l := lazy.Limits(); l.Ready(1000, time.Second) || !l.Ready(1000, time.Minute) || !l.Ready(2000, 0) {
+		t.Fatalf("limits %+v", l)
+	}
 	// Per-partition cap from a rate: 50 records/s over 2s.
 	lim = connector.Limits{MaxPerPartition: connector.RateCap(50, 2*time.Second)}
 	start, _ = s.InitialOffsets(ctx)
@@ -510,5 +515,25 @@ func TestLeaderMove(t *testing.T) {
 	recs, err := readAll(t, s, connector.OffsetRange{Partition: part("m", 0), From: 0, Until: 100})
 	if err != nil || len(recs) != 100 {
 		t.Fatalf("after the leader moved from %d: %d records, %v", old, len(recs), err)
+	}
+}
+
+func TestReadCancelled(t *testing.T) {
+	addrs := newCluster(t, 1, "big")
+	produce(t, addrs, "big", 0, 20000, 1)
+	s := newSource(t, addrs, Subscribe("big"))
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	batches := 0
+	err := s.Read(ctx, connector.OffsetRange{Partition: part("big", 0), From: 0, Until: 20000}, func(recs []Record) error {
+		if len(recs) > 1024 {
+			t.Errorf("emit got %d records", len(recs))
+		}
+		batches++
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || batches != 1 {
+		t.Fatalf("after cancel: %v, %d batches", err, batches)
 	}
 }
