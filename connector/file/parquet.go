@@ -420,12 +420,25 @@ func predValue(v any, t arrow.DataType, domain byte) (bound, bool) {
 				return bound{kind: 'i', i: map[bool]int64{false: 0, true: 1}[b]}, true
 			}
 		case arrow.DATE32:
-			if tm, ok := v.(time.Time); ok {
-				return bound{kind: 'i', i: dateFrom(tm)}, true
+			// only a midnight (UTC) converts exactly; another time of day
+			// would round and could skip a group that "<" needs
+			switch x := v.(type) {
+			case time.Time:
+				u := x.UTC()
+				if u.Hour() != 0 || u.Minute() != 0 || u.Second() != 0 || u.Nanosecond() != 0 {
+					return bound{}, false
+				}
+				return bound{kind: 'i', i: dateFrom(u)}, true
+			case arrow.Date32:
+				return bound{kind: 'i', i: int64(x)}, true
 			}
 		case arrow.TIMESTAMP:
 			if tm, ok := v.(time.Time); ok {
-				n, err := timestampFrom(tm, t.(*arrow.TimestampType).Unit)
+				unit := t.(*arrow.TimestampType).Unit
+				if int64(tm.Nanosecond())%int64(unit.Multiplier()) != 0 {
+					return bound{}, false // not exact in the column's unit
+				}
+				n, err := timestampFrom(tm, unit)
 				return bound{kind: 'i', i: n}, err == nil
 			}
 		}

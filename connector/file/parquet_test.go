@@ -67,6 +67,8 @@ func TestParquetRowGroupSkipping(t *testing.T) {
 		{"score > 150.0", []Predicate{{"score", ">", 150.0}}, 3, 100},
 		{"small = 5 skips the all-null group and the others", []Predicate{{"small", "=", 5}}, 4, 0},
 		{"and of two", []Predicate{{"id", ">=", 100}, {"name", "<", "nc"}}, 3, 100},
+		{"ts < 02:00 plus 1ns is not exact: no skip", []Predicate{{"ts", "<", base.Add(2*time.Hour + 1)}}, 0, 400},
+		{"ts < 02:00", []Predicate{{"ts", "<", base.Add(2 * time.Hour)}}, 2, 200},
 		{"unknown column ignored", []Predicate{{"nope", "=", 1}}, 0, 400},
 		{"type mismatch ignored", []Predicate{{"id", "=", "x"}}, 0, 400},
 	}

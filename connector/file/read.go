@@ -287,7 +287,12 @@ func (b *batcher) flush() error {
 	if b.rows == 0 {
 		return nil
 	}
-	rec := b.rb.NewRecordBatch()
+	var rec arrow.RecordBatch
+	if len(b.rb.Fields()) == 0 { // no columns (a count): only the row count
+		rec = array.NewRecordBatch(b.rb.Schema(), nil, int64(b.rows))
+	} else {
+		rec = b.rb.NewRecordBatch()
+	}
 	b.stats.Rows += int64(b.rows)
 	b.stats.Batches++
 	b.rows = 0

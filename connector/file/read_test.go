@@ -138,3 +138,35 @@ func TestFastTimestampMatchesTimeParse(t *testing.T) {
 		}
 	}
 }
+
+func TestNoColumnsCountsRows(t *testing.T) {
+	mem := checkedAlloc(t)
+	csvPath := writeTemp(t, "c.csv", "a\n1\n2\n3\n")
+	jsonPath := writeTemp(t, "j.json", "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n")
+	txtPath := writeTemp(t, "t.txt", "1\n2\n3\n")
+	pq, s := rowGroupFile(t, mem)
+	for _, c := range []struct {
+		format, path string
+		schema       *arrow.Schema
+		want         int64
+	}{
+		{"csv", csvPath, schemaOf(fld("a", tInt64)), 3},
+		{"json", jsonPath, schemaOf(fld("a", tInt64)), 3},
+		{"text", txtPath, schemaOf(fld("value", tString)), 3},
+		{"parquet", pq, s, 400},
+	} {
+		var rows int64
+		_, err := ReadFile(context.Background(), c.format, c.path, ReadOptions{Schema: c.schema, Columns: []string{}, Alloc: mem, BatchRows: 2},
+			func(r arrow.RecordBatch) error {
+				if r.NumCols() != 0 {
+					t.Errorf("%s: %d columns", c.format, r.NumCols())
+				}
+				rows += r.NumRows()
+				r.Release()
+				return nil
+			})
+		if err != nil || rows != c.want {
+			t.Errorf("%s: %d rows, %v; want %d", c.format, rows, err, c.want)
+		}
+	}
+}
