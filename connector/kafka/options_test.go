@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
@@ -131,5 +132,40 @@ func TestSASL(t *testing.T) {
 				t.Logf("wrong password: %v", err) // kfake drops the connection: ErrUnavailable
 			}
 		})
+	}
+}
+
+func TestProviderInRegistry(t *testing.T) {
+	addrs := newCluster(t, 2, "p")
+	reg, err := connector.NewRegistry(Provider{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := reg.Lookup("Kafka")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, ok := got.(interface {
+		OpenSource(context.Context, map[string]string) (*Source, error)
+	})
+	if !ok || got.Spec().Connector != "kafka source" {
+		t.Fatalf("provider %T", got)
+	}
+	ctx := testCtx(t)
+	src, err := prov.OpenSource(ctx, map[string]string{"kafka.bootstrap.servers": strings.Join(addrs, ","), "subscribe": "p", "startingOffsets": "earliest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if o, err := src.InitialOffsets(ctx); err != nil || len(o) != 2 {
+		t.Fatal(o, err)
+	}
+	sink, err := Provider{}.OpenSink(ctx, map[string]string{"kafka.bootstrap.servers": strings.Join(addrs, ","), "topic": "p", "kafka.transactional": "true"}, "q", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	if sink.AtLeastOnce() {
+		t.Fatal("transactional sink from options is at-least-once")
 	}
 }

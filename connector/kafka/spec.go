@@ -319,3 +319,23 @@ func (Provider) Spec() *connector.Spec { return SourceSpec() }
 
 // SinkSpec returns the sink options.
 func (Provider) SinkSpec() *connector.Spec { return SinkSpec() }
+
+// OpenSource builds a Source from Spark-style options (SourceOptions, then
+// NewSource).
+func (Provider) OpenSource(ctx context.Context, opts map[string]string) (*Source, error) {
+	o, err := SourceOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return NewSource(ctx, o...)
+}
+
+// OpenSink builds the Sink of one sink partition from Spark-style options
+// (SinkOptions, then NewSink).
+func (Provider) OpenSink(ctx context.Context, opts map[string]string, queryID string, sinkPartition int) (*Sink, error) {
+	o, err := SinkOptions(opts, queryID, sinkPartition)
+	if err != nil {
+		return nil, err
+	}
+	return NewSink(ctx, o...)
+}
