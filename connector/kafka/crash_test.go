@@ -141,6 +141,9 @@ func TestSinkCrashHarness(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("read_committed sees %d records, want %d (each exactly once)", len(got), len(want))
 	}
+	if plain := kgoReadCommitted(t, addrs, "out", len(want)); !slices.Equal(plain, want) {
+		t.Fatalf("franz-go read_committed consumer sees %d records, want %d", len(plain), len(want))
+	}
 	all := readTopic(t, addrs, "out", false)
 	t.Logf("%d kills; read_committed sees %d records, each once; the log holds %d (aborted writes of killed runs included)", kills, len(got), len(all))
 }

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -168,6 +169,10 @@ func TestSinkExactlyOnce(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("read_committed sees\n%v\nwant\n%v", got, want)
 	}
+	// The same through a plain franz-go read_committed consumer.
+	if plain := kgoReadCommitted(t, addrs, "out", len(want)); !slices.Equal(plain, want) {
+		t.Fatalf("franz-go read_committed consumer sees\n%v", plain)
+	}
 	// The uncommitted view shows the aborted zombie records: they were
 	// written, just never committed.
 	if all := readTopic(t, addrs, "out", false); len(all) != len(want)+5 {
@@ -200,4 +205,27 @@ func TestSinkOptions(t *testing.T) {
 	if !c.transactional || c.queryID != "q9" || c.sinkPartition != 4 || c.topic != "t" {
 		t.Fatalf("config %+v", c)
 	}
+}
+
+// kgoReadCommitted consumes topic from the start with a plain franz-go
+// read_committed consumer until it has n records, then checks for more with
+// one short poll, and returns the values sorted.
+func kgoReadCommitted(t *testing.T, addrs []string, topic string, n int) []string {
+	t.Helper()
+	cl := newClient(t, addrs, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	ctx := testCtx(t)
+	var out []string
+	for len(out) < n {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("after %d records: %v", len(out), err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)) })
+	}
+	more, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	cl.PollFetches(more).EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)) })
+	slices.Sort(out)
+	return out
 }
