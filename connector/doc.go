@@ -38,6 +38,14 @@
 //     reports the end offsets to the system for monitoring tools.
 //  6. Close at stop.
 //
+// For a DStream (a direct stream), each batch interval is one such batch:
+// Limits.MaxPerPartition = [RateCap](maxRatePerPartition or the
+// backpressure rate, interval), one RDD partition per range, the ranges
+// kept with the RDD so that output operations can store them with their
+// results (Spark's HasOffsetRanges), and the end offsets in the checkpoint
+// so that recovery re-reads the same ranges. For Structured Streaming the
+// end offsets go to offsets/<batch> before the batch runs.
+//
 // Batch queries over a fixed range use [Bounded.EndingOffsets].
 // [Progress] turns start, end and latest offsets into per-partition rows with
 // lag, for progress reports.
