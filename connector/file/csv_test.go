@@ -269,3 +269,11 @@ func fmtErr(err error) string {
 	}
 	return err.Error()
 }
+
+func TestReadCSVByteOrderMark(t *testing.T) {
+	p := writeTemp(t, "bom.csv", "\xEF\xBB\xBFname,age\nann,3\n")
+	rows, _, _, err := readAll(t, "csv", p, ReadOptions{Schema: schemaOf(fld("name", tString), fld("age", tInt64))})
+	if err != nil || len(rows) != 1 || rows[0] != "ann|3" {
+		t.Fatalf("rows %q, %v", rows, err)
+	}
+}

@@ -75,7 +75,9 @@
 // string. Inference widens int64 → float64 → string; booleans mixed with
 // numbers, and columns with only nulls, are strings.
 //
-// JSON lines: one object per line; blank lines are skipped. Objects map to
+// JSON lines: one object per line; blank lines are skipped. With option
+// multiLine=true (default false) each file is one JSON document instead: an
+// array whose elements are the records, or a single object. Objects map to
 // structs, arrays to lists; a value of any kind read into a string column
 // keeps its JSON text; numbers read into timestamp columns are seconds
 // since the epoch; binary is base64; "NaN", "Infinity" and "-Infinity"

@@ -689,34 +689,78 @@ func readJSON(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 	for j, jc := range row.cols {
 		jc.bindAll(b.rb.Field(j))
 	}
-	for {
-		line, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return st, fmt.Errorf("file: read %s: %w", path, err)
-		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		if cause := row.parse(line); cause != nil {
-			keep, err := p.malformed(&st, lr.line, cause)
-			if err != nil {
-				return st, err
+	multi, err := p.opts.boolean("multiLine", false)
+	if err != nil {
+		return st, err
+	}
+	err = jsonRecords(lr, path, multi, func(rec []byte, line int) error {
+		if cause := row.parse(rec); cause != nil {
+			keep, err := p.malformed(&st, line, cause)
+			if err != nil || !keep {
+				return err
 			}
-			if !keep {
-				continue
-			}
-			p.appendMalformed(line)
+			p.appendMalformed(rec)
 		} else {
-			row.build(line)
+			row.build(rec)
 		}
-		if err := b.row(); err != nil {
-			return st, err
-		}
+		return b.row()
+	})
+	if err != nil {
+		return st, err
 	}
 	return st, b.flush()
+}
+
+// jsonRecords calls f with each record and the number of the line it
+// starts on. Records are the non-blank lines, or with multiLine the whole
+// file: the elements of a top-level array, or the file itself otherwise.
+func jsonRecords(lr *lineReader, path string, multiLine bool, f func(rec []byte, line int) error) error {
+	if !multiLine {
+		for {
+			line, err := lr.next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("file: read %s: %w", path, err)
+			}
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			if err := f(line, lr.line); err != nil {
+				return err
+			}
+		}
+	}
+	data, err := io.ReadAll(lr.r)
+	if err != nil {
+		return fmt.Errorf("file: read %s: %w", path, err)
+	}
+	if len(data) >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF {
+		data = data[3:]
+	}
+	i := skipWS(data, 0)
+	if i == len(data) {
+		return nil
+	}
+	if data[i] != '[' {
+		return f(bytes.TrimSpace(data), 1+bytes.Count(data[:i], []byte{'\n'}))
+	}
+	line, counted := 1, 0
+	var inner error
+	_, err = forEachElement(data, i, 0, func(vs, ve int) error {
+		line += bytes.Count(data[counted:vs], []byte{'\n'})
+		counted = vs
+		inner = f(data[vs:ve], line)
+		return inner
+	})
+	if inner != nil {
+		return inner
+	}
+	if err != nil { // the array itself is broken: one malformed record
+		return f(data[i:], line)
+	}
+	return nil
 }
 
 // jtype is an inferred JSON type.
@@ -833,6 +877,10 @@ func inferJSON(ctx context.Context, files []string, o options, sample *sampler) 
 	if err != nil {
 		return nil, err
 	}
+	multi, err := o.boolean("multiLine", false)
+	if err != nil {
+		return nil, err
+	}
 	top := &jtype{k: jStruct, fields: map[string]*jtype{}}
 	corrupt := false
 	for _, path := range files {
@@ -841,23 +889,19 @@ func inferJSON(ctx context.Context, files []string, o options, sample *sampler) 
 		if err != nil {
 			return nil, err
 		}
-		for n := 0; !sample.done(); n++ {
-			if n%1024 == 0 {
+		n := 0
+		errDone := errors.New("sample complete")
+		err = jsonRecords(lr, path, multi, func(line []byte, lineNo int) error {
+			if n++; n%1024 == 0 {
 				if err := ctx.Err(); err != nil {
-					lr.close()
-					return nil, err
+					return err
 				}
 			}
-			line, err := lr.next()
-			if err == io.EOF {
-				break
+			if sample.done() {
+				return errDone
 			}
-			if err != nil {
-				lr.close()
-				return nil, fmt.Errorf("file: read %s: %w", path, err)
-			}
-			if len(bytes.TrimSpace(line)) == 0 || !sample.take() {
-				continue
+			if !sample.take() {
+				return nil
 			}
 			s := skipWS(line, 0)
 			end, verr := scanValue(line, s, 0)
@@ -866,20 +910,23 @@ func inferJSON(ctx context.Context, files []string, o options, sample *sampler) 
 			}
 			if verr != nil || line[s] != '{' {
 				if mode == FailFast {
-					lr.close()
-					return nil, fmt.Errorf("%w: %s:%d: not a JSON object (mode FAILFAST)", ErrMalformed, path, lr.line)
+					return fmt.Errorf("%w: %s:%d: not a JSON object (mode FAILFAST)", ErrMalformed, path, lineNo)
 				}
 				corrupt = true
-				continue
+				return nil
 			}
 			t, err := inferValue(line, s, end, 0)
 			if err != nil {
 				corrupt = true
-				continue
+				return nil
 			}
 			top = mergeJ(top, t)
-		}
+			return nil
+		})
 		lr.close()
+		if err != nil && err != errDone {
+			return nil, fmt.Errorf("file: infer %s: %w", path, err)
+		}
 		if sample.done() {
 			break
 		}

@@ -153,3 +153,34 @@ func TestInferEmptyJSON(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestReadJSONMultiLine(t *testing.T) {
+	s := schemaOf(fld("a", tInt64), fld("_corrupt_record", tString))
+	tests := []struct {
+		name, data string
+		want       []string
+	}{
+		{"array of objects", "[\n {\"a\": 1},\n {\"a\":\n   2},\n {\"a\": \"x\"}\n]\n", []string{"1|(null)", "2|(null)", `(null)|{"a": "x"}`}},
+		{"one object", "{\n \"a\": 7\n}\n", []string{"7|(null)"}},
+		{"broken array", "[{\"a\":1}, oops", []string{"1|(null)", `(null)|[{"a":1}, oops`}},
+		{"empty", "  \n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeTemp(t, "m.json", tt.data)
+			rows, _, _, err := readAll(t, "json", p, ReadOptions{Schema: s, Options: map[string]string{"multiLine": "true"}})
+			if err != nil || !slices.Equal(rows, tt.want) {
+				t.Fatalf("rows %q, %v; want %q", rows, err, tt.want)
+			}
+		})
+	}
+	p := writeTemp(t, "m.json", "[{\"a\":1},\n{\"b\":\"x\"}]")
+	inferred, err := InferSchema(context.Background(), "json", []string{p}, map[string]string{"multiLine": "true"})
+	if err != nil || strings.Join(fieldNames(inferred), ",") != "a,b" {
+		t.Fatalf("inferred %v, %v", inferred, err)
+	}
+	_, _, _, err = readAll(t, "json", writeTemp(t, "f.json", "[{\"a\":1},\n{\"a\":true}]"), ReadOptions{Schema: s, Options: map[string]string{"multiLine": "true", "mode": "FAILFAST"}})
+	if err == nil || !strings.Contains(err.Error(), "f.json:2:") {
+		t.Fatalf("failfast: %v", err)
+	}
+}

@@ -159,7 +159,11 @@ func TestTextFormatsRoundTrip(t *testing.T) {
 				}
 				want := rowsOf([]arrow.RecordBatch{rec})
 				slices.Sort(want)
-				got := readDir(t, format, dir, schema, map[string]string{"mode": "FAILFAST", "multiLine": "true"})
+				readOpts := map[string]string{"mode": "FAILFAST"}
+				if format == "csv" {
+					readOpts["multiLine"] = "true" // strings hold line breaks
+				}
+				got := readDir(t, format, dir, schema, readOpts)
 				if !slices.Equal(got, want) {
 					t.Fatalf("round trip:\n got %q\nwant %q", got, want)
 				}
