@@ -235,21 +235,24 @@ func structBatch[T any](schema *arrow.Schema, fs []structField, data []T) arrow.
 }
 
 // CreateDataFrameFromBatches makes a DataFrame of record batches that all
-// have one schema, each batch a partition. The DataFrame keeps its own
+// have one schema, split in order into the session's default parallelism
+// (consecutive batches form a partition). The DataFrame keeps its own
 // references to the batches; the caller keeps (and releases) its own.
 func CreateDataFrameFromBatches(s *Session, schema *arrow.Schema, batches []arrow.RecordBatch) *DataFrame {
 	if s == nil {
 		return &DataFrame{err: errors.New("dataframe.CreateDataFrameFromBatches: nil session")}
 	}
-	parts := make([][]arrow.RecordBatch, len(batches))
+	n := min(s.cfg.parallelism, max(1, len(batches)))
+	parts := make([][]arrow.RecordBatch, n)
+	per := (len(batches) + n - 1) / n
 	for i, b := range batches {
 		b.Retain()
-		parts[i] = []arrow.RecordBatch{b}
+		parts[i/per] = append(parts[i/per], b)
 	}
 	rel, err := plan.NewLocalRelation(schema, parts)
 	if err != nil {
-		for _, p := range parts {
-			p[0].Release()
+		for _, b := range batches {
+			b.Release()
 		}
 		return s.failed(fmt.Errorf("dataframe.CreateDataFrameFromBatches: %w", err))
 	}

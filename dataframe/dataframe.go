@@ -533,3 +533,30 @@ func TypeName(dt arrow.DataType) string {
 	}
 	return dt.String()
 }
+
+// ForeachBatch runs the query and calls f with each output record batch,
+// from the task computing its partition (so concurrently for different
+// partitions). The batch is valid during the call only; copy what you
+// keep. It is the cheapest action: nothing is converted to rows.
+func (df *DataFrame) ForeachBatch(ctx context.Context, f func(ctx context.Context, part int, b arrow.RecordBatch) error) error {
+	if f == nil {
+		return errors.New("dataframe.ForeachBatch: nil function")
+	}
+	p, err := df.optimized(ctx, true)
+	if err != nil {
+		return err
+	}
+	c, err := exec.NewContext(df.s.ec, df.s.cfg.alloc, df.s.cfg.clock.Now(), df.s.cfg.exec)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	op, err := exec.Plan(c, p)
+	if err != nil {
+		return err
+	}
+	if err := c.Run(ctx, op, "ForeachBatch", f); err != nil {
+		return fmt.Errorf("dataframe.ForeachBatch: %w", err)
+	}
+	return nil
+}

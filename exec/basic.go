@@ -8,7 +8,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	cexec "github.com/apache/arrow-go/v18/arrow/compute/exec"
 
 	"github.com/spate-io/spate/engine"
@@ -103,6 +102,10 @@ type FilterProjectExec struct {
 	c     *Context
 	cond  expr.Expr
 	exprs []expr.Expr
+	keep  []int // input columns the projection reads (nil: all)
+	// projectFirst evaluates the projection over all rows, then filters
+	// its output.
+	projectFirst bool
 }
 
 func newFilterProject(c *Context, child Operator, cond expr.Expr, exprs []expr.Expr, schema *arrow.Schema) *FilterProjectExec {
@@ -110,7 +113,58 @@ func newFilterProject(c *Context, child Operator, cond expr.Expr, exprs []expr.E
 	if exprs != nil {
 		name = "Project"
 	}
-	return &FilterProjectExec{base: newBase(c, name, child.NumPartitions(), schema, child), c: c, cond: cond, exprs: exprs}
+	f := &FilterProjectExec{base: newBase(c, name, child.NumPartitions(), schema, child), c: c, cond: cond, exprs: exprs}
+	if cond != nil && exprs != nil {
+		// After the mask is computed, only the columns the projection
+		// reads need filtering.
+		need := map[string]bool{}
+		cheap := true
+		for _, e := range exprs {
+			for _, col := range expr.Columns(e) {
+				need[col] = true
+			}
+			cheap = cheap && cheapExpr(e)
+		}
+		in := child.Schema()
+		if len(need) < in.NumFields() {
+			for i, fl := range in.Fields() {
+				if need[fl.Name] {
+					f.keep = append(f.keep, i)
+				}
+			}
+			if f.keep == nil {
+				f.keep = []int{}
+			}
+		}
+		// Cheap vectorized arithmetic over every row then filtering its
+		// outputs moves less memory than filtering more inputs.
+		f.projectFirst = cheap && len(exprs) < len(need)
+	}
+	return f
+}
+
+// cheapExpr reports whether e is arithmetic or comparison over columns
+// and literals, which cannot fail and costs about a memory pass.
+func cheapExpr(e expr.Expr) bool {
+	ok := true
+	expr.Walk(e, func(x expr.Expr) bool {
+		switch x.(type) {
+		case *expr.Binary, *expr.Column, *expr.Literal, *expr.Alias:
+		default:
+			ok = false
+		}
+		return ok
+	})
+	return ok
+}
+
+func exprColumnsContain(e expr.Expr, name string) bool {
+	for _, c := range expr.Columns(e) {
+		if c == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *FilterProjectExec) Describe() []string {
@@ -144,51 +198,77 @@ func (f *FilterProjectExec) Execute(ctx context.Context, tc *engine.TaskContext,
 
 // apply filters and projects one batch; nil when no row is left.
 func (f *FilterProjectExec) apply(ec *expr.EvalContext, b arrow.RecordBatch) (arrow.RecordBatch, error) {
-	b.Retain()
-	if f.cond != nil {
-		fb, err := filterBatch(f.c, ec, b, f.cond)
-		b.Release()
+	if f.cond == nil {
+		return project(ec, b, f.exprs, f.schema)
+	}
+	mask, err := evalMask(ec, b, f.cond)
+	if err != nil {
+		return nil, err
+	}
+	if mask == nil {
+		return nil, nil // NULL condition
+	}
+	defer mask.Release()
+	if f.exprs == nil {
+		return filterWithMask(f.c, b, mask)
+	}
+	if f.projectFirst {
+		p, err := project(ec, b, f.exprs, f.schema)
 		if err != nil {
 			return nil, err
 		}
-		b = fb
-		if b.NumRows() == 0 {
-			b.Release()
-			return nil, nil
+		defer p.Release()
+		return filterWithMask(f.c, p, mask)
+	}
+	in := b
+	if f.keep != nil {
+		fields := make([]arrow.Field, len(f.keep))
+		cols := make([]arrow.Array, len(f.keep))
+		for i, k := range f.keep {
+			fields[i], cols[i] = b.Schema().Field(k), b.Column(k)
 		}
+		in = array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, b.NumRows())
+		defer in.Release()
 	}
-	if f.exprs == nil {
-		return b, nil
+	fb, err := filterWithMask(f.c, in, mask)
+	if err != nil {
+		return nil, err
 	}
-	defer b.Release()
-	return project(ec, b, f.exprs, f.schema)
+	defer fb.Release()
+	if fb.NumRows() == 0 {
+		return nil, nil
+	}
+	return project(ec, fb, f.exprs, f.schema)
 }
 
-// filterBatch returns the rows of b for which cond is true.
-func filterBatch(c *Context, ec *expr.EvalContext, b arrow.RecordBatch, cond expr.Expr) (arrow.RecordBatch, error) {
+// evalMask evaluates a filter condition; nil for a NULL-typed one.
+func evalMask(ec *expr.EvalContext, b arrow.RecordBatch, cond expr.Expr) (*array.Boolean, error) {
 	m, err := cond.Eval(ec, b)
 	if err != nil {
 		return nil, err
 	}
-	defer m.Release()
 	mask, ok := m.(*array.Boolean)
 	if !ok {
+		m.Release()
 		if m.DataType().ID() == arrow.NULL {
-			return emptyBatch(c, b.Schema()), nil
+			return nil, nil
 		}
 		return nil, fmt.Errorf("exec: filter %s gave %s, not boolean", cond, m.DataType())
 	}
-	n := int(b.NumRows())
-	set := mask.NullN() == 0 && countTrue(mask) == n
-	if set {
-		b.Retain()
-		return b, nil
-	}
-	out, err := compute.FilterRecordBatch(computeCtx(c), b, mask, compute.DefaultFilterOptions())
+	return mask, nil
+}
+
+// filterBatch returns the rows of b for which cond is true.
+func filterBatch(c *Context, ec *expr.EvalContext, b arrow.RecordBatch, cond expr.Expr) (arrow.RecordBatch, error) {
+	mask, err := evalMask(ec, b, cond)
 	if err != nil {
-		return nil, fmt.Errorf("exec: filter: %w", err)
+		return nil, err
 	}
-	return out, nil
+	if mask == nil {
+		return emptyBatch(c, b.Schema()), nil
+	}
+	defer mask.Release()
+	return filterWithMask(c, b, mask)
 }
 
 func countTrue(m *array.Boolean) int {
