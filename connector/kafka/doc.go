@@ -49,6 +49,13 @@
 // Batch reads use [Source.EndingOffsets] (endingOffsets, default latest):
 // read [InitialOffsets, EndingOffsets).
 //
+// # DataFrame rows
+//
+// [Schema] is the Arrow schema of Kafka rows for Structured Streaming and
+// batch reads (key, value, topic, partition, offset, timestamp,
+// timestampType, and headers with includeHeaders), and [ArrowBuilder]
+// appends the records emitted by Read to Arrow record batches of it.
+//
 // # Sink
 //
 // [Sink] implements connector.BatchSink[[]Record]. By default it uses the
