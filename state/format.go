@@ -100,10 +100,11 @@ func (d *decoder) uvarint(what string) (uint64, error) {
 }
 
 func (d *decoder) bytes(what string) ([]byte, error) {
-	n, err := d.uvarint(what + " length")
-	if err != nil {
-		return nil, err
+	n, k := binary.Uvarint(d.b[d.off:])
+	if k <= 0 {
+		return nil, badf("payload offset %d: bad or truncated %s length", d.off, what)
 	}
+	d.off += k
 	if n > uint64(len(d.b)-d.off) {
 		return nil, badf("payload offset %d: %s of %d bytes runs past the end (%d bytes left)", d.off, what, n, len(d.b)-d.off)
 	}

@@ -270,7 +270,8 @@ func (pt *Partition) readVersion(ctx context.Context, version int64) (m map[stri
 				if _, ok := m[string(k)]; ok && dup == nil {
 					dup = k
 				}
-				m[string(k)] = clone(v)
+				ks, vs := newEntry(k, v)
+				m[ks] = vs
 				bytes += int64(len(k)+len(v)) + entryOverhead
 			})
 		if err == nil && dup != nil {
@@ -313,7 +314,8 @@ func (pt *Partition) readVersion(ctx context.Context, version int64) (m map[stri
 				delete(m, string(k))
 				return
 			}
-			m[string(k)] = clone(val)
+			ks, vs := newEntry(k, val)
+			m[ks] = vs
 			bytes += int64(len(k)+len(val)) + entryOverhead
 		})
 		if err != nil {

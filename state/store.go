@@ -61,9 +61,8 @@ func (s *Store) Put(key, value []byte) error {
 	if s.done {
 		return ErrStoreClosed
 	}
-	v := make([]byte, len(value))
-	copy(v, value)
-	s.dirty[string(key)] = v
+	k, v := newEntry(key, value)
+	s.dirty[k] = v
 	return nil
 }
 
@@ -94,6 +93,27 @@ func (s *Store) Len() int64 {
 		}
 	}
 	return n
+}
+
+// newEntry copies key and value into one allocation and returns the key
+// as a string sharing it and the (non-nil) value. Neither part is ever
+// modified afterwards, which makes the shared string legal. One allocation
+// per entry instead of two; a map assignment to an existing string key
+// replaces the stored key too, so an entry never pins the buffer of an
+// older value.
+func newEntry(key, value []byte) (string, []byte) {
+	n := len(key) + len(value)
+	if n == 0 {
+		return "", []byte{}
+	}
+	buf := make([]byte, n)
+	copy(buf, key)
+	copy(buf[len(key):], value)
+	var k string
+	if len(key) > 0 {
+		k = unsafe.String(&buf[0], len(key))
+	}
+	return k, buf[len(key):n:n]
 }
 
 // bytesOf returns a []byte sharing k's memory; it must not be modified.
