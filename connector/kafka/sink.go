@@ -197,14 +197,14 @@ func (s *Sink) AddBatch(ctx context.Context, batchID int64, recs []Record) error
 	if batchID < 0 {
 		return fmt.Errorf("kafka: sink: negative batch id %d", batchID)
 	}
+	if s.cfg.transactional && batchID <= s.last {
+		return nil // committed before: a re-run
+	}
 	if err := s.convert(recs); err != nil {
 		return err
 	}
 	if !s.cfg.transactional {
 		return s.produce(ctx, batchID)
-	}
-	if batchID <= s.last {
-		return nil
 	}
 	if len(s.recs) == 0 {
 		// Nothing to write: a re-run of this batch writes nothing either,

@@ -537,3 +537,23 @@ func TestReadCancelled(t *testing.T) {
 		t.Fatalf("after cancel: %v, %d batches", err, batches)
 	}
 }
+
+func TestReadCompressedMidBatch(t *testing.T) {
+	for _, codec := range []kgo.CompressionCodec{kgo.ZstdCompression(), kgo.Lz4Compression(), kgo.SnappyCompression(), kgo.GzipCompression()} {
+		addrs := newCluster(t, 1, "z")
+		cl := newClient(t, addrs, kgo.ProducerBatchCompression(codec), kgo.DefaultProduceTopic("z"))
+		ctx := testCtx(t)
+		var rs []*kgo.Record
+		for i := range 50 {
+			rs = append(rs, &kgo.Record{Value: fmt.Appendf(nil, "v%d", i)})
+		}
+		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil { // one batch
+			t.Fatal(err)
+		}
+		s := newSource(t, addrs, Subscribe("z"))
+		recs, err := readAll(t, s, connector.OffsetRange{Partition: part("z", 0), From: 13, Until: 21})
+		if err != nil || len(recs) != 8 || string(recs[0].Value) != "v13" || recs[7].Offset != 20 {
+			t.Fatalf("%v: %d records, %v", codec, len(recs), err)
+		}
+	}
+}
