@@ -388,10 +388,13 @@ const (
 	inferInt
 	inferFloat
 	inferString
+	inferDate
+	inferTimestamp
 )
 
-// widen merges two inferred types: null < int < float < string, bool only
-// with itself (bool and a number widen to string).
+// widen merges two inferred types: null < int < float < string; dates
+// widen to timestamps; booleans, dates and timestamps mixed with anything
+// else become strings.
 func widen(a, b csvTypeState) csvTypeState {
 	switch {
 	case a == b:
@@ -400,13 +403,18 @@ func widen(a, b csvTypeState) csvTypeState {
 		return b
 	case b == inferNull:
 		return a
-	case a == inferBool || b == inferBool:
+	case (a == inferDate && b == inferTimestamp) || (a == inferTimestamp && b == inferDate):
+		return inferTimestamp
+	case a == inferBool || b == inferBool || a >= inferDate || b >= inferDate:
 		return inferString
 	}
 	return max(a, b)
 }
 
-func inferToken(s []byte) csvTypeState {
+// inferToken returns the narrowest type of one value. Dates and timestamps
+// are recognised when tp is not nil (CSV with inferSchema), in tp's
+// formats.
+func inferToken(s []byte, tp *timeParser) csvTypeState {
 	t := bytes.TrimSpace(s)
 	if len(t) == 0 {
 		return inferNull
@@ -420,6 +428,15 @@ func inferToken(s []byte) csvTypeState {
 	if _, err := strconv.ParseFloat(string(t), 64); err == nil {
 		return inferFloat
 	}
+	if tp != nil && len(t) >= 8 && t[0] >= '0' && t[0] <= '9' {
+		var v cell
+		if convertText(kDate32, 0, tp, t, &v) == nil {
+			return inferDate
+		}
+		if convertText(kTimestamp, arrow.Microsecond, tp, t, &v) == nil {
+			return inferTimestamp
+		}
+	}
 	return inferString
 }
 
@@ -431,6 +448,10 @@ func (t csvTypeState) arrow() arrow.DataType {
 		return arrow.PrimitiveTypes.Int64
 	case inferFloat:
 		return arrow.PrimitiveTypes.Float64
+	case inferDate:
+		return arrow.FixedWidthTypes.Date32
+	case inferTimestamp:
+		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 	}
 	return arrow.BinaryTypes.String
 }
@@ -443,6 +464,10 @@ func inferCSV(ctx context.Context, files []string, o options, sample *sampler) (
 		return nil, err
 	}
 	infer, err := o.boolean("inferSchema", false)
+	if err != nil {
+		return nil, err
+	}
+	tp, err := newTimeParser(o)
 	if err != nil {
 		return nil, err
 	}
@@ -510,7 +535,7 @@ func inferCSV(ctx context.Context, files []string, o options, sample *sampler) (
 					continue
 				}
 				if types[i] != inferString {
-					types[i] = widen(types[i], inferToken(s))
+					types[i] = widen(types[i], inferToken(s, tp))
 				}
 			}
 		}

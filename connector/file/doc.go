@@ -72,8 +72,11 @@
 // fields than the header (or the schema, without header) is malformed, as
 // is a field that does not parse as its column's type. An unquoted empty
 // field is null for non-string columns; a quoted empty field is the empty
-// string. Inference widens int64 → float64 → string; booleans mixed with
-// numbers, and columns with only nulls, are strings.
+// string. Inference widens int64 → float64 → string; values in dateFormat
+// are dates and values in timestampFormat timestamps (µs, UTC), a date
+// column with timestamps is a timestamp column; booleans, dates or
+// timestamps mixed with other kinds, and columns with only nulls, are
+// strings.
 //
 // JSON lines: one object per line; blank lines are skipped. With option
 // multiLine=true (default false) each file is one JSON document instead: an

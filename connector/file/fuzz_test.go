@@ -79,7 +79,12 @@ func FuzzReadJSON(f *testing.F) {
 	addSeedFiles(f, "people.json", "malformed.json")
 	f.Add([]byte(`{"s":"\ud83d\ude00","i":1,"f":"NaN","b":true,"t":1.5,"bin":"aGk=","st":{"x":1,"l":["a",null]},"l":[[1,2],[],null]}`), false)
 	f.Add([]byte(`{"st":{"x":"bad"}}`+"\n"+`[[[[[[[[[[`), false)
-	f.Fuzz(func(t *testing.T, data []byte, _ bool) {
-		fuzzRead(t, "json", fuzzJSONSchema, data, nil)
+	f.Add([]byte("[{\"i\":1},\n{\"s\":[1,{}]}, 3]"), true)
+	f.Fuzz(func(t *testing.T, data []byte, multi bool) {
+		opts := map[string]string{}
+		if multi {
+			opts["multiLine"] = "true"
+		}
+		fuzzRead(t, "json", fuzzJSONSchema, data, opts)
 	})
 }

@@ -59,6 +59,9 @@ func (s *sampler) done() bool { return s.maxRows > 0 && s.taken >= s.maxRows }
 // samplingRatio (default 1: every row) and inferSchemaMaxRows (default 0:
 // no cap). Types widen int64 → float64 → string, booleans mixed with
 // anything else become strings, and columns with only nulls are strings.
+// CSV also recognises dates and timestamps (options dateFormat and
+// timestampFormat; a date column with timestamps becomes a timestamp
+// column).
 // Parquet returns the schema of the first file; text is one string column
 // "value". Columns for hive partition directories (col=value) of the files
 // are appended, typed int64, float64, boolean or string by their values.
@@ -114,7 +117,7 @@ func appendPartitionFields(fields []arrow.Field, files []string) []arrow.Field {
 			if null[n] {
 				continue
 			}
-			t := inferToken([]byte(vals[n]))
+			t := inferToken([]byte(vals[n]), nil)
 			if _, err := strconv.ParseInt(vals[n], 10, 64); err != nil && t == inferInt {
 				t = inferString
 			}
