@@ -210,16 +210,13 @@ func (s *Store) Commit(ctx context.Context) (int64, error) {
 	}
 	start := pt.opts.clock.Now()
 	newV := s.version + 1
-	var updated, removed, added, dirtyBytes int64
+	var updated, removed, dirtyBytes int64
 	for k, v := range s.dirty {
 		dirtyBytes += int64(len(k)+len(v)) + entryOverhead
 		if v == nil {
-			removed++
-			continue
-		}
-		updated++
-		if _, existed := s.getBefore(bytesOf(k)); !existed {
-			added++
+			removed++ // Delete keeps tombstones only for keys that existed
+		} else {
+			updated++
 		}
 	}
 	payload := encodeDelta(newV, s.dirty)
@@ -258,12 +255,21 @@ func (s *Store) Commit(ctx context.Context) (int64, error) {
 		}
 		pt.layers = nil
 		pt.mergeLocked(s.dirty)
+		pt.numKeys = int64(len(pt.base))
 	} else {
+		// The base is being read by the snapshot: keep the changes as a
+		// layer, and count the new keys with a lookup each.
+		var added int64
+		for k, v := range s.dirty {
+			if _, existed := s.getBefore(bytesOf(k)); v != nil && !existed {
+				added++
+			}
+		}
 		pt.layers = append(pt.layers, layer{version: newV, changes: s.dirty, bytes: dirtyBytes})
+		pt.numKeys = s.numKeys + added - removed
 	}
 	s.dirty = nil
 	pt.version, pt.loaded = newV, true
-	pt.numKeys = s.numKeys + added - removed
 	pt.maxOnDisk = newV
 	pt.metrics.NumUpdated, pt.metrics.NumRemoved = updated, removed
 	pt.metrics.DeltaBytes = int64(len(payload))
