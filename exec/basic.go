@@ -7,7 +7,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	cexec "github.com/apache/arrow-go/v18/arrow/compute/exec"
 
 	"github.com/spate-io/spate/engine"
@@ -271,10 +270,6 @@ func filterBatch(c *Context, ec *expr.EvalContext, b arrow.RecordBatch, cond exp
 	return filterWithMask(c, b, mask)
 }
 
-func countTrue(m *array.Boolean) int {
-	d := m.Data()
-	return bitutil.CountSetBits(d.Buffers()[1].Bytes(), d.Offset(), d.Len())
-}
 
 // emptyBatch returns a batch of schema s without rows.
 func emptyBatch(c *Context, s *arrow.Schema) arrow.RecordBatch {

@@ -75,6 +75,9 @@ func (l *Literal) Resolve(*arrow.Schema) (Type, error) {
 }
 
 func (l *Literal) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
+	if _, err := l.Resolve(nil); err != nil {
+		return nil, err
+	}
 	return constArray(ec.Alloc, l.Type, l.Value, int(b.NumRows()))
 }
 

@@ -112,6 +112,9 @@ func resolveBool(e Expr, s *arrow.Schema, what string) (Type, error) {
 }
 
 func (l *Logical) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
+	if _, err := l.Resolve(b.Schema()); err != nil {
+		return nil, err
+	}
 	la, err := evalAs(ec, l.Left, boolType, b)
 	if err != nil {
 		return nil, err
@@ -155,6 +158,9 @@ func (n *Not) Resolve(s *arrow.Schema) (Type, error) {
 	return Type{boolType, t.Nullable}, err
 }
 func (n *Not) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
+	if _, err := n.Resolve(b.Schema()); err != nil {
+		return nil, err
+	}
 	a, err := evalAs(ec, n.Child, boolType, b)
 	if err != nil {
 		return nil, err
@@ -264,6 +270,9 @@ func (c *Cast) Resolve(s *arrow.Schema) (Type, error) {
 	return Type{c.To, nullable}, nil
 }
 func (c *Cast) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
+	if _, err := c.Resolve(b.Schema()); err != nil {
+		return nil, err
+	}
 	return evalAs(ec, c.Child, c.To, b)
 }
 

@@ -134,7 +134,17 @@ func castArray(ec *EvalContext, a arrow.Array, dt arrow.DataType) (arrow.Array, 
 	if isString(dt) && a.DataType().ID() == arrow.TIMESTAMP {
 		return formatTimestamps(ec.Alloc, a, "2006-01-02 15:04:05.999999")
 	}
-	out, err := compute.CastArray(ec.computeCtx(), a, compute.SafeCastOptions(dt))
+	if isString(dt) && (IsNumeric(a.DataType()) || a.DataType().ID() == arrow.BOOL) {
+		// Arrow's number-to-string cast leaks a buffer (arrow-go
+		// v18.8.0); formatting here also gives Go's shortest floats.
+		return formatValues(ec.Alloc, a), nil
+	}
+	opts := compute.SafeCastOptions(dt)
+	if IsNumeric(a.DataType()) && IsNumeric(dt) {
+		// Numeric casts truncate and wrap, as Spark's non-ANSI casts.
+		opts = compute.UnsafeCastOptions(dt)
+	}
+	out, err := compute.CastArray(ec.computeCtx(), a, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot cast %s to %s: %v", ErrType, a.DataType(), dt, err)
 	}
@@ -281,4 +291,26 @@ func CompareType(l, r arrow.DataType) (arrow.DataType, bool) { return compareTyp
 // do not parse become null). The result must be released.
 func CastArray(ec *EvalContext, a arrow.Array, dt arrow.DataType) (arrow.Array, error) {
 	return castTo(ec, a, dt)
+}
+
+// formatValues renders numbers or booleans as strings.
+func formatValues(alloc memory.Allocator, a arrow.Array) arrow.Array {
+	bld := array.NewStringBuilder(alloc)
+	defer bld.Release()
+	bld.Reserve(a.Len())
+	for i := range a.Len() {
+		if !isValid(a, i) {
+			bld.AppendNull()
+			continue
+		}
+		switch x := a.(type) {
+		case *array.Float64:
+			bld.Append(strconv.FormatFloat(x.Value(i), 'g', -1, 64))
+		case *array.Float32:
+			bld.Append(strconv.FormatFloat(float64(x.Value(i)), 'g', -1, 32))
+		default:
+			bld.Append(a.ValueStr(i))
+		}
+	}
+	return bld.NewArray()
 }
