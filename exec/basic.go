@@ -270,7 +270,6 @@ func filterBatch(c *Context, ec *expr.EvalContext, b arrow.RecordBatch, cond exp
 	return filterWithMask(c, b, mask)
 }
 
-
 // emptyBatch returns a batch of schema s without rows.
 func emptyBatch(c *Context, s *arrow.Schema) arrow.RecordBatch {
 	cols := make([]arrow.Array, s.NumFields())
