@@ -295,6 +295,9 @@ func (b *batcher) flush() error {
 	}
 	b.stats.Rows += int64(b.rows)
 	b.stats.Batches++
+	if b.rows == b.max {
+		b.reserve(rec)
+	}
 	b.rows = 0
 	if err := b.ctx.Err(); err != nil {
 		rec.Release()
@@ -304,6 +307,41 @@ func (b *batcher) flush() error {
 }
 
 func (b *batcher) release() { b.rb.Release() }
+
+// reserve sizes the builders for the next full batch from the one just
+// built, so string data and validity buffers are not regrown by doubling
+// in every batch.
+func (b *batcher) reserve(prev arrow.RecordBatch) {
+	for i, f := range b.rb.Fields() {
+		switch fb := f.(type) {
+		case *array.StringBuilder:
+			fb.Reserve(b.max)
+			fb.ReserveData(dataLen(prev.Column(i)))
+		case *array.BinaryBuilder:
+			fb.Reserve(b.max)
+			fb.ReserveData(dataLen(prev.Column(i)))
+		case *array.StructBuilder, *array.ListBuilder:
+			// nested: sizes vary, let them grow
+		default:
+			f.Reserve(b.max)
+		}
+	}
+}
+
+// dataLen returns the bytes of value data of a string or binary array.
+func dataLen(a arrow.Array) int {
+	var offs []int32
+	switch a := a.(type) {
+	case *array.String:
+		offs = a.ValueOffsets()
+	case *array.Binary:
+		offs = a.ValueOffsets()
+	}
+	if len(offs) == 0 {
+		return 0
+	}
+	return int(offs[len(offs)-1] - offs[0])
+}
 
 // lineReader reads lines (without the \n or \r\n) and counts them.
 type lineReader struct {
