@@ -2,6 +2,7 @@ package rdd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 
@@ -17,6 +18,51 @@ func FromPartitions[T any](ec *engine.Context, partitions [][]T) *RDD[T] {
 		tc.AddRecordsRead(len(partitions[part]))
 		return emit(ctx, partitions[part], yield)
 	}, nil)
+}
+
+// errStopEmit ends a FromFunc read early when the consumer wants no more.
+var errStopEmit = errors.New("rdd: consumer stopped")
+
+// FromFunc returns an RDD of n partitions that read computes lazily:
+// partition i is what read(ctx, i, emit) emits, in order, every time a
+// task computes it. The slice given to emit is only used during the call,
+// so read may reuse it. For the RDD to be replayable read must emit the
+// same records each time; that is how a replayable source (an offset
+// range of a Kafka partition per RDD partition) becomes an RDD that reads
+// nothing until a job runs. An error from read fails the task; emit
+// returns an error when the consumer needs no more records, which read
+// must return (or return early).
+func FromFunc[T any](ec *engine.Context, name string, n int, read func(ctx context.Context, part int, emit func([]T) error) error) *RDD[T] {
+	var err error
+	switch {
+	case read == nil:
+		err = errors.New("rdd.FromFunc: read must not be nil")
+	case n < 0:
+		err = fmt.Errorf("rdd.FromFunc: partitions must not be negative, got %d", n)
+	}
+	if name == "" {
+		name = "FromFunc"
+	}
+	return newRDD(ec, name, n, nil, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]T) bool) error {
+		err := read(ctx, part, func(vs []T) error {
+			if len(vs) == 0 {
+				return nil
+			}
+			tc.AddRecordsRead(len(vs))
+			for len(vs) > 0 {
+				n := min(len(vs), chunkSize)
+				if !yield(vs[:n]) {
+					return errStopEmit
+				}
+				vs = vs[n:]
+			}
+			return ctx.Err()
+		})
+		if errors.Is(err, errStopEmit) {
+			return nil
+		}
+		return err
+	}, err)
 }
 
 // Cached returns an RDD with r's partitions as the block cache holds them

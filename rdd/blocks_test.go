@@ -1,6 +1,7 @@
 package rdd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"iter"
@@ -497,5 +498,46 @@ func TestUnionPartitionerAware(t *testing.T) {
 			}
 			kvSameMultiset(t, collectOrFatal(t, merged), kvNaiveReduceByKey(slices.Concat(inA, inB), kvAdd))
 		})
+	}
+}
+
+func TestFromFuncReadsLazilyAndReplays(t *testing.T) {
+	ec := newEngine(t)
+	var reads atomic.Int32
+	r := FromFunc(ec, "Numbers", 3, func(ctx context.Context, part int, emit func([]int) error) error {
+		reads.Add(1)
+		buf := make([]int, 0, 2)
+		for i := range 5 {
+			buf = append(buf[:0], part*10+i) // the buffer is reused
+			if err := emit(buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if n := reads.Load(); n != 0 {
+		t.Fatalf("FromFunc read %d partitions before any action", n)
+	}
+	for range 2 {
+		got, err := r.Collect(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []int{0, 1, 2, 3, 4, 10, 11, 12, 13, 14, 20, 21, 22, 23, 24}
+		if !slices.Equal(got, want) {
+			t.Fatalf("Collect = %v, want %v", got, want)
+		}
+	}
+	first, err := r.Take(testCtx(t), 2)
+	if err != nil || !slices.Equal(first, []int{0, 1}) {
+		t.Fatalf("Take(2) = %v, %v", first, err)
+	}
+	boom := errors.New("boom")
+	bad := FromFunc(ec, "", 1, func(context.Context, int, func([]int) error) error { return boom })
+	if _, err := bad.Count(testCtx(t)); !errors.Is(err, boom) {
+		t.Errorf("Count = %v, want the read error", err)
+	}
+	if err := FromFunc[int](ec, "x", 1, nil).Err(); err == nil {
+		t.Error("a nil read must be an error")
 	}
 }
