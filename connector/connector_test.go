@@ -352,3 +352,42 @@ func TestRegistry(t *testing.T) {
 		t.Error("zero registry")
 	}
 }
+
+func TestSplitRanges(t *testing.T) {
+	in := []OffsetRange{{p(0), 0, 100}, {p(1), 50, 60}, {p(2), 7, 7}}
+	if got := SplitRanges(in, 2); !reflect.DeepEqual(got, in) {
+		t.Errorf("no split needed: %v", got)
+	}
+	got := SplitRanges(in, 11)
+	want := []OffsetRange{
+		{p(0), 0, 10}, {p(0), 10, 20}, {p(0), 20, 30}, {p(0), 30, 40}, {p(0), 40, 50},
+		{p(0), 50, 60}, {p(0), 60, 70}, {p(0), 70, 80}, {p(0), 80, 90}, {p(0), 90, 100},
+		{p(1), 50, 60}, {p(2), 7, 7},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("split = %v", got)
+	}
+	// Coverage and no empty pieces for many shapes.
+	for minP := 1; minP < 40; minP++ {
+		rs := []OffsetRange{{p(0), 3, 4}, {p(1), 0, 37}, {p(2), 100, 1100}}
+		got := SplitRanges(rs, minP)
+		next := map[Partition]int64{}
+		for _, r := range rs {
+			next[r.Partition] = r.From
+		}
+		for _, g := range got {
+			if g.Count() == 0 || g.From != next[g.Partition] {
+				t.Fatalf("minPartitions %d: bad piece %v in %v", minP, g, got)
+			}
+			next[g.Partition] = g.Until
+		}
+		for _, r := range rs {
+			if next[r.Partition] != r.Until {
+				t.Fatalf("minPartitions %d: %v not covered", minP, r)
+			}
+		}
+		if len(got) < minP {
+			t.Fatalf("minPartitions %d: only %d pieces", minP, len(got))
+		}
+	}
+}

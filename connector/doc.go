@@ -31,7 +31,8 @@
 //     (recreated) fails the plan with [ErrOffsetsRegressed], unless the
 //     source tolerates data loss ([DataLossPolicy]). The engine logs the end
 //     offsets, then
-//  4. runs one task per range, each calling [Source.Read], which emits the
+//  4. optionally splits large ranges for parallelism ([SplitRanges],
+//     minPartitions), and runs one task per range, each calling [Source.Read], which emits the
 //     records of exactly that range in batches. Read may run concurrently for
 //     different ranges and may be repeated.
 //  5. After the sink committed the batch, [Committer.Commit] (optional)

@@ -284,3 +284,44 @@ func Progress(start, end, latest Offsets) []PartitionProgress {
 	}
 	return out
 }
+
+// SplitRanges splits ranges so that there are at least minPartitions of
+// them (Spark's minPartitions), for parallelism when a source has fewer
+// partitions than workers. Each range is cut into ceil(size ×
+// minPartitions ÷ total size) pieces of near-equal size (at least one, never
+// an empty one), so there are at least minPartitions pieces unless the
+// ranges hold fewer offsets; the pieces of one range
+// are consecutive and cover it exactly, so reading all of them reads the
+// range. With minPartitions <= len(ranges) the input is returned unchanged.
+func SplitRanges(ranges []OffsetRange, minPartitions int) []OffsetRange {
+	if minPartitions <= len(ranges) || len(ranges) == 0 {
+		return ranges
+	}
+	var total int64
+	for _, r := range ranges {
+		total += r.Count()
+	}
+	if total == 0 {
+		return ranges
+	}
+	out := make([]OffsetRange, 0, minPartitions+len(ranges))
+	for _, r := range ranges {
+		n := r.Count()
+		if n == 0 {
+			out = append(out, r)
+			continue
+		}
+		hi, lo := bits.Mul64(uint64(n), uint64(minPartitions))
+		q, rem := bits.Div64(hi, lo, uint64(total))
+		if rem > 0 {
+			q++ // round up, so that the pieces add up to at least minPartitions
+		}
+		pieces := max(1, min(int64(q), n))
+		for i := range pieces {
+			from := r.From + n*i/pieces
+			until := r.From + n*(i+1)/pieces
+			out = append(out, OffsetRange{Partition: r.Partition, From: from, Until: until})
+		}
+	}
+	return out
+}

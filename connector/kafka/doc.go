@@ -16,7 +16,8 @@
 //		kafka.MaxOffsetsPerTrigger(100_000),
 //	)
 //	start, err := src.InitialOffsets(ctx)           // first run; on restart: the offset log
-//	ranges, end, latest, err := connector.PlanBatch(ctx, src, start, src.Limits())
+//	ranges, end, latest, err := connector.PlanBatch(ctx, src, start, src.Limits()) // DStreams: src.LimitsFor(interval)
+//	ranges = connector.SplitRanges(ranges, src.MinPartitions())
 //	for _, r := range ranges {                      // one task per range
 //		err := src.Read(ctx, r, func(recs []kafka.Record) error { ...; return nil })
 //	}
@@ -118,6 +119,8 @@
 //	| `maxOffsetsPerTrigger` | cap on offsets per batch over all partitions, split in proportion to lag | none |
 //	| `minOffsetsPerTrigger` | defer a trigger until this many offsets are available (or maxTriggerDelay passed) | none |
 //	| `maxTriggerDelay` | longest deferral by minOffsetsPerTrigger | `15m` |
+//	| `maxRatePerPartition` | records per second per partition; a batch takes at most rate × batch interval from each partition (DStreams) | none |
+//	| `minPartitions` | split large partition ranges so that a batch has at least this many tasks | none |
 //	| `failOnDataLoss` | true: fail with *DataLossError when requested offsets were deleted; false: skip and count them | `true` |
 //	| `includeHeaders` | fill record headers | `false` |
 //	| `kafka.group.id` | consumer group that Commit records processed offsets in (monitoring only; never used to restart) | none |

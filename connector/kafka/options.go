@@ -93,6 +93,9 @@ type config struct {
 	ending   OffsetSpec
 	limits   connector.Limits
 
+	maxRatePerPartition float64
+	minPartitions       int
+
 	failOnDataLoss bool
 	includeHeaders bool
 	readCommitted  bool
@@ -185,6 +188,18 @@ func MinOffsetsPerTrigger(n int64) Option {
 func MaxTriggerDelay(d time.Duration) Option {
 	return func(c *config) { c.limits.MaxTriggerDelay = d }
 }
+
+// MaxRatePerPartition caps each partition at r records per second of batch
+// interval (DStream's maxRatePerPartition): Source.LimitsFor(interval) turns
+// it into Limits.MaxPerPartition. Default: no cap.
+func MaxRatePerPartition(r float64) Option {
+	return func(c *config) { c.maxRatePerPartition = r }
+}
+
+// MinPartitions asks for at least n ranges per batch, splitting large
+// partition ranges (connector.SplitRanges); see Source.MinPartitions.
+// Default: 0 (one range per Kafka partition).
+func MinPartitions(n int) Option { return func(c *config) { c.minPartitions = n } }
 
 // FailOnDataLoss chooses what Read does when requested offsets were deleted:
 // true returns a *DataLossError, false skips them and counts them in Stats.

@@ -107,6 +107,8 @@ func (s *Source) validate() error {
 		return fmt.Errorf("%w: EndingOffsets must be Latest or Specific, got %s", ErrConfig, c.ending)
 	case c.limits.MaxOffsetsPerTrigger < 0 || c.limits.MinOffsetsPerTrigger < 0 || c.limits.MaxTriggerDelay < 0:
 		return fmt.Errorf("%w: trigger limits must be >= 0, got %+v", ErrConfig, c.limits)
+	case c.maxRatePerPartition < 0 || c.minPartitions < 0:
+		return fmt.Errorf("%w: MaxRatePerPartition and MinPartitions must be >= 0", ErrConfig)
 	case c.fetchMaxWait < 0 || c.fetchMaxBytes <= 0 || c.fetchMaxPartitionBytes <= 0:
 		return fmt.Errorf("%w: fetch settings must be positive", ErrConfig)
 	}
@@ -121,6 +123,19 @@ func (s *Source) validate() error {
 // Limits.Ready. A DStream adds its own per-partition rate cap
 // (connector.RateCap) to MaxPerPartition.
 func (s *Source) Limits() connector.Limits { return s.cfg.limits }
+
+// LimitsFor returns Limits with MaxPerPartition set from
+// MaxRatePerPartition and the batch interval (connector.RateCap); a DStream
+// with backpressure lowers it further with its estimated rate.
+func (s *Source) LimitsFor(interval time.Duration) connector.Limits {
+	l := s.cfg.limits
+	l.MaxPerPartition = connector.RateCap(s.cfg.maxRatePerPartition, interval)
+	return l
+}
+
+// MinPartitions returns the MinPartitions setting (0: none); engines pass
+// it to connector.SplitRanges after planning.
+func (s *Source) MinPartitions() int { return s.cfg.minPartitions }
 
 // FailOnDataLoss implements connector.DataLossPolicy: the FailOnDataLoss
 // setting (failOnDataLoss). With false, connector.PlanBatch restarts a

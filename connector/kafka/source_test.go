@@ -266,11 +266,25 @@ func TestRateCaps(t *testing.T) {
 		t.Fatalf("limits %+v", l)
 	}
 	// Per-partition cap from a rate: 50 records/s over 2s.
-	lim = connector.Limits{MaxPerPartition: connector.RateCap(50, 2*time.Second)}
+	rated := newSource(t, addrs, Subscribe("r"), MaxRatePerPartition(50), MinPartitions(8))
+	lim = rated.LimitsFor(2 * time.Second)
 	start, _ = s.InitialOffsets(ctx)
 	ranges, _, _, err := connector.PlanBatch(ctx, s, start, lim)
 	if err != nil || len(ranges) != 3 || ranges[0].Count() != 100 || ranges[2].Count() != 100 {
 		t.Fatal(ranges, err)
+	}
+	// minPartitions splits the 300 offsets into at least 8 ranges, read as one.
+	split := connector.SplitRanges(ranges, rated.MinPartitions())
+	n := 0
+	for _, r := range split {
+		recs, err := readAll(t, s, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(recs)
+	}
+	if len(split) < 8 || n != 300 {
+		t.Fatalf("split into %d ranges, %d records", len(split), n)
 	}
 }
 
