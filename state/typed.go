@@ -30,7 +30,9 @@ func (StringCodec) Decode(b []byte) (string, error) { return string(b), nil }
 type Int64Codec struct{}
 
 // Append appends the 8 bytes of v.
-func (Int64Codec) Append(dst []byte, v int64) []byte { return binary.BigEndian.AppendUint64(dst, uint64(v)) }
+func (Int64Codec) Append(dst []byte, v int64) []byte {
+	return binary.BigEndian.AppendUint64(dst, uint64(v))
+}
 
 // Decode decodes 8 bytes.
 func (Int64Codec) Decode(b []byte) (int64, error) {
