@@ -32,9 +32,10 @@
 //     source tolerates data loss ([DataLossPolicy]). The engine logs the end
 //     offsets, then
 //  4. optionally splits large ranges for parallelism ([SplitRanges],
-//     minPartitions), and runs one task per range, each calling [Source.Read], which emits the
-//     records of exactly that range in batches. Read may run concurrently for
-//     different ranges and may be repeated.
+//     minPartitions), and runs one task per range, each calling
+//     [Source.Read], which emits the records of exactly that range in
+//     batches. Read may run concurrently for different ranges and may be
+//     repeated.
 //  5. After the sink committed the batch, [Committer.Commit] (optional)
 //     reports the end offsets to the system for monitoring tools.
 //  6. Close at stop.
