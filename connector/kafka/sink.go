@@ -30,6 +30,10 @@ type Sink struct {
 	adm   *kadm.Client
 	txnID string
 	last  int64 // last committed batch id; -1 if none (transactional mode)
+	// uncertain is set when a transactional AddBatch failed after it began:
+	// the commit may have happened (a timeout after the broker committed),
+	// so the next AddBatch reads the last batch id back first.
+	uncertain bool
 	ids   map[string][16]byte
 	recs  []*kgo.Record
 	// hook, if set (tests only), is called at each step of a transactional
@@ -197,6 +201,13 @@ func (s *Sink) AddBatch(ctx context.Context, batchID int64, recs []Record) error
 	if batchID < 0 {
 		return fmt.Errorf("kafka: sink: negative batch id %d", batchID)
 	}
+	if s.cfg.transactional && s.uncertain {
+		last, err := s.readLast(ctx)
+		if err != nil {
+			return err
+		}
+		s.last, s.uncertain = max(s.last, last), false
+	}
 	if s.cfg.transactional && batchID <= s.last {
 		return nil // committed before: a re-run
 	}
@@ -219,6 +230,7 @@ func (s *Sink) AddBatch(ctx context.Context, batchID int64, recs []Record) error
 	commit := false
 	defer func() {
 		if !commit {
+			s.uncertain = true
 			actx, cancel := s.cfg.withTimeout(context.WithoutCancel(ctx))
 			defer cancel()
 			_ = s.cl.AbortBufferedRecords(actx)

@@ -229,3 +229,26 @@ func kgoReadCommitted(t *testing.T, addrs []string, topic string, n int) []strin
 	slices.Sort(out)
 	return out
 }
+
+// A commit whose outcome the sink did not learn (here: the commit happened,
+// then AddBatch is told it failed) must not make a re-run write twice.
+func TestSinkUncertainCommit(t *testing.T) {
+	addrs := newCluster(t, 1, "u")
+	ctx := testCtx(t)
+	s := newSink(t, addrs, Topic("u"), Transactional("uq", 0))
+	if err := s.AddBatch(ctx, 0, values("a", 3)); err != nil {
+		t.Fatal(err)
+	}
+	// Simulate: batch 1 committed on the broker but the sink lost the
+	// answer, so its memory says batch 0 and it is uncertain.
+	if err := s.AddBatch(ctx, 1, values("b", 3)); err != nil {
+		t.Fatal(err)
+	}
+	s.last, s.uncertain = 0, true
+	if err := s.AddBatch(ctx, 1, values("b", 3)); err != nil { // the engine's retry
+		t.Fatal(err)
+	}
+	if got := readTopic(t, addrs, "u", true); len(got) != 6 {
+		t.Fatalf("read_committed sees %v", got)
+	}
+}
