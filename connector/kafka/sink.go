@@ -34,8 +34,8 @@ type Sink struct {
 	// the commit may have happened (a timeout after the broker committed),
 	// so the next AddBatch reads the last batch id back first.
 	uncertain bool
-	ids   map[string][16]byte
-	recs  []*kgo.Record
+	ids       map[string][16]byte
+	recs      []*kgo.Record
 	// hook, if set (tests only), is called at each step of a transactional
 	// batch: "begun", "produced", "recorded", "committed".
 	hook func(step string, batchID int64)
