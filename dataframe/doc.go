@@ -1,0 +1,82 @@
+// Package dataframe is spate's DataFrame API: queries over Apache Arrow
+// record batches, planned by package plan, run by package exec on the same
+// engine as RDDs and DStreams.
+//
+// # Sessions and DataFrames
+//
+// A [Session] ([NewSession]) holds an engine context, the allocator for
+// query memory, the clock for current_timestamp() and the optimizer rules,
+// plus the temporary views of [DataFrame.CreateOrReplaceTempView] and
+// [Session.Table]. DataFrames come from Go values ([CreateDataFrame] for a
+// slice of structs, [CreateDataFrameFromRDD], [CreateDataFrameFromBatches]),
+// from files ([Session.Read]) and from views. A DataFrame is a logical plan
+// plus its session: transformations (Select, Where/Filter, WithColumn,
+// WithColumnRenamed, Drop, GroupBy(...).Agg/Count, OrderBy, Limit, Join,
+// JoinUsing, Union, Distinct, DropDuplicates) return new DataFrames and run
+// nothing; actions (Collect, [CollectAs], Count, Show, ForeachBatch,
+// Write().Save) optimize, plan and run the query. A transformation given a
+// bad argument returns a DataFrame carrying the error (an unknown column
+// names the available ones); [DataFrame.Err] and every action return it.
+//
+// Columns are expressions: [Col], [Lit], operators as methods
+// (Col("a").Plus(1).Gt(Col("b"))), and the functions of this package:
+//
+//	conditional  When(...).When(...).Otherwise(...), Coalesce, IsIn, Between, Like, Cast,
+//	             IsNull, IsNotNull, Not
+//	string       Lower, Upper, Trim, LTrim, RTrim, Substring, Concat, Length, Split,
+//	             RegexpExtract, RegexpReplace
+//	time         ToTimestamp, FromUnixtime, UnixTimestamp, DateTrunc, Year, Month,
+//	             DayOfMonth, Hour, Minute, CurrentTimestamp
+//	math         Abs, Round, Floor, Ceil, Sqrt, Pow
+//	aggregate    Count, CountAll, CountDistinct, Sum, Avg, Min, Max, First, Last,
+//	             CollectList
+//
+// Nulls follow SQL's three-valued logic; division by zero is null;
+// integer overflow wraps (see package expr).
+//
+// # Go values
+//
+// [CreateDataFrame] maps exported struct fields to columns, named by a
+// `spate:"name"` tag or the field name (`spate:"-"` skips one): integers
+// to long/integer/short/byte, floats to double/float, string, bool,
+// time.Time to a UTC microsecond timestamp, []byte to binary, other slices
+// to arrays; pointer and slice fields are nullable. [CollectAs] converts
+// rows back, matching columns to fields by name.
+//
+// # Files
+//
+// session.Read().Format(f).Option(k, v).Schema(s).Load(path) and
+// df.Write().Format(f).Mode(m).Option(k, v).PartitionBy(cols...).Save(ctx,
+// path) read and write csv, json (lines), parquet and text through package
+// connector/file, whose documentation lists the options (CSV header,
+// separator, PERMISSIVE/DROPMALFORMED/FAILFAST with a _corrupt_record
+// column, ...). One partition per file. Save modes: error (default),
+// overwrite, append, ignore; output is committed atomically. Comparisons
+// of a column with a literal are pushed into Parquet scans, which skip row
+// groups by their statistics. An unknown format gives an error listing the
+// supported ones.
+//
+// # Configuration
+//
+//	option                   meaning                                              default
+//	WithAllocator            allocator of query memory                            memory.DefaultAllocator
+//	WithClock                clock of current_timestamp()                         the engine's clock
+//	ShufflePartitions        partitions after a shuffle                           engine slots
+//	BroadcastRowThreshold    largest known row count of a broadcast join side     100000
+//	BatchRows                largest record batch operators emit                  65536
+//	DefaultParallelism       partitions of CreateDataFrame(FromBatches)           engine slots
+//	OptimizerRules           the optimizer's rules                                plan.DefaultRules()
+//
+// # Explain and Show
+//
+// [DataFrame.Explain] returns the analyzed, optimized and physical plans;
+// [DataFrame.Show] prints rows in Spark's table format, and
+// [DataFrame.PrintSchema] the schema as a tree.
+//
+// # Not yet
+//
+// SQL text (the SQL issue), streaming queries (the Structured Streaming
+// issue), joins without an equality (nested loop), range-partitioned
+// sorts (a sort gathers into one partition), column qualifiers (rename
+// one side of a join instead), and spilling to disk.
+package dataframe
