@@ -22,9 +22,11 @@
 // and dropped records. Only the columns read (after projection) are checked.
 //
 // Parquet files are read through arrow-go's pqarrow. Columns match by name;
-// a column whose file type differs is cast when the cast widens (numbers,
-// timestamp units, date to timestamp) or targets string, and is an error
-// otherwise. [ReadOptions.Filters] skip whole row groups whose min/max
+// a column whose file type differs is converted between numeric types and
+// between timestamp units (a value that does not fit is an error), from
+// date to timestamp, and from numbers and booleans to string; other type
+// differences are an error naming the column and both types. List element
+// names and field metadata may differ. [ReadOptions.Filters] skip whole row groups whose min/max
 // statistics prove a [Predicate] false ([ReadStats.RowGroupsSkipped]); rows
 // are never filtered one by one, so callers re-apply their filter.
 //

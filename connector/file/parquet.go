@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -56,8 +57,8 @@ type pqOut struct {
 
 // readParquet implements ReadFile for Parquet. Columns are matched by name;
 // a column absent from the file is null; a column whose type differs is
-// cast when the cast is a widening (numbers, timestamps) or to string, and
-// is an error otherwise.
+// converted as [castable] allows (see the package documentation), and is
+// an error otherwise.
 func readParquet(ctx context.Context, path string, o ReadOptions, emit func(arrow.RecordBatch) error) (ReadStats, error) {
 	var st ReadStats
 	f, err := os.Open(path)
@@ -164,6 +165,9 @@ func readParquet(ctx context.Context, path string, o ReadOptions, emit func(arro
 				cols[i] = constArray(o, po.col, po.part, int(n))
 			case po.fileIdx < 0:
 				cols[i] = array.MakeArrayOfNull(o.Alloc, po.field.Type, int(n))
+			case po.cast && po.field.Type.ID() == arrow.STRING:
+				// written out by hand: arrow-go's cast to string leaks buffers
+				cols[i] = stringArray(o.Alloc, fileCols(po.fileIdx))
 			case po.cast:
 				a, err := compute.CastArray(compute.WithAllocator(ctx, o.Alloc), fileCols(po.fileIdx), compute.SafeCastOptions(po.field.Type))
 				if err != nil {
@@ -605,4 +609,21 @@ func cleanField(f arrow.Field) arrow.Field {
 		f.Type = arrow.LargeListOfField(cleanField(t.ElemField()))
 	}
 	return f
+}
+
+// stringArray converts a to strings with the writers' text forms.
+func stringArray(mem memory.Allocator, a arrow.Array) arrow.Array {
+	b := array.NewStringBuilder(mem)
+	defer b.Release()
+	b.Reserve(a.Len())
+	var buf []byte
+	for i := range a.Len() {
+		if a.IsNull(i) {
+			b.AppendNull()
+			continue
+		}
+		buf = appendPlain(buf[:0], a, i, "2006-01-02T15:04:05.999999999Z07:00", "2006-01-02")
+		b.BinaryBuilder.Append(buf)
+	}
+	return b.NewArray()
 }

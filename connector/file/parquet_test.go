@@ -125,3 +125,31 @@ func TestParquetProjectionAndCancel(t *testing.T) {
 		t.Fatalf("cancelled read: %v", err)
 	}
 }
+
+func TestParquetListElementNamesAndCasts(t *testing.T) {
+	mem := checkedAlloc(t)
+	b := allTypesBatch(mem, 0, 6)
+	defer b.Release()
+	dir := filepath.Join(t.TempDir(), "t")
+	if err := writeJob(t, dir, SaveError, "parquet", WriteOptions{Alloc: mem}, b); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := ListFiles(dir)
+	// a list named "element" (as Spark writes it), a timestamp in ms, an
+	// int32 read as a string
+	s := schemaOf(
+		fld("l", arrow.ListOfField(arrow.Field{Name: "element", Type: tInt64, Nullable: true})),
+		fld("ts", &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}),
+		fld("i32", tString),
+	)
+	rows, schema, _, err := readAll(t, "parquet", files[0], ReadOptions{Schema: s, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !schema.Equal(s) {
+		t.Errorf("schema %s, want %s", schema, s)
+	}
+	if want := "[0,1]|2024-05-01T10:00:02Z|2"; rows[2] != want {
+		t.Errorf("row 2 = %q, want %q", rows[2], want)
+	}
+}
