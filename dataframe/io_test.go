@@ -49,6 +49,11 @@ not json
 		{Name: "price", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 		{Name: "_corrupt_record", Type: arrow.BinaryTypes.String, Nullable: true},
 	}, nil)
+	jsonSchema := arrow.NewSchema([]arrow.Field{
+		{Name: "user", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "n", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "_corrupt_record", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
 	csv := s.Read().Format("csv").Option("header", "true").Schema(csvSchema)
 	return map[string]*DataFrame{
 		"parquet_roundtrip": s.Read().Parquet(pq).OrderBy(Col("name")),
@@ -60,10 +65,14 @@ not json
 		"csv_failfast":      csv.Option("mode", "FAILFAST").Load(csvPath),
 		"csv_aggregate": csv.Option("mode", "DROPMALFORMED").Load(csvPath).GroupBy(Col("region")).
 			Agg(Sum(Col("units").Multiply(Col("price"))).As("revenue")).OrderBy(Col("region")),
-		"json_inferred": s.Read().Option("mode", "DROPMALFORMED").JSON(jsonPath).GroupBy(Col("user")).Sum("n").OrderBy(Col("user")),
-		"text_words":    s.Read().Text(textPath).Select(Split(Col("value"), " ").As("words")),
-		"missing":       s.Read().Parquet(filepath.Join(dir, "nope")),
-		"bad_format":    s.Read().Format("avro").Load(pq),
+		"json_inferred":   s.Read().Option("mode", "DROPMALFORMED").JSON(jsonPath).GroupBy(Col("user")).Sum("n").OrderBy(Col("user")),
+		"text_words":      s.Read().Text(textPath).Select(Split(Col("value"), " ").As("words")),
+		"json_permissive": s.Read().Schema(jsonSchema).JSON(jsonPath),
+		"json_failfast":   s.Read().Option("mode", "FAILFAST").Schema(jsonSchema).JSON(jsonPath),
+		"schema_mismatch": s.Read().Schema(arrow.NewSchema([]arrow.Field{{Name: "name", Type: arrow.FixedWidthTypes.Boolean, Nullable: true}}, nil)).Parquet(pq),
+		"missing_column":  s.Read().Parquet(pq).Select(Col("nom")),
+		"missing":         s.Read().Parquet(filepath.Join(dir, "nope")),
+		"bad_format":      s.Read().Format("avro").Load(pq),
 	}
 }
 
