@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -165,4 +166,91 @@ func TestLimitDedupUnion(t *testing.T) {
 	if got := run(t, l2, Config{}); strings.Count(got, "\n") != 5 {
 		t.Errorf("limit: got %q", got)
 	}
+}
+
+// failingSource emits batches from the allocator it is given, then fails.
+type failingSource struct {
+	schema *arrow.Schema
+	after  int
+	block  chan struct{} // when set, Read waits for it or ctx
+}
+
+func (f *failingSource) Schema() *arrow.Schema { return f.schema }
+func (f *failingSource) String() string        { return "failing" }
+func (f *failingSource) NumPartitions() int    { return 3 }
+func (f *failingSource) Read(ctx context.Context, alloc memory.Allocator, part int, _ []string, _ []expr.Expr, emit func(arrow.RecordBatch) error) error {
+	for i := range f.after {
+		b := array.NewRecordBuilder(alloc, f.schema)
+		b.Field(0).(*array.Int64Builder).AppendValues([]int64{int64(i), int64(part)}, nil)
+		rb := b.NewRecordBatch()
+		b.Release()
+		err := emit(rb)
+		rb.Release()
+		if err != nil {
+			return err
+		}
+	}
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if part == 1 {
+		return fmt.Errorf("source broke")
+	}
+	return nil
+}
+
+func TestErrorsReleaseEverything(t *testing.T) {
+	src := &failingSource{schema: arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64}}, nil), after: 3}
+	scan := must(plan.NewScan(src, nil, nil))
+	agg := must(plan.NewAggregate(scan, []expr.Expr{expr.Col("x")}, []expr.Expr{expr.Count(nil)}))
+	j := must(plan.NewJoin(scan, must(plan.NewProject(scan, []expr.Expr{expr.As(expr.Col("x"), "y")})), plan.InnerJoin, expr.Eq(expr.Col("x"), expr.Col("y"))))
+	srt := must(plan.NewSort(scan, []plan.SortOrder{{Expr: expr.Col("x")}}))
+	for _, n := range []plan.Node{scan, agg, j, srt} {
+		t.Run(n.String(), func(t *testing.T) {
+			ec, err := engine.New(engine.Slots(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ec.Close()
+			alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer alloc.AssertSize(t, 0)
+			c := must(NewContext(ec, alloc, time.Time{}, Config{}))
+			op := must(Plan(c, n))
+			_, err = c.Collect(context.Background(), op, "test")
+			c.Close()
+			if err == nil || !strings.Contains(err.Error(), "source broke") {
+				t.Fatalf("got %v, want the source's error", err)
+			}
+		})
+	}
+}
+
+func TestCancelStopsAndReleases(t *testing.T) {
+	src := &failingSource{schema: arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64}}, nil), after: 2, block: make(chan struct{})}
+	scan := must(plan.NewScan(src, nil, nil))
+	agg := must(plan.NewAggregate(scan, nil, []expr.Expr{expr.Count(nil)}))
+	ec, err := engine.New(engine.Slots(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	c := must(NewContext(ec, alloc, time.Time{}, Config{}))
+	op := must(Plan(c, agg))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Collect(ctx, op, "test")
+		done <- err
+	}()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	c.Close()
 }
