@@ -96,6 +96,9 @@
 // wholetext=true (default false) reads each file as one row. Writing needs
 // a schema of exactly one string column; nulls are written as empty lines.
 //
+// Parquet read option mergeSchema=true (default false) makes InferSchema
+// take the union of all files' columns instead of the first file's schema.
+//
 // Parquet write options:
 //
 //	name               meaning                                                   default

@@ -87,11 +87,7 @@ func InferSchema(ctx context.Context, format string, files []string, opts map[st
 	case FormatText:
 		fields = []arrow.Field{{Name: "value", Type: arrow.BinaryTypes.String, Nullable: true}}
 	case FormatParquet:
-		var s *arrow.Schema
-		s, err = parquetSchema(files[0])
-		if s != nil {
-			fields = s.Fields()
-		}
+		fields, err = inferParquet(ctx, files, o)
 	}
 	if err != nil {
 		return nil, err
@@ -131,4 +127,41 @@ func appendPartitionFields(fields []arrow.Field, files []string) []arrow.Field {
 		fields = append(fields, arrow.Field{Name: n, Type: types[n].arrow(), Nullable: true})
 	}
 	return fields
+}
+
+// inferParquet returns the first file's schema, or with option
+// mergeSchema=true the union of all files' columns (in order of first
+// appearance); a column with different types in two files is an error
+// naming both files.
+func inferParquet(ctx context.Context, files []string, o options) ([]arrow.Field, error) {
+	merge, err := o.boolean("mergeSchema", false)
+	if err != nil {
+		return nil, err
+	}
+	if !merge {
+		files = files[:1]
+	}
+	var fields []arrow.Field
+	from := map[string]string{}
+	for _, p := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s, err := parquetSchema(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range s.Fields() {
+			i := slices.IndexFunc(fields, func(g arrow.Field) bool { return g.Name == f.Name })
+			if i < 0 {
+				fields = append(fields, f)
+				from[f.Name] = p
+				continue
+			}
+			if !sameLayout(fields[i].Type, f.Type) {
+				return nil, fmt.Errorf("file: mergeSchema: column %q is %s in %s but %s in %s", f.Name, fields[i].Type, from[f.Name], f.Type, p)
+			}
+		}
+	}
+	return fields, nil
 }

@@ -153,3 +153,36 @@ func TestParquetListElementNamesAndCasts(t *testing.T) {
 		t.Errorf("row 2 = %q, want %q", rows[2], want)
 	}
 }
+
+func TestParquetMergeSchema(t *testing.T) {
+	mem := checkedAlloc(t)
+	write := func(dir string, s *arrow.Schema) string {
+		rb := array.NewRecordBuilder(mem, s)
+		defer rb.Release()
+		for _, f := range rb.Fields() {
+			f.AppendNull()
+		}
+		rec := rb.NewRecordBatch()
+		defer rec.Release()
+		if err := writeJob(t, dir, SaveError, "parquet", WriteOptions{Alloc: mem}, rec); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := ListFiles(dir)
+		return files[0]
+	}
+	root := t.TempDir()
+	a := write(filepath.Join(root, "a"), schemaOf(fld("x", tInt64), fld("y", tString)))
+	b := write(filepath.Join(root, "b"), schemaOf(fld("z", tFloat), fld("x", tInt64)))
+	c := write(filepath.Join(root, "c"), schemaOf(fld("x", tString)))
+	s, err := InferSchema(context.Background(), "parquet", []string{a, b}, map[string]string{"mergeSchema": "true"})
+	if err != nil || strings.Join(fieldNames(s), ",") != "x,y,z" {
+		t.Fatalf("merged %v, %v", s, err)
+	}
+	s, err = InferSchema(context.Background(), "parquet", []string{a, b}, nil)
+	if err != nil || strings.Join(fieldNames(s), ",") != "x,y" {
+		t.Fatalf("first file %v, %v", s, err)
+	}
+	if _, err := InferSchema(context.Background(), "parquet", []string{a, c}, map[string]string{"mergeSchema": "true"}); err == nil || !strings.Contains(err.Error(), `column "x" is int64`) {
+		t.Fatalf("conflict: %v", err)
+	}
+}
