@@ -1,8 +1,12 @@
 package bench
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +14,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	pqfile "github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/spate-io/spate/dataframe"
 	"github.com/spate-io/spate/expr"
@@ -205,4 +213,103 @@ func BenchmarkDataFrameGroupBySumRatio(b *testing.B) {
 	measureRatio(b, float64(dfRows()), "rows/s",
 		func() { spateGroupSum(b, df) },
 		func() { handGroupSum(in) })
+}
+
+// The Parquet benchmark: the DataFrame API (Write().Save, then
+// Read().Parquet(...).ForeachBatch) next to arrow-go's pqarrow writer and
+// reader used directly on the same batches, one file, zstd, 1M-row row
+// groups (the connector's defaults).
+
+func pqarrowWrite(b *testing.B, path string, in dfInput) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithMaxRowGroupLength(1<<20), parquet.WithStats(true))
+	fw, err := pqarrow.NewFileWriter(in.schema, struct{ *bufio.Writer }{bw}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, rec := range in.batches {
+		if err := fw.WriteBuffered(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := errors.Join(fw.Close(), bw.Flush(), f.Close()); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func pqarrowRead(b *testing.B, path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	pf, err := pqfile.NewParquetReader(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: dfBatchRows}, memory.DefaultAllocator)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rr.Release()
+	var n int64
+	for rr.Next() {
+		n += rr.RecordBatch().NumRows()
+	}
+	if rr.Err() != nil {
+		b.Fatal(rr.Err())
+	}
+	return n
+}
+
+func spateParquetRead(b *testing.B, s *dataframe.Session, path string) int64 {
+	var n atomic.Int64
+	err := s.Read().Parquet(path).ForeachBatch(context.Background(), func(_ context.Context, _ int, rb arrow.RecordBatch) error {
+		n.Add(rb.NumRows())
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n.Load()
+}
+
+func BenchmarkDataFrameParquetRatio(b *testing.B) {
+	in := benchDFInput()
+	s := newBenchSession(b)
+	// One partition, as the hand side writes one file.
+	one, err := dataframe.NewSession(s.Engine(), dataframe.DefaultParallelism(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	df := dataframe.CreateDataFrameFromBatches(one, in.schema, in.batches)
+	dir := b.TempDir()
+	spatePath, handPath := filepath.Join(dir, "spate"), filepath.Join(dir, "hand.parquet")
+	b.Run("write", func(b *testing.B) {
+		measureRatio(b, float64(dfRows()), "rows/s",
+			func() {
+				if err := df.Write().Mode("overwrite").Save(context.Background(), spatePath); err != nil {
+					b.Fatal(err)
+				}
+			},
+			func() { pqarrowWrite(b, handPath, in) })
+	})
+	b.Run("read", func(b *testing.B) {
+		if n, m := spateParquetRead(b, one, spatePath), pqarrowRead(b, handPath); n != int64(dfRows()) || m != n {
+			b.Fatalf("read %d and %d rows, want %d", n, m, dfRows())
+		}
+		measureRatio(b, float64(dfRows()), "rows/s",
+			func() { spateParquetRead(b, one, spatePath) },
+			func() { pqarrowRead(b, handPath) })
+	})
 }
