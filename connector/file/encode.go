@@ -313,9 +313,9 @@ func appendPlainIn(dst []byte, a arrow.Array, i int, tsLayout, dateLayout string
 	case *array.Uint8:
 		return strconv.AppendUint(dst, uint64(a.Value(i)), 10)
 	case *array.Float64:
-		return strconv.AppendFloat(dst, a.Value(i), 'g', -1, 64)
+		return appendFloat(dst, a.Value(i), 64)
 	case *array.Float32:
-		return strconv.AppendFloat(dst, float64(a.Value(i)), 'g', -1, 32)
+		return appendFloat(dst, float64(a.Value(i)), 32)
 	case *array.Boolean:
 		return strconv.AppendBool(dst, a.Value(i))
 	case *array.String:
@@ -408,7 +408,21 @@ func appendJSONFloat(dst []byte, f float64, bits int) []byte {
 	case math.IsInf(f, -1):
 		return append(dst, `"-Infinity"`...)
 	}
-	return strconv.AppendFloat(dst, f, 'g', -1, bits)
+	return appendFloat(dst, f, bits)
+}
+
+// appendFloat writes f in its shortest form, with ".0" added to whole
+// numbers so that schema inference reads the column back as floating
+// point.
+func appendFloat(dst []byte, f float64, bits int) []byte {
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, f, 'g', -1, bits)
+	for _, c := range dst[start:] {
+		if c == '.' || c == 'e' || c == 'n' || c == 'N' { // fraction, exponent, Inf, NaN
+			return dst
+		}
+	}
+	return append(dst, '.', '0')
 }
 
 const hexDigits = "0123456789abcdef"

@@ -430,3 +430,26 @@ func TestSameJobIDReplacesFiles(t *testing.T) {
 		t.Error("job id with a path separator accepted")
 	}
 }
+
+func TestWholeFloatsReadBackAsFloats(t *testing.T) {
+	mem := checkedAlloc(t)
+	s := schemaOf(fld("f", tFloat))
+	fb := array.NewFloat64Builder(mem)
+	fb.AppendValues([]float64{2, -0.5, 1e21}, nil)
+	arr := fb.NewArray()
+	fb.Release()
+	rec := array.NewRecordBatch(s, []arrow.Array{arr}, 3)
+	arr.Release()
+	defer rec.Release()
+	for _, format := range []string{"csv", "json"} {
+		dir := filepath.Join(t.TempDir(), format)
+		if err := writeJob(t, dir, SaveError, format, WriteOptions{Alloc: mem}, rec); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := ListFiles(dir)
+		got, err := InferSchema(context.Background(), format, files, map[string]string{"inferSchema": "true"})
+		if err != nil || got.Field(0).Type.ID() != arrow.FLOAT64 {
+			t.Errorf("%s: inferred %v, %v", format, got, err)
+		}
+	}
+}
