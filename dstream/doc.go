@@ -41,7 +41,9 @@
 // [QueueStream] and [ConstantInputStream] feed prepared RDDs (for tests).
 // [SocketTextStream] reads lines from a TCP server; [TextFileStream]
 // reads new files of a directory; [ReceiverStream] runs a custom
-// [Receiver]. Receivers store records through a [ReceiverHandle]; a block
+// [Receiver]; [DirectStream] reads a replayable partitioned source (a
+// connector.Source such as Kafka's) without receivers, one offset range
+// and one RDD partition per source partition and batch. Receivers store records through a [ReceiverHandle]; a block
 // generator cuts them into blocks every block interval (default 200ms)
 // and each batch gets the blocks stored since the previous batch, one RDD
 // partition per block. Receivers run in goroutines supervised by the

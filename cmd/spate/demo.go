@@ -30,7 +30,9 @@ type demoConfig struct {
 	words, partitions int
 
 	// Flags of the streaming demo.
-	source             string // sourceGenerator or sourceSocket
+	source             string // sourceGenerator, sourceSocket or sourceKafka
+	kafka              bool   // --kafka: shorthand for --source kafka
+	brokers, topic     string // the Kafka source; no brokers: an embedded cluster
 	rate               int    // generated lines per second
 	host               string
 	port               int
@@ -53,6 +55,7 @@ const (
 
 	sourceGenerator = "generator"
 	sourceSocket    = "socket"
+	sourceKafka     = "kafka"
 
 	maxRate     = 10_000_000            // the most lines per second --rate may ask for
 	minInterval = 10 * time.Millisecond // the shortest --interval
@@ -64,7 +67,10 @@ func demoFlags(cfg *demoConfig) *flag.FlagSet {
 	fs.IntVar(&cfg.words, "words", 2_000_000, "generate `N` words of text")
 	fs.IntVar(&cfg.partitions, "partitions", 8, "split the text into `N` partitions")
 
-	fs.StringVar(&cfg.source, "source", sourceGenerator, "read lines from `SOURCE`: generator (built in) or socket (a TCP server, e.g. nc -lk 9999)")
+	fs.StringVar(&cfg.source, "source", sourceGenerator, "read lines from `SOURCE`: generator (built in), socket (a TCP server, e.g. nc -lk 9999) or kafka (a topic, on an embedded cluster unless --brokers)")
+	fs.BoolVar(&cfg.kafka, "kafka", false, "shorthand for --source kafka")
+	fs.StringVar(&cfg.brokers, "brokers", "", "read the Kafka topic from the brokers `HOST:PORT,...` (default: an embedded in-process cluster fed by the generator)")
+	fs.StringVar(&cfg.topic, "topic", "spate-demo-lines", "read lines from the Kafka topic `NAME`")
 	fs.IntVar(&cfg.rate, "rate", 50_000, "generate `N` lines of 10 words per second")
 	fs.StringVar(&cfg.host, "host", "127.0.0.1", "connect to the TCP server on `HOST`")
 	fs.IntVar(&cfg.port, "port", 9999, "connect to the TCP server on `PORT`")
@@ -88,6 +94,7 @@ const (
 	modeBatch     = "batch"
 	modeGenerator = sourceGenerator
 	modeSocket    = sourceSocket
+	modeKafka     = sourceKafka
 )
 
 // demoFlagModes maps each flag that applies to some runs of the demo only
@@ -96,19 +103,22 @@ func demoFlagModes() map[string][]string {
 	return map[string][]string{
 		"words":        {modeBatch},
 		"partitions":   {modeBatch},
-		"source":       {modeGenerator, modeSocket},
-		"interval":     {modeGenerator, modeSocket},
-		"duration":     {modeGenerator, modeSocket},
-		"ui-addr":      {modeGenerator, modeSocket},
-		"no-ui":        {modeGenerator, modeSocket},
-		"ui-kill":      {modeGenerator, modeSocket},
-		"backpressure": {modeGenerator, modeSocket},
-		"max-rate":     {modeGenerator, modeSocket},
-		"rate":         {modeGenerator},
+		"source":       {modeGenerator, modeSocket, modeKafka},
+		"interval":     {modeGenerator, modeSocket, modeKafka},
+		"duration":     {modeGenerator, modeSocket, modeKafka},
+		"ui-addr":      {modeGenerator, modeSocket, modeKafka},
+		"no-ui":        {modeGenerator, modeSocket, modeKafka},
+		"ui-kill":      {modeGenerator, modeSocket, modeKafka},
+		"backpressure": {modeGenerator, modeSocket, modeKafka},
+		"max-rate":     {modeGenerator, modeSocket, modeKafka},
+		"rate":         {modeGenerator, modeKafka},
 		"host":         {modeSocket},
 		"port":         {modeSocket},
-		"distinct":     {modeBatch, modeGenerator},
-		"seed":         {modeBatch, modeGenerator},
+		"kafka":        {modeKafka},
+		"brokers":      {modeKafka},
+		"topic":        {modeKafka},
+		"distinct":     {modeBatch, modeGenerator, modeKafka},
+		"seed":         {modeBatch, modeGenerator, modeKafka},
 	}
 }
 
@@ -119,6 +129,8 @@ func describeMode(mode string) string {
 		return "the batch demo (--batch)"
 	case modeGenerator:
 		return "the streaming demo's generator source (--source generator, the default)"
+	case modeKafka:
+		return "the streaming demo's Kafka source (--source kafka or --kafka)"
 	default:
 		return "the streaming demo's socket source (--source socket)"
 	}
@@ -135,7 +147,12 @@ Map(w -> (w, 1)) and ReduceByKey(+). For each batch the demo prints the records
 received, the processing time, the scheduling delay and the most frequent
 words. The source is a built-in generator of lines of 10 Zipf-distributed
 words (--rate lines per second), or a TCP server (--source socket): run
-"nc -lk 9999" in another terminal and type lines into it. After --duration, or
+"nc -lk 9999" in another terminal and type lines into it, or a Kafka topic
+(--kafka): without --brokers the demo starts an embedded in-process Kafka
+cluster (franz-go's kfake) and a producer that writes the generator's lines
+into the topic; with --brokers it reads --topic of a real Kafka or Redpanda.
+Kafka is read without receivers (dstream.DirectStream: one partition per Kafka
+partition, offset ranges per batch). After --duration, or
 on Ctrl-C, the demo stops gracefully (it processes the data received so far)
 and prints a summary; a second Ctrl-C exits at once.
 
@@ -154,7 +171,7 @@ job.
 
 Streaming flags:
 `)
-	printFlags(w, fs, "source", "rate", "interval", "duration", "host", "port", "ui-addr", "no-ui", "ui-kill")
+	printFlags(w, fs, "source", "rate", "interval", "duration", "host", "port", "kafka", "brokers", "topic", "ui-addr", "no-ui", "ui-kill")
 	fmt.Fprint(w, "\nBatch flags:\n")
 	printFlags(w, fs, "batch", "words", "partitions")
 	fmt.Fprint(w, "\nFlags of both (--distinct and --seed: not for --source socket):\n")
@@ -172,8 +189,14 @@ func (c demoConfig) mode() string {
 // validate checks the flag values; its errors name the flag. set holds
 // the names of the flags given on the command line.
 func (c demoConfig) validate(set map[string]bool) error {
-	if !c.batch && c.source != sourceGenerator && c.source != sourceSocket {
-		return fmt.Errorf("--source must be %s or %s, got %q", sourceGenerator, sourceSocket, c.source)
+	if !c.batch && c.source != sourceGenerator && c.source != sourceSocket && c.source != sourceKafka {
+		return fmt.Errorf("--source must be %s, %s or %s, got %q", sourceGenerator, sourceSocket, sourceKafka, c.source)
+	}
+	if c.kafka && set["source"] && c.source != sourceKafka {
+		return fmt.Errorf("--kafka means --source kafka; drop --source %s or --kafka", c.source)
+	}
+	if c.source == sourceKafka && c.topic == "" {
+		return fmt.Errorf("--topic must not be empty")
 	}
 	mode := c.mode()
 	modes := demoFlagModes()
@@ -250,6 +273,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if cfg.kafka && !set["source"] {
+		cfg.source = sourceKafka
+	}
 	if err := cfg.validate(set); err != nil {
 		fmt.Fprintf(stderr, "spate demo: %v\nRun \"spate help demo\" for usage.\n", err)
 		return exitUsage

@@ -266,7 +266,6 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"demo", "--interval", "1ms"}, "--interval"},
 		{[]string{"demo", "--interval", "1"}, "-interval"}, // no unit
 		{[]string{"demo", "--duration", "-1s"}, "--duration must not be negative"},
-		{[]string{"demo", "--source", "kafka"}, `--source must be generator or socket, got "kafka"`},
 		{[]string{"demo", "--source", "socket", "--port", "0"}, "--port must be in 1..65535, got 0"},
 		{[]string{"demo", "--source", "socket", "--port", "65536"}, "--port must be in 1..65535"},
 		{[]string{"demo", "--source", "socket", "--host", ""}, "--host must not be empty"},
@@ -282,6 +281,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"demo", "--port", "9000"}, "--port does not apply to the streaming demo's generator source"},
 		{[]string{"demo", "--source", "socket", "--rate", "10"}, "--rate does not apply to the streaming demo's socket source"},
 		{[]string{"demo", "--source", "socket", "--seed", "3"}, "--seed does not apply to the streaming demo's socket source"},
+		{[]string{"demo", "--kafka", "--port", "9000"}, "--port does not apply to the streaming demo's Kafka source (--source kafka or --kafka)"},
+		{[]string{"demo", "--brokers", "localhost:9092"}, "--brokers does not apply to the streaming demo's generator source"},
+		{[]string{"demo", "--kafka", "--source", "socket"}, "--kafka means --source kafka"},
+		{[]string{"demo", "--kafka", "--topic", ""}, "--topic must not be empty"},
+		{[]string{"demo", "--source", "files"}, "--source must be generator, socket or kafka"},
 		// The UI flags.
 		{[]string{"demo", "--batch", "--ui-addr", "127.0.0.1:0"}, "--ui-addr does not apply to the batch demo"},
 		{[]string{"demo", "--batch", "--no-ui"}, "--no-ui does not apply to the batch demo"},

@@ -89,6 +89,13 @@ func streamDemo(ctx context.Context, cfg demoConfig, stdout, stderr io.Writer) e
 	var lines *dstream.DStream[string]
 	var source string
 	switch cfg.source {
+	case sourceKafka:
+		var stop func()
+		lines, source, stop, err = kafkaLines(ctx, ssc, cfg)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	case sourceSocket:
 		addr := net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port))
 		lines = dstream.SocketTextStream(ssc, cfg.host, cfg.port)

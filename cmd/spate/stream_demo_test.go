@@ -152,6 +152,27 @@ func TestStreamDemoGenerator(t *testing.T) {
 	}
 }
 
+// TestStreamDemoKafka runs the demo on its embedded Kafka cluster: the
+// generator's lines go through a topic and a DirectStream.
+func TestStreamDemoKafka(t *testing.T) {
+	t.Parallel()
+	code, out, stderr := runCLI(t, testCtx(t), "demo", "--kafka", "--duration", "2s", "--interval", "500ms", "--rate", "2000", "--no-ui")
+	if code != exitOK {
+		t.Fatalf("exit code %d, stderr:\n%s\nstdout:\n%s", code, stderr, out)
+	}
+	if want := `source    Kafka topic "spate-demo-lines" (3 partitions) on an embedded cluster`; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	batches := checkStreamRun(t, out, 10)
+	records := 0
+	for _, b := range batches {
+		records += b.records
+	}
+	if len(batches) < 2 || records == 0 {
+		t.Errorf("got %d batches with %d records, want at least 2 batches and some records:\n%s", len(batches), records, out)
+	}
+}
+
 // TestStreamDemoSocket runs the demo against a TCP server that sends known
 // lines and checks that every word is counted once, whichever batches the
 // lines fall in.
