@@ -159,6 +159,9 @@ type side struct {
 	arr    arrow.Array
 	scalar any
 	null   bool // a NULL literal
+	// owned reports that arr was computed for this evaluation alone (by
+	// arithmetic), so its value buffer may be overwritten.
+	owned bool
 }
 
 func (s side) isScalar() bool { return s.arr == nil }
@@ -189,7 +192,11 @@ func evalSide(ec *EvalContext, e Expr, dt arrow.DataType, b arrow.RecordBatch) (
 	if err != nil {
 		return side{}, err
 	}
-	return side{arr: c}, nil
+	owned := false
+	if x, ok := Unalias(e).(*Binary); ok && !x.Op.IsComparison() && arrow.TypeEqual(a.DataType(), dt) && c.Data().Offset() == 0 {
+		owned = true
+	}
+	return side{arr: c, owned: owned}, nil
 }
 
 // scalarAs converts a literal's Go value to the Go type kernels use for
@@ -292,6 +299,9 @@ func (b *Binary) Eval(ec *EvalContext, batch arrow.RecordBatch) (arrow.Array, er
 	}
 	if op.IsComparison() {
 		return compare(ec.Alloc, op, ot.DataType, l.arr, r)
+	}
+	if l.owned && arrow.TypeEqual(ot.DataType, rt.DataType) {
+		return arithInPlace(ec.Alloc, op, rt.DataType, l.arr, r)
 	}
 	return arith(ec.Alloc, op, ot.DataType, rt.DataType, l.arr, r)
 }
@@ -477,6 +487,25 @@ func arith(alloc memory.Allocator, op Op, dt, rt arrow.DataType, l arrow.Array, 
 	return nil, fmt.Errorf("%w: no arithmetic for %s", ErrType, dt)
 }
 
+// arithInPlace is arith writing into the value buffer of l, an array
+// computed for this evaluation alone.
+func arithInPlace(alloc memory.Allocator, op Op, dt arrow.DataType, l arrow.Array, r side) (arrow.Array, error) {
+	buf := l.Data().Buffers()[1]
+	switch dt.ID() {
+	case arrow.INT64:
+		if r.isScalar() {
+			return arithInto(alloc, op, dt, Values[int64](l), nil, r.scalar.(int64), l, nil, false, buf)
+		}
+		return arithInto(alloc, op, dt, Values[int64](l), Values[int64](r.arr), 0, l, r.arr, false, buf)
+	case arrow.FLOAT64:
+		if r.isScalar() {
+			return arithInto(alloc, op, dt, Values[float64](l), nil, r.scalar.(float64), l, nil, false, buf)
+		}
+		return arithInto(alloc, op, dt, Values[float64](l), Values[float64](r.arr), 0, l, r.arr, false, buf)
+	}
+	return nil, fmt.Errorf("%w: no arithmetic for %s", ErrType, dt)
+}
+
 // arithScalarLeft evaluates s op r for the operators whose sides do not
 // commute.
 func arithScalarLeft(alloc memory.Allocator, op Op, dt, rt arrow.DataType, s any, r arrow.Array) (arrow.Array, error) {
@@ -492,9 +521,22 @@ func arithScalarLeft(alloc memory.Allocator, op Op, dt, rt arrow.DataType, s any
 // arithTyped computes a op b (or a op s when b is nil; s op a when
 // swapped). Division and modulo by zero give null.
 func arithTyped[T int64 | float64](alloc memory.Allocator, op Op, rt arrow.DataType, a, b []T, s T, la, ra arrow.Array, swapped bool) (arrow.Array, error) {
+	return arithInto(alloc, op, rt, a, b, s, la, ra, swapped, nil)
+}
+
+// arithInto is arithTyped writing into into (the value buffer of la) when
+// it is not nil.
+func arithInto[T int64 | float64](alloc memory.Allocator, op Op, rt arrow.DataType, a, b []T, s T, la, ra arrow.Array, swapped bool, into *memory.Buffer) (arrow.Array, error) {
 	n := len(a)
 	valid, nulls := validityOf(alloc, n, la, ra)
-	buf, out := newFixedBuf[T](alloc, n)
+	var buf *memory.Buffer
+	var out []T
+	if into != nil {
+		into.Retain()
+		buf, out = into, a
+	} else {
+		buf, out = newFixedBuf[T](alloc, n)
+	}
 	var zeroDiv []int // rows whose divisor is zero
 	switch op {
 	case OpAdd:
