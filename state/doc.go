@@ -48,8 +48,11 @@
 // newest snapshot at or below v and replays the deltas after it, one per
 // version up to v. A [Partition] keeps the version it last loaded or
 // committed in memory, so that the usual sequence (load v, commit v+1,
-// load v+1, ...) reads no file at all; loading any other version rebuilds
-// it from files and replaces the cache.
+// load v+1, ...) reads no file at all. It also keeps the way back one
+// version (the previous values of the keys the last commit changed), so
+// that re-running the last batch (load v-1 while v is cached) reads no
+// file either. Loading any other version rebuilds it from files and
+// replaces the cache.
 //
 // Once [SnapshotInterval] versions (default 10) were committed since the
 // last snapshot, Commit starts a snapshot of the new version in a

@@ -22,8 +22,9 @@ const entryOverhead = 64
 // merged into the base map (because a snapshot was reading the base).
 type layer struct {
 	version int64
-	changes map[string][]byte // nil value: deleted
-	bytes   int64             // memory estimate
+	changes    map[string][]byte // nil value: deleted
+	bytes      int64             // memory estimate
+	keysBefore int64             // number of keys of the version below
 }
 
 // Partition is the versioned state of one stateful operator in one state
@@ -60,6 +61,10 @@ type Partition struct {
 	lastSnap  int64         // newest version with a snapshot on disk (0: none known)
 	maxOnDisk int64         // newest version with a file on disk, as far as this partition knows
 	snapDone  chan struct{} // non-nil while a snapshot runs; closed when it ends
+	// undo holds, when not nil, the value before the last commit of every
+	// key that commit changed in the base (nil: the key was absent), so
+	// that version-1 can be restored without reading files.
+	undo map[string][]byte
 	metrics   Metrics
 }
 
@@ -88,8 +93,9 @@ type Metrics struct {
 	// from memory do not change it.
 	LoadDuration time.Duration
 	// CacheHits and CacheMisses count loads served from memory and from
-	// files.
-	CacheHits, CacheMisses int64
+	// files. StepBacks counts the cache hits that loaded the version
+	// before the cached one (a batch re-run after its commit).
+	CacheHits, CacheMisses, StepBacks int64
 	// SnapshotVersion, SnapshotBytes and SnapshotDuration describe the last
 	// snapshot written (SnapshotVersion 0: none yet by this process).
 	SnapshotVersion  int64
@@ -146,7 +152,8 @@ func (pt *Partition) WaitSnapshot(ctx context.Context) error {
 
 // Load returns a [Store] holding the given version of the state, which
 // must be 0 (the empty state) or a committed version. The version in
-// memory is served without reading files; any other version is rebuilt
+// memory and the one before it are served without reading files (the
+// latter by undoing the last commit in memory); any other version is rebuilt
 // from the latest snapshot at or below it and the delta files after that
 // snapshot (waiting first for a running snapshot to finish). A damaged
 // file gives a [*FileError], a missing one a [*MissingVersionError]; the
@@ -171,6 +178,11 @@ func (pt *Partition) Load(ctx context.Context, version int64) (*Store, error) {
 		pt.metrics.CacheHits++
 		pt.mu.Unlock()
 		return s, nil
+	case pt.loaded && pt.version-1 == version && len(pt.layers) > 0:
+		pt.stepBackLocked()
+		s := pt.newStoreLocked()
+		pt.mu.Unlock()
+		return s, nil
 	}
 	// Reserve the partition so that no other Load runs meanwhile.
 	reserve := &Store{pt: pt, done: true}
@@ -190,6 +202,17 @@ func (pt *Partition) Load(ctx context.Context, version int64) (*Store, error) {
 			return nil, ctx.Err()
 		}
 	}
+	pt.mu.Lock()
+	if pt.loaded && pt.version-1 == version && pt.undo != nil {
+		// The snapshot, which read the base, has finished: undo the last
+		// commit in place.
+		pt.stepBackLocked()
+		pt.active = nil
+		s := pt.newStoreLocked()
+		pt.mu.Unlock()
+		return s, nil
+	}
+	pt.mu.Unlock()
 	start := pt.opts.clock.Now()
 	base, bytes, snap, maxOnDisk, err := pt.readVersion(ctx, version)
 	if err != nil {
@@ -202,10 +225,33 @@ func (pt *Partition) Load(ctx context.Context, version int64) (*Store, error) {
 	pt.base, pt.baseBytes, pt.layers = base, bytes, nil
 	pt.numKeys = int64(len(base))
 	pt.lastSnap, pt.maxOnDisk = snap, maxOnDisk
+	pt.undo = nil
 	pt.metrics.CacheMisses++
 	pt.metrics.LoadDuration = pt.opts.clock.Since(start)
 	pt.active = nil
 	return pt.newStoreLocked(), nil
+}
+
+// stepBackLocked turns the cached version v into v-1, by dropping the top
+// layer or, when there is none, applying the undo map to the base (which
+// no snapshot may be reading). The files of v stay until the next commit
+// replaces them. The caller checked that one of the two is possible.
+func (pt *Partition) stepBackLocked() {
+	if n := len(pt.layers); n > 0 {
+		top := pt.layers[n-1]
+		pt.layers = pt.layers[:n-1]
+		pt.numKeys = top.keysBefore
+	} else {
+		pt.mergeLocked(pt.undo, nil)
+		pt.undo = nil
+		pt.numKeys = int64(len(pt.base))
+	}
+	if pt.lastSnap >= pt.version {
+		pt.lastSnap = 0 // that snapshot is of the abandoned version
+	}
+	pt.version--
+	pt.metrics.CacheHits++
+	pt.metrics.StepBacks++
 }
 
 func (pt *Partition) newStoreLocked() *Store {

@@ -905,3 +905,80 @@ func TestMemoryEstimate(t *testing.T) {
 		t.Fatalf("metrics %+v; want MemoryBytes %d", m, want/2)
 	}
 }
+
+// TestStepBack re-runs the last batch: loading the version before the
+// cached one is served from memory (by the undo of the last commit, or by
+// dropping the top layer), and the re-committed version replaces the
+// abandoned one on disk too.
+func TestStepBack(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		interval int
+		hold     bool // hold the snapshot so that commits become layers
+	}{
+		{"undo without snapshots", 100, false},
+		{"undo after a snapshot of the abandoned version", 1, false},
+		{"undo after snapshots", 3, false},
+		{"layer", 3, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			fsys := &faultFS{}
+			if tc.hold {
+				fsys.block, fsys.blocked, fsys.blockMatch = make(chan struct{}), make(chan struct{}, 1), ".snapshot-"
+			}
+			root := t.TempDir()
+			opts := []Option{SnapshotInterval(tc.interval), Retain(1000)}
+			p := newProvider(t, root, 1, append(opts, WithFS(fsys))...)
+			pt := partition(t, p, "op", 0)
+			history := randomHistory(t, ctx, pt, rand.New(rand.NewPCG(9, 9)), 5, 25)
+			if tc.hold {
+				<-fsys.blocked
+				pt.mu.Lock()
+				layers := len(pt.layers)
+				pt.mu.Unlock()
+				if layers != 2 {
+					t.Fatalf("%d layers, want 2", layers)
+				}
+			}
+			s, err := pt.Load(ctx, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := pt.Metrics(); m.StepBacks != 1 || m.CacheMisses != 1 || m.NumKeys != int64(len(history[4])) {
+				t.Fatalf("metrics %+v: want one step back, one miss (version 0), %d keys", m, len(history[4]))
+			}
+			checkStore(t, s, history[4])
+			model := maps.Clone(history[4])
+			apply(t, s, model, []op{put("k001", "rerun"), put("new", "x"), del("k002"), del("k003")})
+			if v, err := s.Commit(ctx); err != nil || v != 5 {
+				t.Fatalf("re-commit 5 = %d, %v", v, err)
+			}
+			s, _ = pt.Load(ctx, 5)
+			checkStore(t, s, model)
+			s.Abort()
+			if tc.hold {
+				close(fsys.block) // a load from files waits for the snapshot
+			}
+			// A step of two reads files.
+			s, err = pt.Load(ctx, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkStore(t, s, history[3])
+			s.Abort()
+			if err := p.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			pt2 := partition(t, newProvider(t, root, 1, opts...), "op", 0)
+			for v, want := range map[int64]map[string]string{5: model, 4: history[4], 2: history[2]} {
+				s, err := pt2.Load(ctx, v)
+				if err != nil {
+					t.Fatalf("after restart, Load(%d): %v", v, err)
+				}
+				checkStore(t, s, want)
+				s.Abort()
+			}
+		})
+	}
+}

@@ -251,10 +251,11 @@ func (s *Store) Commit(ctx context.Context) (int64, error) {
 	}
 	if pt.snapDone == nil {
 		for _, l := range pt.layers {
-			pt.mergeLocked(l.changes)
+			pt.mergeLocked(l.changes, nil)
 		}
 		pt.layers = nil
-		pt.mergeLocked(s.dirty)
+		pt.undo = make(map[string][]byte, len(s.dirty))
+		pt.mergeLocked(s.dirty, pt.undo)
 		pt.numKeys = int64(len(pt.base))
 	} else {
 		// The base is being read by the snapshot: keep the changes as a
@@ -265,7 +266,8 @@ func (s *Store) Commit(ctx context.Context) (int64, error) {
 				added++
 			}
 		}
-		pt.layers = append(pt.layers, layer{version: newV, changes: s.dirty, bytes: dirtyBytes})
+		pt.layers = append(pt.layers, layer{version: newV, changes: s.dirty, bytes: dirtyBytes, keysBefore: s.numKeys})
+		pt.undo = nil // the top layer is the way back
 		pt.numKeys = s.numKeys + added - removed
 	}
 	s.dirty = nil
@@ -289,8 +291,14 @@ func (s *Store) Commit(ctx context.Context) (int64, error) {
 // mergeLocked applies changes to the base map. If changes is the larger
 // map, it copies the base into changes instead and adopts changes as the
 // base (the caller gives up changes, which nothing else references once
-// its store is done and its layer merged).
-func (pt *Partition) mergeLocked(changes map[string][]byte) {
+// its store is done and its layer merged). If undo is not nil, it receives
+// the previous value of every changed key (nil for a key that was absent).
+func (pt *Partition) mergeLocked(changes, undo map[string][]byte) {
+	if undo != nil {
+		for k := range changes {
+			undo[k] = pt.base[k] // nil if absent
+		}
+	}
 	if len(changes) > len(pt.base) {
 		for k, v := range pt.base {
 			if _, ok := changes[k]; !ok {
