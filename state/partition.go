@@ -21,7 +21,7 @@ const entryOverhead = 64
 // layer is the set of changes of one committed version that is not yet
 // merged into the base map (because a snapshot was reading the base).
 type layer struct {
-	version int64
+	version    int64
 	changes    map[string][]byte // nil value: deleted
 	bytes      int64             // memory estimate
 	keysBefore int64             // number of keys of the version below
@@ -64,8 +64,8 @@ type Partition struct {
 	// undo holds, when not nil, the value before the last commit of every
 	// key that commit changed in the base (nil: the key was absent), so
 	// that version-1 can be restored without reading files.
-	undo map[string][]byte
-	metrics   Metrics
+	undo    map[string][]byte
+	metrics Metrics
 }
 
 // Metrics describes a partition's state store. The fields about a version
