@@ -145,8 +145,9 @@ func (p *csvParser) field(i int) []byte { f := p.fields[i]; return p.buf[f.start
 type csvRecords struct {
 	lr   *lineReader
 	p    *csvParser
-	rec  []byte
-	line int
+	rec   []byte
+	line  int   // first line of the record last returned
+	start int64 // its byte offset
 }
 
 // next parses the next record into p. raw is the record's text. err is
@@ -161,7 +162,7 @@ func (r *csvRecords) next() (raw []byte, err error) {
 		if len(line) == 0 || (r.p.cfg.comment != 0 && line[0] == r.p.cfg.comment) {
 			continue
 		}
-		r.line = r.lr.line
+		r.line, r.start = r.lr.line, r.lr.start
 		perr := r.p.split(line)
 		if perr == nil || !r.p.cfg.multiLine {
 			return line, perr
@@ -250,7 +251,7 @@ func readCSV(ctx context.Context, path string, o ReadOptions, emit func(arrow.Re
 	if err != nil {
 		return st, err
 	}
-	lr, err := openLines(path, &st)
+	lr, err := openLines(path, &st, o.Range, FormatCSV, p.opts)
 	if err != nil {
 		return st, err
 	}
@@ -259,12 +260,22 @@ func readCSV(ctx context.Context, path string, o ReadOptions, emit func(arrow.Re
 	recs := &csvRecords{lr: lr, p: parser}
 	want := len(p.data) // fields expected per record
 	if cfg.header {
-		_, err := recs.next()
+		hr := recs
+		if lr.split && o.Range.Offset > 0 { // the header is at the start of the file
+			var hst ReadStats
+			hl, err := openLines(path, &hst, ByteRange{}, FormatCSV, p.opts)
+			if err != nil {
+				return st, err
+			}
+			defer hl.close()
+			hr = &csvRecords{lr: hl, p: parser}
+		}
+		_, err := hr.next()
 		if err == io.EOF {
 			return st, nil
 		}
 		if err != nil {
-			return st, fmt.Errorf("file: %s:%d: header: %w", path, recs.line, err)
+			return st, fmt.Errorf("file: %s:%d: header: %w", path, hr.line, err)
 		}
 		want = len(parser.fields)
 		mapByHeader(p, parser)
@@ -289,7 +300,7 @@ func readCSV(ctx context.Context, path string, o ReadOptions, emit func(arrow.Re
 			cause = p.convertCSV(parser, cells)
 		}
 		if cause != nil {
-			keep, err := p.malformed(&st, recs.line, cause)
+			keep, err := p.malformed(&st, lr, recs.line, recs.start, cause)
 			if err != nil {
 				return st, err
 			}
@@ -476,7 +487,7 @@ func inferCSV(ctx context.Context, files []string, o options, sample *sampler) (
 	var types []csvTypeState
 	for _, path := range files {
 		var st ReadStats
-		lr, err := openLines(path, &st)
+		lr, err := openLines(path, &st, ByteRange{}, FormatCSV, o)
 		if err != nil {
 			return nil, err
 		}

@@ -243,7 +243,7 @@ func TestMultiLineMatchesNaiveSplit(t *testing.T) {
 		}
 		p := writeTemp(t, "m.csv", string(data))
 		var st ReadStats
-		lr, err := openLines(p, &st)
+		lr, err := openLines(p, &st, ByteRange{}, FormatCSV, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,9 @@
 // hive partition directories col=value). [InferSchema] derives a schema
 // from sampled records, and [ReadFile] reads one file into batches of at
 // most [ReadOptions.BatchRows] rows, which the emit callback owns and
-// releases. A schema column named after a partition directory of the path
+// releases. [ReadOptions.Range] with [Splits] lets several tasks share one
+// large file (line starts for CSV, JSON lines and text; row groups for
+// Parquet). A schema column named after a partition directory of the path
 // is filled from the path ([PartitionValues]); a column absent from the
 // file is null.
 //

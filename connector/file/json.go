@@ -679,7 +679,7 @@ func readJSON(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 			}
 		}
 	}
-	lr, err := openLines(path, &st)
+	lr, err := openLines(path, &st, o.Range, FormatJSON, p.opts)
 	if err != nil {
 		return st, err
 	}
@@ -693,9 +693,9 @@ func readJSON(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 	if err != nil {
 		return st, err
 	}
-	err = jsonRecords(lr, path, multi, func(rec []byte, line int) error {
+	err = jsonRecords(lr, path, multi, func(rec []byte, line int, offset int64) error {
 		if cause := row.parse(rec); cause != nil {
-			keep, err := p.malformed(&st, line, cause)
+			keep, err := p.malformed(&st, lr, line, offset, cause)
 			if err != nil || !keep {
 				return err
 			}
@@ -714,7 +714,7 @@ func readJSON(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 // jsonRecords calls f with each record and the number of the line it
 // starts on. Records are the non-blank lines, or with multiLine the whole
 // file: the elements of a top-level array, or the file itself otherwise.
-func jsonRecords(lr *lineReader, path string, multiLine bool, f func(rec []byte, line int) error) error {
+func jsonRecords(lr *lineReader, path string, multiLine bool, f func(rec []byte, line int, offset int64) error) error {
 	if !multiLine {
 		for {
 			line, err := lr.next()
@@ -727,7 +727,7 @@ func jsonRecords(lr *lineReader, path string, multiLine bool, f func(rec []byte,
 			if len(bytes.TrimSpace(line)) == 0 {
 				continue
 			}
-			if err := f(line, lr.line); err != nil {
+			if err := f(line, lr.line, lr.start); err != nil {
 				return err
 			}
 		}
@@ -744,21 +744,21 @@ func jsonRecords(lr *lineReader, path string, multiLine bool, f func(rec []byte,
 		return nil
 	}
 	if data[i] != '[' {
-		return f(bytes.TrimSpace(data), 1+bytes.Count(data[:i], []byte{'\n'}))
+		return f(bytes.TrimSpace(data), 1+bytes.Count(data[:i], []byte{'\n'}), int64(i))
 	}
 	line, counted := 1, 0
 	var inner error
 	_, err = forEachElement(data, i, 0, func(vs, ve int) error {
 		line += bytes.Count(data[counted:vs], []byte{'\n'})
 		counted = vs
-		inner = f(data[vs:ve], line)
+		inner = f(data[vs:ve], line, int64(vs))
 		return inner
 	})
 	if inner != nil {
 		return inner
 	}
 	if err != nil { // the array itself is broken: one malformed record
-		return f(data[i:], line)
+		return f(data[i:], line, int64(i))
 	}
 	return nil
 }
@@ -885,13 +885,13 @@ func inferJSON(ctx context.Context, files []string, o options, sample *sampler) 
 	corrupt := false
 	for _, path := range files {
 		var st ReadStats
-		lr, err := openLines(path, &st)
+		lr, err := openLines(path, &st, ByteRange{}, FormatJSON, o)
 		if err != nil {
 			return nil, err
 		}
 		n := 0
 		errDone := errors.New("sample complete")
-		err = jsonRecords(lr, path, multi, func(line []byte, lineNo int) error {
+		err = jsonRecords(lr, path, multi, func(line []byte, lineNo int, _ int64) error {
 			if n++; n%1024 == 0 {
 				if err := ctx.Err(); err != nil {
 					return err

@@ -137,9 +137,12 @@ func readParquet(ctx context.Context, path string, o ReadOptions, emit func(arro
 	slices.Sort(leaves)
 
 	md := pf.MetaData()
-	st.RowGroups = int64(pf.NumRowGroups())
 	var groups []int
 	for rg := range pf.NumRowGroups() {
+		if !o.Range.whole(st.Bytes) && !inRange(md.RowGroup(rg), o.Range) {
+			continue // another range's row group
+		}
+		st.RowGroups++
 		if skipRowGroup(md.RowGroup(rg), fs, o.Filters) {
 			st.RowGroupsSkipped++
 			continue
@@ -626,4 +629,21 @@ func stringArray(mem memory.Allocator, a arrow.Array) arrow.Array {
 		b.BinaryBuilder.Append(buf)
 	}
 	return b.NewArray()
+}
+
+// inRange reports whether a row group starts inside r: it belongs to the
+// range holding the first page of its first column.
+func inRange(rg *metadata.RowGroupMetaData, r ByteRange) bool {
+	if rg.NumColumns() == 0 {
+		return r.Offset <= 0
+	}
+	cc, err := rg.ColumnChunk(0)
+	if err != nil {
+		return r.Offset <= 0
+	}
+	start := cc.DataPageOffset()
+	if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < start {
+		start = cc.DictionaryPageOffset()
+	}
+	return start >= r.Offset && start < r.Offset+r.Length
 }

@@ -1,6 +1,7 @@
 package file
 
 import (
+	"strconv"
 	"bufio"
 	"compress/gzip"
 	"context"
@@ -53,6 +54,61 @@ type ReadOptions struct {
 	// PartitionValues overrides the partition values parsed from the path
 	// (see [PartitionValues]); a nil map means "parse the path".
 	PartitionValues map[string]string
+	// Range restricts the read to the records that start inside a byte
+	// range of the file, so several tasks can share one large file; ranges
+	// that tile the file read every record exactly once. [Splits] computes
+	// them. CSV (without multiLine), JSON lines and text split at line
+	// starts; Parquet reads the row groups that start in the range.
+	// Compressed text files, JSON and CSV with multiLine, and text with
+	// wholetext can only be read whole. Default: the whole file.
+	Range ByteRange
+}
+
+// ByteRange is the part [Offset, Offset+Length) of a file. A Length of 0
+// or less means the whole file.
+type ByteRange struct {
+	Offset, Length int64
+}
+
+// whole reports whether r covers a file of size bytes.
+func (r ByteRange) whole(size int64) bool {
+	return r.Length <= 0 || (r.Offset <= 0 && r.Offset+r.Length >= size)
+}
+
+func (r ByteRange) String() string {
+	return fmt.Sprintf("bytes [%d, %d)", r.Offset, r.Offset+r.Length)
+}
+
+// Splits cuts a file into ranges of about target bytes for [ReadOptions]
+// Range. A file that the format and options cannot split (see Range), or
+// a target of 0 or less, gives one range for the whole file.
+func Splits(format string, fi FileInfo, opts map[string]string, target int64) []ByteRange {
+	whole := []ByteRange{{Offset: 0, Length: fi.Size}}
+	f, err := checkFormat(format)
+	if err != nil || target <= 0 || fi.Size <= target || !splittable(f, fi.Path, newOptions(opts)) {
+		return whole
+	}
+	var out []ByteRange
+	for off := int64(0); off < fi.Size; off += target {
+		out = append(out, ByteRange{Offset: off, Length: min(target, fi.Size-off)})
+	}
+	return out
+}
+
+// splittable reports whether a file can be read in ranges.
+func splittable(format, path string, o options) bool {
+	if format != FormatParquet && strings.HasSuffix(path, ".gz") {
+		return false
+	}
+	switch format {
+	case FormatCSV, FormatJSON:
+		multi, err := o.boolean("multiLine", false)
+		return err == nil && !multi
+	case FormatText:
+		whole, err := o.boolean("wholetext", false)
+		return err == nil && !whole
+	}
+	return true
 }
 
 // ReadStats reports what [ReadFile] did.
@@ -343,24 +399,57 @@ func dataLen(a arrow.Array) int {
 	return int(offs[len(offs)-1] - offs[0])
 }
 
-// lineReader reads lines (without the \n or \r\n) and counts them.
+// lineReader reads lines (without the \n or \r\n) and counts them. In a
+// range read it returns the lines that start inside the range.
 type lineReader struct {
-	r    *bufio.Reader
-	line int // number of the line last returned, 1-based
-	buf  []byte
-	c    []io.Closer
+	r     *bufio.Reader
+	line  int   // number of the line last returned, 1-based (within the range)
+	pos   int64 // offset of the next byte of the stream
+	start int64 // offset of the line last returned
+	end   int64 // range end; 0: no range
+	split bool  // reading a range that is not the whole file
+	buf   []byte
+	c     []io.Closer
 }
 
-// openLines opens path for line reading, decompressing .gz files.
-func openLines(path string, st *ReadStats) (*lineReader, error) {
+// openLines opens path for line reading, decompressing .gz files, and in a
+// range read positions it at the first line that starts in the range.
+func openLines(path string, st *ReadStats, rng ByteRange, format string, o options) (*lineReader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("file: open %s: %w", path, err)
 	}
-	if fi, err := f.Stat(); err == nil {
-		st.Bytes = fi.Size()
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("file: open %s: %w", path, err)
 	}
+	st.Bytes = fi.Size()
 	lr := &lineReader{c: []io.Closer{f}}
+	if !rng.whole(fi.Size()) {
+		if !splittable(format, path, o) {
+			f.Close()
+			return nil, fmt.Errorf("file: %s: cannot read %s of this file: compressed files, multiLine and wholetext are read whole", path, rng)
+		}
+		lr.split, lr.end = true, rng.Offset+rng.Length
+		st.Bytes = min(lr.end, fi.Size()) - max(rng.Offset, 0)
+		if rng.Offset > 0 {
+			// the line that starts at Offset is ours when the byte before it
+			// ends a line; anything before belongs to the previous range
+			if _, err := f.Seek(rng.Offset-1, io.SeekStart); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("file: %s: %w", path, err)
+			}
+			lr.pos = rng.Offset - 1
+			lr.r = bufio.NewReaderSize(f, bufSize(rng.Length))
+			if _, err := lr.next(); err != nil && err != io.EOF {
+				f.Close()
+				return nil, fmt.Errorf("file: read %s: %w", path, err)
+			}
+			lr.line = 0
+			return lr, nil
+		}
+	}
 	var r io.Reader = f
 	if strings.HasSuffix(path, ".gz") {
 		z, err := gzip.NewReader(f)
@@ -371,13 +460,22 @@ func openLines(path string, st *ReadStats) (*lineReader, error) {
 		lr.c = append(lr.c, z)
 		r = z
 	}
-	lr.r = bufio.NewReaderSize(r, 1<<20)
+	lr.r = bufio.NewReaderSize(r, bufSize(fi.Size()))
 	return lr, nil
 }
 
+// bufSize is the read buffer for n bytes of input: 1 MiB at most, less for
+// small files (many small files are common in streaming directories).
+func bufSize(n int64) int {
+	return int(min(max(n+1, 4096), 1<<20))
+}
+
 // next returns the next line; the slice is valid until the next call. It
-// returns io.EOF after the last line.
+// returns io.EOF after the last line (of the range).
 func (lr *lineReader) next() ([]byte, error) {
+	if lr.end > 0 && lr.pos >= lr.end {
+		return nil, io.EOF
+	}
 	line, err := lr.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		lr.buf = append(lr.buf[:0], line...)
@@ -394,7 +492,9 @@ func (lr *lineReader) next() ([]byte, error) {
 		return nil, io.EOF
 	}
 	lr.line++
-	if lr.line == 1 && len(line) >= 3 && line[0] == 0xEF && line[1] == 0xBB && line[2] == 0xBF {
+	lr.start = lr.pos
+	lr.pos += int64(len(line))
+	if lr.start == 0 && len(line) >= 3 && line[0] == 0xEF && line[1] == 0xBB && line[2] == 0xBF {
 		line = line[3:] // a UTF-8 byte order mark
 	}
 	if n := len(line); n > 0 && line[n-1] == '\n' {
@@ -406,6 +506,16 @@ func (lr *lineReader) next() ([]byte, error) {
 	return line, nil
 }
 
+// where describes the position of a record for error messages: its line
+// number, or in a range read (where line numbers are unknown) its byte
+// offset.
+func (lr *lineReader) where(line int, offset int64) string {
+	if lr.split {
+		return fmt.Sprintf("byte %d", offset)
+	}
+	return strconv.Itoa(line)
+}
+
 func (lr *lineReader) close() {
 	for i := len(lr.c) - 1; i >= 0; i-- {
 		lr.c[i].Close()
@@ -415,14 +525,14 @@ func (lr *lineReader) close() {
 // malformed applies the read mode to a malformed record: it returns
 // (keep=true) when the row must still be emitted (PERMISSIVE), nil error
 // and keep=false when it is dropped, or the FAILFAST error.
-func (p *textPlan) malformed(st *ReadStats, line int, cause error) (keep bool, err error) {
+func (p *textPlan) malformed(st *ReadStats, lr *lineReader, line int, offset int64, cause error) (keep bool, err error) {
 	st.MalformedRows++
 	switch p.mode {
 	case DropMalformed:
 		st.DroppedRows++
 		return false, nil
 	case FailFast:
-		return false, fmt.Errorf("%w: %s:%d: %v (mode FAILFAST)", ErrMalformed, p.path, line, cause)
+		return false, fmt.Errorf("%w: %s:%s: %v (mode FAILFAST)", ErrMalformed, p.path, lr.where(line, offset), cause)
 	}
 	return true, nil
 }

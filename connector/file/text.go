@@ -24,7 +24,7 @@ func readText(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 	if err != nil {
 		return st, err
 	}
-	lr, err := openLines(path, &st)
+	lr, err := openLines(path, &st, o.Range, FormatText, p.opts)
 	if err != nil {
 		return st, err
 	}
