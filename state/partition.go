@@ -63,8 +63,9 @@ type Partition struct {
 	snapDone  chan struct{} // non-nil while a snapshot runs; closed when it ends
 	// undo holds, when not nil, the value before the last commit of every
 	// key that commit changed in the base (nil: the key was absent), so
-	// that version-1 can be restored without reading files.
-	undo    map[string][]byte
+	// that version-1 can be restored without reading files. Each key
+	// appears once (the changes came from a map).
+	undo    []undoEntry
 	metrics Metrics
 }
 
@@ -242,7 +243,7 @@ func (pt *Partition) stepBackLocked() {
 		pt.layers = pt.layers[:n-1]
 		pt.numKeys = top.keysBefore
 	} else {
-		pt.mergeLocked(pt.undo, nil)
+		pt.undoLocked(pt.undo)
 		pt.undo = nil
 		pt.numKeys = int64(len(pt.base))
 	}

@@ -254,8 +254,19 @@ func (s *Store) Commit(ctx context.Context) (int64, error) {
 			pt.mergeLocked(l.changes, nil)
 		}
 		pt.layers = nil
-		pt.undo = make(map[string][]byte, len(s.dirty))
-		pt.mergeLocked(s.dirty, pt.undo)
+		// The undo log costs an append per change; a commit that changes
+		// more keys than the state held (the first batch, typically)
+		// keeps none, and a step back from it reads files.
+		var undo *[]undoEntry
+		if len(s.dirty) <= len(pt.base) {
+			log := make([]undoEntry, 0, len(s.dirty))
+			undo = &log
+		}
+		pt.mergeLocked(s.dirty, undo)
+		pt.undo = nil
+		if undo != nil {
+			pt.undo = *undo
+		}
 		pt.numKeys = int64(len(pt.base))
 	} else {
 		// The base is being read by the snapshot: keep the changes as a
@@ -288,18 +299,24 @@ func (s *Store) Commit(ctx context.Context) (int64, error) {
 	return newV, nil
 }
 
+// undoEntry is the value a key had before the last commit (nil: absent).
+type undoEntry struct {
+	key string
+	old []byte
+}
+
 // mergeLocked applies changes to the base map. If changes is the larger
 // map, it copies the base into changes instead and adopts changes as the
 // base (the caller gives up changes, which nothing else references once
 // its store is done and its layer merged). If undo is not nil, it receives
 // the previous value of every changed key (nil for a key that was absent).
-func (pt *Partition) mergeLocked(changes, undo map[string][]byte) {
-	if undo != nil {
-		for k := range changes {
-			undo[k] = pt.base[k] // nil if absent
-		}
-	}
+func (pt *Partition) mergeLocked(changes map[string][]byte, undo *[]undoEntry) {
 	if len(changes) > len(pt.base) {
+		if undo != nil {
+			for k := range changes {
+				*undo = append(*undo, undoEntry{k, pt.base[k]})
+			}
+		}
 		for k, v := range pt.base {
 			if _, ok := changes[k]; !ok {
 				changes[k] = v
@@ -317,8 +334,12 @@ func (pt *Partition) mergeLocked(changes, undo map[string][]byte) {
 		return
 	}
 	for k, v := range changes {
-		if old, ok := pt.base[k]; ok {
+		old, ok := pt.base[k]
+		if ok {
 			pt.baseBytes -= int64(len(k)+len(old)) + entryOverhead
+		}
+		if undo != nil {
+			*undo = append(*undo, undoEntry{k, old})
 		}
 		if v == nil {
 			delete(pt.base, k)
@@ -326,5 +347,20 @@ func (pt *Partition) mergeLocked(changes, undo map[string][]byte) {
 		}
 		pt.base[k] = v
 		pt.baseBytes += int64(len(k)+len(v)) + entryOverhead
+	}
+}
+
+// undoLocked applies an undo log to the base map.
+func (pt *Partition) undoLocked(undo []undoEntry) {
+	for _, e := range undo {
+		if old, ok := pt.base[e.key]; ok {
+			pt.baseBytes -= int64(len(e.key)+len(old)) + entryOverhead
+		}
+		if e.old == nil {
+			delete(pt.base, e.key)
+			continue
+		}
+		pt.base[e.key] = e.old
+		pt.baseBytes += int64(len(e.key)+len(e.old)) + entryOverhead
 	}
 }
