@@ -143,8 +143,8 @@ func (p *csvParser) field(i int) []byte { f := p.fields[i]; return p.buf[f.start
 // csvRecords yields records (joined physical lines when multiLine) with the
 // number of their first line, skipping blank and comment lines.
 type csvRecords struct {
-	lr   *lineReader
-	p    *csvParser
+	lr    *lineReader
+	p     *csvParser
 	rec   []byte
 	line  int   // first line of the record last returned
 	start int64 // its byte offset

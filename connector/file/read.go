@@ -1,7 +1,6 @@
 package file
 
 import (
-	"strconv"
 	"bufio"
 	"compress/gzip"
 	"context"
@@ -9,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
