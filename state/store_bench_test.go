@@ -282,3 +282,45 @@ func BenchmarkLoad(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStepBack measures a re-run of the last batch on a partition of
+// n keys: with version v cached after a commit of n/100 changes, Load(v-1)
+// is served by undoing that commit in memory. Compare with BenchmarkLoad,
+// which is what the same load costs from files.
+func BenchmarkStepBack(b *testing.B) {
+	n := benchKeys()
+	keys, vals := benchData(n)
+	ctx := context.Background()
+	p, pt := committed(b, ctx, b.TempDir(), keys, vals, SnapshotInterval(1000))
+	defer p.Close(ctx)
+	v := int64(1)
+	var stepD []time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		s, err := pt.Load(ctx, v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := int(v) % 100; i < n; i += 100 {
+			s.Put(keys[i], vals[0])
+		}
+		if v, err = s.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		s, err = pt.Load(ctx, v-1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stepD = append(stepD, time.Since(t0))
+		b.StopTimer()
+		s.Abort()
+		v--
+		b.StartTimer()
+	}
+	if m := pt.Metrics(); m.StepBacks != int64(len(stepD)) {
+		b.Fatalf("%d step backs, want %d", m.StepBacks, len(stepD))
+	}
+	b.ReportMetric(float64(median(stepD).Microseconds())/1000, "stepback-ms")
+}
