@@ -67,8 +67,9 @@
 // snapshot removes files).
 //
 // After each snapshot, files that no retained version needs are removed:
-// the last [Retain] versions (default 100) stay loadable, which needs the
-// newest snapshot at or below the oldest of them and every delta after it.
+// the last [Retain] versions (default 100; one more is kept) stay
+// loadable, which needs the newest snapshot at or below the oldest of them
+// and every delta after it.
 // A failed snapshot or clean-up loses nothing (the deltas are still there);
 // it is reported in [Metrics].SnapshotErr and retried after the next commit.
 //

@@ -444,11 +444,13 @@ func (pt *Partition) snapshot(base map[string][]byte, v int64, done chan struct{
 var errCleanup = errors.New("state: clean-up of old state files failed")
 
 // cleanup removes the files not needed to load any of the latest
-// opts.retain versions up to latest: snapshots older than the newest
+// opts.retain+1 versions up to latest: snapshots older than the newest
 // snapshot at or below the oldest retained version, and deltas up to that
 // snapshot.
 func (pt *Partition) cleanup(latest int64) (int64, error) {
-	oldest := latest - int64(pt.opts.retain) + 1
+	// One version more than asked: latest may have been read just before
+	// a step back to latest-1 (which does not wait for this goroutine).
+	oldest := latest - int64(pt.opts.retain)
 	if oldest <= 1 {
 		return 0, nil
 	}
