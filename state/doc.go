@@ -62,9 +62,10 @@
 // frozen layer above it (a read looks at this batch's changes, then the
 // layers, newest first, then the base), and the first commit after the
 // snapshot has finished merges the layers into the base. So a commit never
-// waits for a snapshot; a Load of a version other than the cached one does
-// wait (it may need the snapshot's file, and the clean-up that follows a
-// snapshot removes files).
+// waits for a snapshot. A Load that reads files waits for a running
+// snapshot (it may need the snapshot's file, and the clean-up that follows
+// a snapshot removes files), and so does a step back that undoes a commit
+// in the base; a step back that drops a layer does not.
 //
 // After each snapshot, files that no retained version needs are removed:
 // the last [Retain] versions (default 100; one more is kept) stay
