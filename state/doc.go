@@ -98,7 +98,8 @@
 // with [ErrStoreInUse], and the [Store] itself is not safe for concurrent
 // use. Store reads and writes take no lock. [Partition.Metrics] and
 // [Partition.WaitSnapshot] may be called from any goroutine.
-// [Provider.Close] waits for the background snapshots.
+// [Provider.Close] waits for the background snapshots; [Provider.Unload]
+// drops one partition's memory (when the partition moves elsewhere).
 //
 // # Invariants
 //

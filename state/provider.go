@@ -162,3 +162,38 @@ func (p *Provider) Close(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Unload drops a partition's in-memory state, for instance when the
+// partition moved to another instance: it waits for the partition's
+// background snapshot and forgets the *Partition, so that a later
+// [Provider.Partition] starts again from files. A partition with an open
+// [Store] is not unloaded ([ErrStoreInUse]); unloading a partition that is
+// not loaded does nothing. The *Partition value must not be used after.
+func (p *Provider) Unload(ctx context.Context, operatorID string, partition int) error {
+	k := partitionKey{operatorID, partition}
+	p.mu.Lock()
+	pt := p.partitions[k]
+	p.mu.Unlock()
+	if pt == nil {
+		return nil
+	}
+	pt.mu.Lock()
+	if pt.active != nil {
+		pt.mu.Unlock()
+		return fmt.Errorf("state: operator %q partition %d: unload: %w", operatorID, partition, ErrStoreInUse)
+	}
+	pt.closed = true // no Load from now on
+	pt.mu.Unlock()
+	if err := pt.WaitSnapshot(ctx); err != nil {
+		return err
+	}
+	pt.mu.Lock()
+	pt.base, pt.layers, pt.undo, pt.loaded = nil, nil, nil, false
+	pt.mu.Unlock()
+	p.mu.Lock()
+	if p.partitions[k] == pt {
+		delete(p.partitions, k)
+	}
+	p.mu.Unlock()
+	return nil
+}

@@ -982,3 +982,37 @@ func TestStepBack(t *testing.T) {
 		})
 	}
 }
+
+func TestUnload(t *testing.T) {
+	ctx := testCtx(t)
+	root := t.TempDir()
+	p := newProvider(t, root, 2, SnapshotInterval(2))
+	pt := partition(t, p, "op", 1)
+	history := randomHistory(t, ctx, pt, rand.New(rand.NewPCG(2, 2)), 5, 20)
+	s, _ := pt.Load(ctx, 5)
+	if err := p.Unload(ctx, "op", 1); !errors.Is(err, ErrStoreInUse) {
+		t.Fatalf("Unload with an open store = %v, want ErrStoreInUse", err)
+	}
+	s.Abort()
+	if err := p.Unload(ctx, "op", 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pt.Load(ctx, 5); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Load on an unloaded partition = %v, want ErrClosed", err)
+	}
+	if err := p.Unload(ctx, "op", 0); err != nil { // never loaded
+		t.Fatal(err)
+	}
+	pt2 := partition(t, p, "op", 1)
+	if pt2 == pt {
+		t.Fatal("Partition after Unload returned the unloaded value")
+	}
+	s, err := pt2.Load(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStore(t, s, history[5])
+	if m := pt2.Metrics(); m.CacheMisses != 1 {
+		t.Fatalf("metrics %+v: want the load from files", m)
+	}
+}
