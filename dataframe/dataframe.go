@@ -215,8 +215,10 @@ func (df *DataFrame) DropDuplicates(cols ...string) *DataFrame {
 }
 
 // Join joins df with right on a condition: the equalities between a
-// column of df and a column of right are the join keys, the rest of the
-// condition (ANDed) is checked on matching pairs. how is inner, left,
+// column of df and a column of right are the join keys (a hash join), the
+// rest of the condition (ANDed) is checked on matching pairs. A condition
+// without such an equality compares every pair of rows (a nested loop
+// join, broadcast when the right side is small). how is inner, left,
 // right, full (outer), left_semi or left_anti. Columns of the same name on
 // both sides are ambiguous in the condition: rename one side first, or
 // use JoinUsing.
@@ -239,6 +241,16 @@ func (df *DataFrame) Join(right *DataFrame, on Column, how string) *DataFrame {
 // JoinUsing joins on equal values of the named columns, which both sides
 // have; the output has each of them once (first), then df's other
 // columns, then right's.
+// CrossJoin pairs every row of df with every row of right.
+func (df *DataFrame) CrossJoin(right *DataFrame) *DataFrame {
+	return df.derive("CrossJoin", func(p plan.Node) (plan.Node, error) {
+		if err := right.Err(); err != nil {
+			return nil, err
+		}
+		return plan.NewJoin(p, right.plan, plan.InnerJoin, nil)
+	})
+}
+
 func (df *DataFrame) JoinUsing(right *DataFrame, cols []string, how string) *DataFrame {
 	return df.derive("JoinUsing", func(p plan.Node) (plan.Node, error) {
 		if err := right.Err(); err != nil {

@@ -168,8 +168,8 @@ func TestErrorsSurfaceAtActions(t *testing.T) {
 	if nilDF.Err() == nil || nilDF.Select(Col("a")).Err() == nil {
 		t.Error("nil DataFrame")
 	}
-	if err := df.Join(df, Col("id").Gt(Col("amount")), "inner").Err(); err == nil || !strings.Contains(err.Error(), "equality") {
-		t.Errorf("join without equality: %v", err)
+	if err := df.Join(df.Select(Col("id").As("k")), Col("id").Plus(Col("k")), "inner").Err(); err == nil || !strings.Contains(err.Error(), "not boolean") {
+		t.Errorf("join on a number: %v", err)
 	}
 	if err := df.Join(df.Select(Col("id").As("k")), Col("id").EqualTo(Col("k")), "sideways").Err(); err == nil || !strings.Contains(err.Error(), "left_anti") {
 		t.Errorf("bad join type: %v", err)
@@ -249,6 +249,10 @@ func TestOperationsAndSmallBatches(t *testing.T) {
 	check("self join shuffled", p.Select(Col("name"), Col("city")).Join(p.Select(Col("city").As("c2"), Col("name").As("n2")),
 		Col("city").EqualTo(Col("c2")).And(Col("name").Lt(Col("n2"))), "inner").Select(Col("name"), Col("n2")).OrderBy(Col("name"), Col("n2")),
 		"alice,carol;alice,frank;bob,erin;carol,frank")
+	check("cross join", p.Select(Col("name")).Limit(2).CrossJoin(p.Select(Col("age").As("a")).Where(Col("a").Gt(44))).OrderBy(Col("name"), Col("a")),
+		"alice,45;alice,51;bob,45;bob,51")
+	check("range join", p.Select(Col("name"), Col("score")).Join(p.Select(Col("name").As("n2"), Col("score").As("s2")),
+		Col("s2").Gt(Col("score").Plus(20)), "left_semi").OrderBy(Col("name")).Select(Col("name")), "bob;dave;erin;frank")
 	check("group sum avg min max", p.GroupBy(Col("city")).Max("score").OrderBy(Col("city")), "Berlin,70.0;Paris,90.25;Rome,55.5")
 	check("count all", p.GroupBy().Count(), "6")
 	rows, err := p.Take(ctx, 2)

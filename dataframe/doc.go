@@ -76,7 +76,7 @@
 // # Not yet
 //
 // SQL text (the SQL issue), streaming queries (the Structured Streaming
-// issue), joins without an equality (nested loop), range-partitioned
-// sorts (a sort gathers into one partition), column qualifiers (rename
-// one side of a join instead), and spilling to disk.
+// issue), range-partitioned sorts (a sort gathers into one partition),
+// column qualifiers (rename one side of a join instead), and spilling to
+// disk.
 package dataframe

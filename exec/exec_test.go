@@ -152,6 +152,34 @@ func TestJoins(t *testing.T) {
 	}
 }
 
+func TestNestedLoopJoins(t *testing.T) {
+	l := must(plan.NewProject(relation(t, 4, 2, 4), []expr.Expr{expr.Col("k")}))
+	r := must(plan.NewProject(relation(t, 3, 2, 3), []expr.Expr{expr.As(expr.Col("k"), "rk")}))
+	for _, bc := range []int64{0, 1000} {
+		for _, tc := range []struct {
+			jt   plan.JoinType
+			cond expr.Expr
+			want string
+		}{
+			{plan.InnerJoin, nil, "0,0\n0,1\n0,2\n1,0\n1,1\n1,2\n2,0\n2,1\n2,2\n3,0\n3,1\n3,2\n"},
+			{plan.InnerJoin, expr.Gt(expr.Col("k"), expr.Col("rk")), "1,0\n2,0\n2,1\n3,0\n3,1\n3,2\n"},
+			{plan.LeftOuterJoin, expr.Lt(expr.Col("k"), expr.Sub(expr.Col("rk"), expr.Lit(1))), "0,2\n1,(null)\n2,(null)\n3,(null)\n"},
+			{plan.RightOuterJoin, expr.Gt(expr.Col("k"), expr.Add(expr.Col("rk"), expr.Lit(2))), "3,0\n(null),1\n(null),2\n"},
+			{plan.LeftAntiJoin, expr.Lt(expr.Col("k"), expr.Col("rk")), "2\n3\n"},
+		} {
+			j := must(plan.NewJoin(l, r, tc.jt, tc.cond))
+			var orders []plan.SortOrder
+			for _, f := range j.Schema().Fields() {
+				orders = append(orders, plan.SortOrder{Expr: expr.Col(f.Name)})
+			}
+			got := run(t, must(plan.NewSort(j, orders)), Config{BroadcastRowThreshold: bc, ShufflePartitions: 3, BatchRows: 2})
+			if got != tc.want {
+				t.Errorf("%s %v broadcast=%d: got\n%s\nwant\n%s", tc.jt, tc.cond, bc, got, tc.want)
+			}
+		}
+	}
+}
+
 func TestLimitDedupUnion(t *testing.T) {
 	rel := relation(t, 20, 3, 4)
 	p := must(plan.NewProject(rel, []expr.Expr{expr.Col("k")}))

@@ -53,8 +53,15 @@ func newHashJoin(c *Context, left, right Operator, j *plan.Join, broadcast bool)
 		h.keyTypes = append(h.keyTypes, ct)
 	}
 	name := "ShuffledHashJoin"
+	if len(j.LeftKeys) == 0 {
+		// Every row goes to one bucket: the shuffle gathers both sides.
+		name = "ShuffledNestedLoopJoin"
+	}
 	if broadcast {
 		name = "BroadcastHashJoin"
+		if len(j.LeftKeys) == 0 {
+			name = "BroadcastNestedLoopJoin"
+		}
 		dep, err := c.newShuffle(right, 1, func(ctx context.Context, tc *engine.TaskContext) ([][]arrow.RecordBatch, error) {
 			bs, err := gatherPartition(ctx, tc, right)
 			return [][]arrow.RecordBatch{bs}, err
@@ -89,6 +96,9 @@ func (h *HashJoinExec) Describe() []string {
 		keys += fmt.Sprintf("%s = %s", h.leftKeys[i], h.rightKeys[i])
 	}
 	d := fmt.Sprintf("%s %s, [%s]", h.name, h.jt, keys)
+	if len(h.leftKeys) == 0 {
+		d = fmt.Sprintf("%s %s", h.name, h.jt)
+	}
 	if h.cond != nil {
 		d += ", " + h.cond.String()
 	}
@@ -242,12 +252,22 @@ func (h *HashJoinExec) Execute(ctx context.Context, tc *engine.TaskContext, part
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		out, err := h.probeBatch(ec, t, b)
-		if err != nil || out == nil {
-			return err
+		if len(h.leftKeys) > 0 || t.batch.NumRows() == 0 {
+			return h.probeAndEmit(ec, t, b, emit)
 		}
-		defer out.Release()
-		return emitChunks(out, h.c.BatchRows, emit)
+		// Without keys every left row pairs with every right row: probe
+		// slices of the left batch so that a slice makes at most
+		// maxPairs candidate pairs.
+		step := max(1, maxPairs/int(t.batch.NumRows()))
+		for lo := 0; lo < int(b.NumRows()); lo += step {
+			s := b.NewSlice(int64(lo), int64(min(lo+step, int(b.NumRows()))))
+			err := h.probeAndEmit(ec, t, s, emit)
+			s.Release()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -269,6 +289,18 @@ func (h *HashJoinExec) Execute(ctx context.Context, tc *engine.TaskContext, part
 		}
 	}
 	return nil
+}
+
+// maxPairs bounds the candidate pairs of one probe of a join without keys.
+const maxPairs = 1 << 20
+
+func (h *HashJoinExec) probeAndEmit(ec *expr.EvalContext, t *buildTable, b arrow.RecordBatch, emit Emit) error {
+	out, err := h.probeBatch(ec, t, b)
+	if err != nil || out == nil {
+		return err
+	}
+	defer out.Release()
+	return emitChunks(out, h.c.BatchRows, emit)
 }
 
 // probeBatch joins one left batch against the table.

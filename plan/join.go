@@ -75,14 +75,15 @@ type Join struct {
 
 // NewJoin returns a join of left and right on cond. The conjuncts of cond
 // that equate an expression over left columns with one over right columns
-// become the join keys; the rest is the residual condition. At least one
-// such equality is needed.
+// become the join keys; the rest is the residual condition. Without such
+// an equality the join compares every pair of rows (a nested loop join);
+// a nil cond is a cross join.
 func NewJoin(left, right Node, jt JoinType, cond expr.Expr) (*Join, error) {
 	if left == nil || right == nil {
 		return nil, wrap("Join", errors.New("nil input"))
 	}
 	if cond == nil {
-		return nil, wrap("Join", errors.New("a join needs a condition with at least one equality between a left and a right column"))
+		return NewEquiJoin(left, right, jt, nil, nil, nil) // a cross join
 	}
 	ls, rs := left.Schema(), right.Schema()
 	side := func(e expr.Expr) int { // 1 left, 2 right, 0 neither/both
@@ -126,9 +127,8 @@ func NewEquiJoin(left, right Node, jt JoinType, leftKeys, rightKeys []expr.Expr,
 	if left == nil || right == nil {
 		return nil, wrap("Join", errors.New("nil input"))
 	}
-	if len(leftKeys) == 0 || len(leftKeys) != len(rightKeys) {
-		return nil, wrap("Join", fmt.Errorf("a join needs at least one equality between a left column and a right column (left columns: %s; right columns: %s); joins without one are not supported",
-			strings.Join(names(left.Schema()), ", "), strings.Join(names(right.Schema()), ", ")))
+	if len(leftKeys) != len(rightKeys) {
+		return nil, wrap("Join", fmt.Errorf("%d left keys but %d right keys", len(leftKeys), len(rightKeys)))
 	}
 	ls, rs := left.Schema(), right.Schema()
 	for i := range leftKeys {
@@ -203,6 +203,12 @@ func (j *Join) String() string {
 		keys[i] = fmt.Sprintf("%s = %s", j.LeftKeys[i], j.RightKeys[i])
 	}
 	out := fmt.Sprintf("Join %s, [%s]", j.Type, strings.Join(keys, ", "))
+	if len(keys) == 0 {
+		out = fmt.Sprintf("Join %s", j.Type)
+		if j.Condition == nil {
+			out = "Join Cross"
+		}
+	}
 	if j.Condition != nil {
 		out += ", " + j.Condition.String()
 	}

@@ -103,6 +103,7 @@ func cases(t *testing.T) map[string]Node {
 		"sort_limit_prune":     sorted,
 		"collapse_project":     collapse,
 		"join_condition_split": join,
+		"nested_loop_join":     must(NewJoin(users, events, LeftOuterJoin, expr.And(expr.Gt(c("id"), c("user_id")), expr.Eq(c("kind"), l("x"))))),
 	}
 }
 
@@ -176,8 +177,8 @@ func TestAnalyzerErrors(t *testing.T) {
 		{"non-aggregate in aggregate", func() (Node, error) {
 			return NewAggregate(users, []expr.Expr{c("country")}, []expr.Expr{c("age")})
 		}, "is not an aggregate function"},
-		{"join without equality", func() (Node, error) { return NewJoin(users, events, InnerJoin, expr.Gt(c("id"), c("user_id"))) },
-			"needs at least one equality"},
+		{"join condition not boolean", func() (Node, error) { return NewJoin(users, events, InnerJoin, expr.Add(c("id"), c("user_id"))) },
+			"not boolean"},
 		{"join key types", func() (Node, error) { return NewJoin(users, events, InnerJoin, expr.Eq(c("name"), c("value"))) }, "cannot join"},
 		{"union arity", func() (Node, error) { return NewUnion(users, must(NewProject(events, []expr.Expr{c("kind")}))) }, "has 1 columns"},
 		{"union types", func() (Node, error) { return NewUnion(users, events) }, "cast one of them"},
