@@ -259,6 +259,7 @@ func readCSV(ctx context.Context, path string, o ReadOptions, emit func(arrow.Re
 	parser := &csvParser{cfg: cfg}
 	recs := &csvRecords{lr: lr, p: parser}
 	want := len(p.data) // fields expected per record
+	headerAt := int64(-1) // offset of the header when read by a second reader
 	if cfg.header {
 		hr := recs
 		if lr.split && o.Range.Offset > 0 { // the header is at the start of the file
@@ -277,16 +278,22 @@ func readCSV(ctx context.Context, path string, o ReadOptions, emit func(arrow.Re
 		if err != nil {
 			return st, fmt.Errorf("file: %s:%d: header: %w", path, hr.line, err)
 		}
+		if hr != recs {
+			headerAt = hr.start // blank lines may put it inside this range
+		}
 		want = len(parser.fields)
 		mapByHeader(p, parser)
 	}
-	b := newBatcher(ctx, o, p, &st, emit)
+	b := newBatcher(o, p, &st, emit)
 	defer b.release()
 	cells := make([]cell, len(p.cols))
 	for {
 		raw, err := recs.next()
 		if err == io.EOF {
 			break
+		}
+		if recs.start == headerAt {
+			continue
 		}
 		var cause error
 		switch {
@@ -313,11 +320,11 @@ func readCSV(ctx context.Context, path string, o ReadOptions, emit func(arrow.Re
 				c.appendCell(&cells[i])
 			}
 		}
-		if err := b.row(); err != nil {
+		if err := b.row(ctx); err != nil {
 			return st, err
 		}
 	}
-	return st, b.flush()
+	return st, b.flush(ctx)
 }
 
 // mapByHeader points data columns at header positions. When at least one

@@ -28,9 +28,10 @@
 // between timestamp units (a value that does not fit is an error), from
 // date to timestamp, and from numbers and booleans to string; other type
 // differences are an error naming the column and both types. List element
-// names and field metadata may differ. [ReadOptions.Filters] skip whole row groups whose min/max
-// statistics prove a [Predicate] false ([ReadStats.RowGroupsSkipped]); rows
-// are never filtered one by one, so callers re-apply their filter.
+// names and field metadata may differ. [ReadOptions.Filters] skip whole
+// row groups whose min/max statistics prove a [Predicate] false
+// ([ReadStats.RowGroupsSkipped]); rows are never filtered one by one, so
+// callers re-apply their filter.
 //
 // # Writing
 //
@@ -47,15 +48,15 @@
 // Option names are case-insensitive. Options shared by CSV and JSON:
 //
 //	name                       meaning                                                      default
-//	mode                       PERMISSIVE, DROPMALFORMED or FAILFAST                         PERMISSIVE
-//	columnNameOfCorruptRecord  string column that receives malformed records' raw text     _corrupt_record
+//	mode                       PERMISSIVE, DROPMALFORMED or FAILFAST                        PERMISSIVE
+//	columnNameOfCorruptRecord  string column that receives malformed records' raw text      _corrupt_record
 //	timestampFormat            Spark datetime pattern for timestamps (read and write);      RFC 3339 and "yyyy-MM-dd HH:mm:ss[.f]"
 //	                           [optional] sections allowed                                  (write: RFC 3339 with fraction)
 //	dateFormat                 pattern for dates                                            yyyy-MM-dd
-//	timeZone                   IANA zone of timestamps written without an offset           UTC
+//	timeZone                   IANA zone of timestamps that carry no offset (read)          UTC
 //	samplingRatio              fraction of records schema inference reads (0, 1]            1
 //	inferSchemaMaxRows         most records inference reads in all (0: no limit)            0
-//	compression                write: none or gzip (files .gz are read decompressed)       none
+//	compression                write: none or gzip (files .gz are read decompressed)        none
 //
 // CSV:
 //

@@ -43,7 +43,22 @@ func fuzzRead(t *testing.T, format string, schema *arrow.Schema, data []byte, op
 			r.Release()
 			return nil
 		}
-		ReadFile(context.Background(), format, p, ReadOptions{Schema: schema, Options: o, Alloc: mem, BatchRows: 7}, emit)
+		whole, werr := ReadFile(context.Background(), format, p, ReadOptions{Schema: schema, Options: o, Alloc: mem, BatchRows: 7}, emit)
+		if mode == "PERMISSIVE" && werr == nil {
+			// ranges that tile the file give the same rows as one read
+			fi := FileInfo{Path: p, Size: int64(len(data))}
+			var rows int64
+			for _, r := range Splits(format, fi, o, int64(len(data)/3+1)) {
+				st, err := ReadFile(context.Background(), format, p, ReadOptions{Schema: schema, Options: o, Alloc: mem, BatchRows: 7, Range: r}, emit)
+				if err != nil {
+					t.Fatalf("range %v: %v", r, err)
+				}
+				rows += st.Rows
+			}
+			if rows != whole.Rows {
+				t.Fatalf("ranges read %d rows, the whole file %d", rows, whole.Rows)
+			}
+		}
 		if s, err := InferSchema(context.Background(), format, []string{p}, o); err == nil {
 			ReadFile(context.Background(), format, p, ReadOptions{Schema: s, Options: o, Alloc: mem, BatchRows: 7}, emit)
 		}

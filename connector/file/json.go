@@ -684,7 +684,7 @@ func readJSON(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 		return st, err
 	}
 	defer lr.close()
-	b := newBatcher(ctx, o, p, &st, emit)
+	b := newBatcher(o, p, &st, emit)
 	defer b.release()
 	for j, jc := range row.cols {
 		jc.bindAll(b.rb.Field(j))
@@ -703,12 +703,12 @@ func readJSON(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 		} else {
 			row.build(rec)
 		}
-		return b.row()
+		return b.row(ctx)
 	})
 	if err != nil {
 		return st, err
 	}
-	return st, b.flush()
+	return st, b.flush(ctx)
 }
 
 // jsonRecords calls f with each record and the number of the line it

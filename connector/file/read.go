@@ -307,7 +307,6 @@ func fieldNames(s *arrow.Schema) []string {
 
 // batcher accumulates rows into a record builder and emits full batches.
 type batcher struct {
-	ctx     context.Context
 	rb      *array.RecordBuilder
 	max     int
 	rows    int
@@ -316,30 +315,30 @@ type batcher struct {
 	checked int
 }
 
-func newBatcher(ctx context.Context, o ReadOptions, p *textPlan, st *ReadStats, emit func(arrow.RecordBatch) error) *batcher {
+func newBatcher(o ReadOptions, p *textPlan, st *ReadStats, emit func(arrow.RecordBatch) error) *batcher {
 	rb := array.NewRecordBuilder(o.Alloc, p.schema)
 	for i, c := range p.cols {
 		c.bind(rb.Field(i))
 	}
-	return &batcher{ctx: ctx, rb: rb, max: o.BatchRows, emit: emit, stats: st}
+	return &batcher{rb: rb, max: o.BatchRows, emit: emit, stats: st}
 }
 
 // row records that one row was appended to every column, emitting a batch
 // when full. It checks ctx every 1024 rows.
-func (b *batcher) row() error {
+func (b *batcher) row(ctx context.Context) error {
 	b.rows++
 	if b.rows >= b.max {
-		return b.flush()
+		return b.flush(ctx)
 	}
 	b.checked++
 	if b.checked >= 1024 {
 		b.checked = 0
-		return b.ctx.Err()
+		return ctx.Err()
 	}
 	return nil
 }
 
-func (b *batcher) flush() error {
+func (b *batcher) flush(ctx context.Context) error {
 	if b.rows == 0 {
 		return nil
 	}
@@ -355,7 +354,7 @@ func (b *batcher) flush() error {
 		b.reserve(rec)
 	}
 	b.rows = 0
-	if err := b.ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil {
 		rec.Release()
 		return err
 	}

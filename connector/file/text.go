@@ -29,7 +29,7 @@ func readText(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 		return st, err
 	}
 	defer lr.close()
-	b := newBatcher(ctx, o, p, &st, emit)
+	b := newBatcher(o, p, &st, emit)
 	defer b.release()
 	appendRow := func(line []byte) error {
 		v := cell{valid: true, s: line}
@@ -40,7 +40,7 @@ func readText(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 				c.appendCell(&v)
 			}
 		}
-		return b.row()
+		return b.row(ctx)
 	}
 	if whole {
 		data, err := io.ReadAll(lr.r)
@@ -50,7 +50,7 @@ func readText(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 		if err := appendRow(data); err != nil {
 			return st, err
 		}
-		return st, b.flush()
+		return st, b.flush(ctx)
 	}
 	for {
 		line, err := lr.next()
@@ -64,5 +64,5 @@ func readText(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 			return st, err
 		}
 	}
-	return st, b.flush()
+	return st, b.flush(ctx)
 }
