@@ -76,7 +76,7 @@
 // # Not yet
 //
 // SQL text (the SQL issue), streaming queries (the Structured Streaming
-// issue), range-partitioned sorts (a sort gathers into one partition),
-// column qualifiers (rename one side of a join instead), and spilling to
-// disk.
+// issue), column qualifiers such as Col("a.id") (rename one side of a join
+// instead, or use JoinUsing), caching a DataFrame's result, and spilling
+// to disk (every operator keeps its partition's state in memory).
 package dataframe

@@ -24,9 +24,16 @@
 //     (a one-bucket shuffle) and hashed once per execution, and the left
 //     side streams through without a shuffle. Otherwise a shuffle hash
 //     join: both sides are hash-partitioned by key. Null keys never match;
-//     the residual condition is evaluated on candidate pairs.
-//   - [SortExec] (a total sort in one partition; with a limit, each map
-//     task keeps only its top rows), [LimitExec], [DedupExec].
+//     the residual condition is evaluated on candidate pairs. A join
+//     without equality keys is a nested loop join (broadcast, or both
+//     sides gathered into one partition), probed in slices of at most 1M
+//     candidate pairs.
+//   - [SortExec]: a range-partitioned sort. A sampling job (the engine
+//     shuffle's Prepare hook) picks ShufflePartitions-1 bounds of the sort
+//     keys; rows go to the partition of their range and each partition is
+//     sorted, so the partitions in order are sorted. With a limit (top-k)
+//     each map task keeps its top rows and one partition merges them.
+//   - [LimitExec], [DedupExec].
 //
 // # Memory
 //

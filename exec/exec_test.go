@@ -282,3 +282,27 @@ func TestCancelStopsAndReleases(t *testing.T) {
 	}
 	c.Close()
 }
+
+func TestRangeSortMatchesSinglePartition(t *testing.T) {
+	rel := relation(t, 3000, 5, 37)
+	orders := []plan.SortOrder{
+		{Expr: expr.Col("s")},
+		{Expr: expr.Col("v"), Desc: true, NullsFirst: true},
+		{Expr: expr.Mod(expr.Col("k"), expr.Lit(5))},
+		{Expr: expr.Col("k"), Desc: true},
+	}
+	s := must(plan.NewSort(rel, orders))
+	one := run(t, s, Config{ShufflePartitions: 1})
+	for _, n := range []int{2, 4, 7} {
+		if got := run(t, s, Config{ShufflePartitions: n, BatchRows: 100}); got != one {
+			t.Fatalf("%d partitions: output differs from one partition", n)
+		}
+	}
+	if strings.Count(one, "\n") != 3000 {
+		t.Fatalf("%d rows", strings.Count(one, "\n"))
+	}
+	empty := must(plan.NewSort(must(plan.NewFilter(rel, expr.Lt(expr.Col("k"), expr.Lit(0)))), orders))
+	if got := run(t, empty, Config{ShufflePartitions: 3}); got != "" {
+		t.Fatalf("empty input: %q", got)
+	}
+}
