@@ -258,7 +258,7 @@ func readCSV(ctx context.Context, path string, o ReadOptions, emit func(arrow.Re
 	defer lr.close()
 	parser := &csvParser{cfg: cfg}
 	recs := &csvRecords{lr: lr, p: parser}
-	want := len(p.data) // fields expected per record
+	want := len(p.data)   // fields expected per record
 	headerAt := int64(-1) // offset of the header when read by a second reader
 	if cfg.header {
 		hr := recs
