@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -304,5 +305,81 @@ func TestRangeSortMatchesSinglePartition(t *testing.T) {
 	empty := must(plan.NewSort(must(plan.NewFilter(rel, expr.Lt(expr.Col("k"), expr.Lit(0)))), orders))
 	if got := run(t, empty, Config{ShufflePartitions: 3}); got != "" {
 		t.Fatalf("empty input: %q", got)
+	}
+}
+
+func TestAggregateKeysOfManyTypes(t *testing.T) {
+	s := arrow.NewSchema([]arrow.Field{
+		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "n", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: "f", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "ok", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+		{Name: "v", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	var parts [][]arrow.RecordBatch
+	want := map[string]int64{}
+	for p := range 3 {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, s)
+		for i := range 200 {
+			x := p*200 + i
+			key := ""
+			if x%11 == 0 {
+				b.Field(0).AppendNull()
+				key += "null|"
+			} else {
+				name := fmt.Sprintf("k%d", x%3)
+				b.Field(0).(*array.StringBuilder).Append(name)
+				key += name + "|"
+			}
+			if x%13 == 0 {
+				b.Field(1).AppendNull()
+				key += "null|"
+			} else {
+				b.Field(1).(*array.Int32Builder).Append(int32(x % 2))
+				key += fmt.Sprint(x%2) + "|"
+			}
+			switch x % 4 {
+			case 0:
+				b.Field(2).(*array.Float64Builder).Append(0)
+				key += "0|"
+			case 1:
+				b.Field(2).(*array.Float64Builder).Append(math.Copysign(0, -1)) // -0 groups with 0
+				key += "0|"
+			case 2:
+				b.Field(2).(*array.Float64Builder).Append(math.NaN())
+				key += "NaN|"
+			default:
+				b.Field(2).AppendNull()
+				key += "null|"
+			}
+			b.Field(3).(*array.BooleanBuilder).Append(x%5 == 0)
+			key += fmt.Sprint(x%5 == 0)
+			b.Field(4).(*array.Int64Builder).Append(int64(x))
+			want[key] += int64(x)
+		}
+		parts = append(parts, []arrow.RecordBatch{b.NewRecordBatch()})
+		b.Release()
+	}
+	rel := must(plan.NewLocalRelation(s, parts))
+	agg := must(plan.NewAggregate(rel, []expr.Expr{expr.Col("name"), expr.Col("n"), expr.Col("f"), expr.Col("ok")}, []expr.Expr{expr.Sum(expr.Col("v"))}))
+	got := run(t, agg, Config{ShufflePartitions: 4})
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d groups, want %d:\n%s", len(lines), len(want), got)
+	}
+	for _, l := range lines {
+		f := strings.Split(l, ",")
+		for i := range 3 {
+			if f[i] == "(null)" {
+				f[i] = "null"
+			}
+		}
+		if f[2] == "-0" {
+			f[2] = "0"
+		}
+		key := strings.Join(f[:4], "|")
+		if fmt.Sprint(want[key]) != f[4] {
+			t.Errorf("group %s: sum %s, want %d", key, f[4], want[key])
+		}
 	}
 }
