@@ -531,6 +531,16 @@ func (v *valueAcc[T]) Update(ec *EvalContext, groups []uint32, n int, arg arrow.
 		return err
 	}
 	defer c.Release()
+	if v.fn == AggMin || v.fn == AggMax {
+		switch acc := any(v).(type) {
+		case *valueAcc[int64]:
+			minMaxFixed(acc, Values[int64](c), c, groups)
+			return nil
+		case *valueAcc[float64]:
+			minMaxFixed(acc, Values[float64](c), c, groups)
+			return nil
+		}
+	}
 	get := getter[T](c)
 	for i, g := range groups {
 		ok := isValid(c, i)
@@ -690,4 +700,20 @@ func restoreList(ec *EvalContext, l *array.List, out arrow.DataType) (arrow.Arra
 	nd := array.NewData(out, d.Len(), d.Buffers(), []arrow.ArrayData{vals.Data()}, d.NullN(), d.Offset())
 	defer nd.Release()
 	return array.MakeFromData(nd), nil
+}
+
+// minMaxFixed is min/max over int64 or float64 values without per-row
+// calls. NaN never replaces a value (as less reports false for it).
+func minMaxFixed[T int64 | float64](v *valueAcc[T], vals []T, a arrow.Array, groups []uint32) {
+	isMin := v.fn == AggMin
+	nulls := a.NullN() > 0
+	for i, g := range groups {
+		if nulls && a.IsNull(i) {
+			continue
+		}
+		x := vals[i]
+		if !v.valid[g] || (isMin && x < v.vals[g]) || (!isMin && x > v.vals[g]) {
+			v.vals[g], v.valid[g] = x, true
+		}
+	}
 }
