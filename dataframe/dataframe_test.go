@@ -309,3 +309,18 @@ func TestCreateFromBatchesKeepsOwnership(t *testing.T) {
 	}
 	rb.Release()
 }
+
+func TestFormatValue(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{nil, "null"}, {1.0, "1.0"}, {-2.5, "-2.5"}, {1e7, "1.0E7"}, {1.25e-4, "1.25E-4"}, {float32(0.5), "0.5"},
+		{12345678.9, "1.23456789E7"}, {int64(3), "3"}, {true, "true"}, {[]byte("hi"), "[68 69]"},
+		{[]any{int64(1), nil}, "[1, null]"}, {t0, "2026-03-14 09:26:53"}, {t0.Add(1500 * time.Microsecond), "2026-03-14 09:26:53.0015"},
+	} {
+		if got := FormatValue(tc.v); got != tc.want {
+			t.Errorf("FormatValue(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}

@@ -184,7 +184,11 @@ func FormatValue(v any) string {
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	case []byte:
-		return fmt.Sprintf("%X", x)
+		parts := make([]string, len(x))
+		for i, b := range x {
+			parts[i] = fmt.Sprintf("%02X", b)
+		}
+		return "[" + strings.Join(parts, " ") + "]"
 	}
 	return fmt.Sprint(v)
 }
@@ -198,11 +202,21 @@ func formatFloat(f float64, bits int) string {
 	case math.IsInf(f, -1):
 		return "-Infinity"
 	}
-	s := strconv.FormatFloat(f, 'f', -1, bits)
 	if math.Abs(f) >= 1e7 || (f != 0 && math.Abs(f) < 1e-3) {
-		s = strconv.FormatFloat(f, 'E', -1, bits)
+		// Java's Double.toString form: 1.0E7, 1.25E-4.
+		mant, exp, _ := strings.Cut(strconv.FormatFloat(f, 'E', -1, bits), "E")
+		if !strings.Contains(mant, ".") {
+			mant += ".0"
+		}
+		neg := strings.HasPrefix(exp, "-")
+		exp = strings.TrimLeft(exp, "+-0")
+		if neg {
+			exp = "-" + exp
+		}
+		return mant + "E" + exp
 	}
-	if !strings.ContainsAny(s, ".E") {
+	s := strconv.FormatFloat(f, 'f', -1, bits)
+	if !strings.Contains(s, ".") {
 		s += ".0"
 	}
 	return s
