@@ -77,7 +77,7 @@ func ExampleDataFrame_Err() {
 	_, err := df.Count(context.Background())
 	fmt.Println(err == df.Err())
 	// Output:
-	// dataframe.Select: plan: invalid plan: Project: expr: column "regoin" not found; available columns: region, item, units, price
+	// dataframe.Select: plan: invalid plan: Project: expr: column "regoin" not found; available columns: region, item, units, price (did you mean "region"?)
 	// true
 }
 

@@ -34,7 +34,45 @@ type ColumnNotFoundError struct {
 }
 
 func (e *ColumnNotFoundError) Error() string {
-	return fmt.Sprintf("expr: column %q not found; available columns: %s", e.Name, strings.Join(e.Available, ", "))
+	msg := fmt.Sprintf("expr: column %q not found; available columns: %s", e.Name, strings.Join(e.Available, ", "))
+	if s := e.Suggestion(); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return msg
+}
+
+// Suggestion returns the available column closest to Name (by edit
+// distance, ignoring case) when it is close enough to be a typo, or "".
+func (e *ColumnNotFoundError) Suggestion() string {
+	best, bestD := "", 3
+	for _, a := range e.Available {
+		if d := editDistance(strings.ToLower(e.Name), strings.ToLower(a)); d < bestD {
+			best, bestD = a, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }
 
 // AmbiguousColumnError is the error of a column reference that matches
