@@ -26,6 +26,12 @@ const retainedCheckpoints = 3
 // stream's default is the smallest multiple of its slide at least this long.
 const defaultCheckpointEvery = 10 * time.Second
 
+// fullCheckpointEvery is how often a stream that writes incremental
+// checkpoints (MapWithState) writes its whole state instead: the 1st,
+// 11th, 21st, ... checkpoint is full, the others hold only the keys
+// changed since the previous checkpoint.
+const fullCheckpointEvery = 10
+
 // ErrGraphMismatch is matched (errors.Is) by the error GetOrCreate returns
 // when the graph that create builds does not match the checkpoint's.
 var ErrGraphMismatch = errors.New("dstream: the streaming graph does not match the checkpoint")
@@ -79,9 +85,12 @@ type checkpointedStream interface {
 	numPartitions() int
 	// checkCodec reports whether the state can be encoded.
 	checkCodec() error
-	// restore loads the state written at t, given the files of every
-	// partition.
-	restore(files []string, t time.Time) error
+	// incremental reports whether the stream writes delta checkpoints
+	// between full ones (see fullCheckpointEvery).
+	incremental() bool
+	// restore loads the state written at t, given for every partition
+	// the files to apply in order (a full checkpoint, then deltas).
+	restore(files [][]string, t time.Time) error
 }
 
 // recoverableInput is an input stream that can replay its batches after a
@@ -439,9 +448,12 @@ func (c *checkpointer) recover(m *metadata, fallback bool) ([]replayBatch, time.
 func (c *checkpointer) restoreAt(t int64) error {
 	for _, s := range c.streams {
 		name := s.node().CheckpointName()
-		files := make([]string, s.numPartitions())
+		times := c.chain(s, t)
+		files := make([][]string, s.numPartitions())
 		for p := range files {
-			files[p] = filepath.Join(c.stateDir(name, p), stateFileName(t))
+			for _, at := range times {
+				files[p] = append(files[p], filepath.Join(c.stateDir(name, p), stateFileName(at)))
+			}
 		}
 		if err := s.restore(files, time.Unix(0, t)); err != nil {
 			return fmt.Errorf("state of %s at batch %s: %w", name, formatBatchTime(time.Unix(0, t)), err)
@@ -520,14 +532,52 @@ func (c *checkpointer) enqueue(w stateWrite) {
 	c.writes <- w
 }
 
+// every returns how often n checkpoints its state.
+func every(n *streamNode) time.Duration {
+	if n.checkpointEvery != 0 {
+		return n.checkpointEvery
+	}
+	return n.slide * ((defaultCheckpointEvery + n.slide - 1) / n.slide)
+}
+
+// checkpointIndex returns k when t is n's k-th checkpoint time (k ≥ 1),
+// or 0 when n does not checkpoint at t.
+func (c *checkpointer) checkpointIndex(n *streamNode, t time.Time) int64 {
+	since := t.UnixNano() - c.m.ZeroTimeNs
+	e := int64(every(n))
+	if since <= 0 || since%e != 0 {
+		return 0
+	}
+	return since / e
+}
+
 // isCheckpointTime reports whether n checkpoints its state at t.
 func (c *checkpointer) isCheckpointTime(n *streamNode, t time.Time) bool {
-	every := n.checkpointEvery
-	if every == 0 {
-		every = n.slide * ((defaultCheckpointEvery + n.slide - 1) / n.slide)
+	return c.checkpointIndex(n, t) > 0
+}
+
+// isFullCheckpoint reports whether n's checkpoint at t holds the whole
+// state (always, for streams without incremental checkpoints).
+func (c *checkpointer) isFullCheckpoint(s checkpointedStream, t time.Time) bool {
+	k := c.checkpointIndex(s.node(), t)
+	return !s.incremental() || (k-1)%fullCheckpointEvery == 0
+}
+
+// chain returns the checkpoint times whose files rebuild s's state at t:
+// the full checkpoint at or before t, then every delta up to t.
+func (c *checkpointer) chain(s checkpointedStream, t int64) []int64 {
+	n := s.node()
+	k := c.checkpointIndex(n, time.Unix(0, t))
+	if !s.incremental() || k == 0 {
+		return []int64{t}
 	}
-	since := t.UnixNano() - c.m.ZeroTimeNs
-	return since > 0 && since%int64(every) == 0
+	first := (k-1)/fullCheckpointEvery*fullCheckpointEvery + 1
+	e := int64(every(n))
+	var out []int64
+	for i := first; i <= k; i++ {
+		out = append(out, c.m.ZeroTimeNs+i*e)
+	}
+	return out
 }
 
 // stateWritten counts a state file of batch t; when the last one of a
@@ -558,15 +608,17 @@ func (c *checkpointer) stateWritten(t int64) {
 		go c.fail(err)
 		return
 	}
-	// Only once the metadata no longer names them.
+	// Only once the metadata no longer names them, and only what no
+	// retained checkpoint's chain needs.
 	for _, s := range c.streams {
 		name := s.node().CheckpointName()
+		keepFrom := c.chain(s, c.m.CheckpointsNs[0])[0]
 		for p := range s.numPartitions() {
 			dir := c.stateDir(name, p)
 			entries, _ := os.ReadDir(dir)
 			for _, e := range entries {
 				at, err := strconv.ParseInt(e.Name(), 10, 64)
-				if err == nil && at < c.m.CheckpointsNs[0] {
+				if err == nil && at < keepFrom {
 					os.Remove(filepath.Join(dir, e.Name()))
 				}
 			}

@@ -3,6 +3,7 @@ package dstream_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -376,5 +377,100 @@ func TestUnwritableCheckpointStopsTheContext(t *testing.T) {
 	err := ssc.AwaitTermination(rtCtx(t))
 	if err == nil || !strings.Contains(err.Error(), "writing a state checkpoint of UpdateStateByKey#1") {
 		t.Fatalf("AwaitTermination = %v, want the failed state write named", err)
+	}
+}
+
+// TestIncrementalCheckpointsRestore checks MapWithState's delta
+// checkpoints: every batch is a checkpoint, the first full and the next
+// ones deltas with updates and removals, and a restart rebuilds the state
+// from the full checkpoint and the deltas.
+func TestIncrementalCheckpointsRestore(t *testing.T) {
+	dir := t.TempDir()
+	type run struct {
+		ssc  *dstream.StreamingContext
+		m    *clock.Manual
+		rec  *rtRecorder
+		mu   sync.Mutex
+		snap map[time.Time]map[string]int
+	}
+	start := func(t *testing.T) *run {
+		r := &run{snap: map[time.Time]map[string]int{}}
+		ssc, err := dstream.GetOrCreate(dir, func() (*dstream.StreamingContext, error) {
+			ssc, m := rtNewContext(t, time.Second)
+			r.m = m
+			in := dstream.ConstantInputStream(ssc, rdd.Parallelize(ssc.Engine(), []rdd.Pair[string, int]{rdd.KV("a", 1), rdd.KV("b", 1)}, 1))
+			// a counts batches; b is removed in even batches and back in
+			// odd ones.
+			mws := dstream.MapWithState(in, dstream.StateSpec[string, int, int, int]{
+				Func: func(bt time.Time, k string, v int, st *dstream.State[int]) int {
+					if k == "b" && bt.Unix()%2 == 0 {
+						_ = st.Remove()
+						return 0
+					}
+					_ = st.Update(st.Get() + v)
+					return st.Get()
+				},
+			})
+			mws.Name("counts").Checkpoint(time.Second)
+			err := mws.StateSnapshots().ForeachRDD(func(ctx context.Context, rd *rdd.RDD[rdd.Pair[string, int]], bt time.Time) error {
+				got, err := rd.Collect(ctx)
+				m := map[string]int{}
+				for _, p := range got {
+					m[p.Key] = p.Value
+				}
+				r.mu.Lock()
+				r.snap[bt] = m
+				r.mu.Unlock()
+				return err
+			})
+			return ssc, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.ssc, r.rec = ssc, rtRecord(t, ssc)
+		rtStart(t, ssc)
+		return r
+	}
+	step := func(r *run, s int) map[string]int {
+		bt := rtAt(time.Duration(s) * time.Second)
+		r.m.Set(bt)
+		r.rec.waitBatch(t, bt)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.snap[bt]
+	}
+	want := func(s int) map[string]int {
+		m := map[string]int{"a": s}
+		if s%2 == 1 {
+			m["b"] = 1
+		}
+		return m
+	}
+	r1 := start(t)
+	for s := 1; s <= 6; s++ {
+		if got := step(r1, s); !mapsEqual(got, want(s)) {
+			t.Fatalf("run 1, batch %d: state %v, want %v", s, got, want(s))
+		}
+	}
+	if err := r1.ssc.Stop(rtCtx(t), false); err != nil {
+		t.Fatal(err)
+	}
+	kinds := ""
+	for s := 1; s <= 6; s++ {
+		b, err := checkpoint.ReadFile(filepath.Join(dir, "state", "counts", "0", fmt.Sprintf("%020d", rtAt(time.Duration(s)*time.Second).UnixNano())), "state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds += string(b[0])
+	}
+	if kinds != "FDDDDD" {
+		t.Errorf("checkpoint kinds = %s, want one full then deltas", kinds)
+	}
+	r2 := start(t)
+	for s := 7; s <= 8; s++ {
+		if got := step(r2, s); !mapsEqual(got, want(s)) {
+			t.Fatalf("after the restart, batch %d: state %v, want %v", s, got, want(s))
+		}
 	}
 }

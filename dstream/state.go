@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -106,6 +107,24 @@ type stateStore[K comparable, S any] struct {
 	// timeouts (nil without a timeout).
 	byUpdate map[int64]map[K]struct{}
 	last     any // the block made for version
+	// changed lists the keys updated or removed since the last
+	// checkpoint, for incremental checkpoints (see noteChange); unused
+	// when the stream writes only full ones. lastCkpt is the batch time
+	// of the last checkpoint.
+	changed  []K
+	lastCkpt int64
+}
+
+// noteChange records that k changes in this batch. A key whose last data
+// came after the last checkpoint is listed already (every change sets the
+// time of last data), so a key is listed about once per checkpoint
+// interval without a set to look it up in; the rare repeat (a key
+// removed and added again) writes the same record twice, which is
+// harmless.
+func (st *stateStore[K, S]) noteChange(k K, existed bool, lastData int64) {
+	if !existed || lastData <= st.lastCkpt {
+		st.changed = append(st.changed, k)
+	}
 }
 
 func (st *stateStore[K, S]) touch(k K, old, now int64) {
@@ -169,7 +188,21 @@ type stateful[K comparable, V, S, M any] struct {
 	apply  func(st *stateStore[K, S], t time.Time, data iter.Seq[rdd.Pair[K, V]], block *stateBlock[K, S, M])
 	blocks *DStream[*stateBlock[K, S, M]]
 	codec  sliceCodec[stateRecord[K, S]]
+	// deltas: checkpoints between full ones hold only changed keys
+	// (MapWithState, whose batches change few keys); the apply function
+	// then records changes in stateStore.changed.
+	deltas bool
 }
+
+// Kinds of state checkpoint files: the first byte of the payload.
+const (
+	stateFull  byte = 'F'
+	stateDelta byte = 'D'
+)
+
+// deleted marks a key removed since the previous checkpoint, in the
+// Updated field of a delta's record.
+const deleted int64 = -1
 
 // stateRecord is one key's state in a checkpoint file.
 type stateRecord[K comparable, S any] struct {
@@ -230,32 +263,50 @@ func stateCodecFor[K comparable, S any](kc Codec[K], sc Codec[S]) sliceCodec[sta
 func (sf *stateful[K, V, S, M]) node() *streamNode  { return sf.blocks.streamNode }
 func (sf *stateful[K, V, S, M]) numPartitions() int { return len(sf.stores) }
 func (sf *stateful[K, V, S, M]) checkCodec() error  { return sf.codec.check() }
+func (sf *stateful[K, V, S, M]) incremental() bool  { return sf.deltas }
 
-// restore replaces the stores' contents with the state written at t,
-// spreading the keys with the current partitioner (its hash seed differs
-// from run to run).
-func (sf *stateful[K, V, S, M]) restore(files []string, t time.Time) error {
+// restore replaces the stores' contents with the state written at t:
+// per old partition a full checkpoint and the deltas after it, then every
+// key goes to its partition under the current partitioner (its hash seed
+// differs from run to run).
+func (sf *stateful[K, V, S, M]) restore(chains [][]string, t time.Time) error {
 	tn := t.UnixNano()
 	for _, st := range sf.stores {
 		st.m = map[K]stateEntry[S]{}
 		if st.byUpdate != nil {
 			st.byUpdate = map[int64]map[K]struct{}{}
 		}
-		st.loaded, st.version, st.last = true, tn, nil
+		st.loaded, st.version, st.last, st.changed, st.lastCkpt = true, tn, nil, st.changed[:0], tn
 	}
-	for _, f := range files {
-		b, err := checkpoint.ReadFile(f, "state")
-		if err != nil {
-			return err
+	for _, chain := range chains {
+		m := map[K]stateEntry[S]{}
+		for i, f := range chain {
+			b, err := checkpoint.ReadFile(f, "state")
+			if err != nil {
+				return err
+			}
+			if len(b) == 0 || (b[0] != stateFull && b[0] != stateDelta) || (i == 0 && b[0] != stateFull) {
+				return fmt.Errorf("%s: not a full checkpoint where one is needed, or an unknown kind of state file: %w", f, checkpoint.ErrCorrupt)
+			}
+			recs, err := sf.codec.decode(b[1:])
+			if err != nil {
+				return fmt.Errorf("%s: decoding: %w", f, err)
+			}
+			if b[0] == stateFull {
+				clear(m)
+			}
+			for _, r := range recs {
+				if r.Updated == deleted {
+					delete(m, r.Key)
+				} else {
+					m[r.Key] = stateEntry[S]{state: r.State, updated: r.Updated}
+				}
+			}
 		}
-		recs, err := sf.codec.decode(b)
-		if err != nil {
-			return fmt.Errorf("%s: decoding: %w", f, err)
-		}
-		for _, r := range recs {
-			st := sf.stores[sf.partitioner.Partition(r.Key)]
-			st.m[r.Key] = stateEntry[S]{state: r.State, updated: r.Updated}
-			st.touch(r.Key, 0, r.Updated)
+		for k, e := range m {
+			st := sf.stores[sf.partitioner.Partition(k)]
+			st.m[k] = e
+			st.touch(k, 0, e.updated)
 		}
 	}
 	sf.initial = nil // part of the checkpoint
@@ -263,31 +314,82 @@ func (sf *stateful[K, V, S, M]) restore(files []string, t time.Time) error {
 }
 
 // checkpointPartition queues partition part's state at batch t for
-// writing. With a per-value codec the state is encoded now, into one
-// pointer-free buffer (cheap for the garbage collector, unlike a copy of
-// the map), and written in the background; with gob a copy of the map is
-// taken now, and encoded and written in the background.
+// writing: the whole state, or at a delta checkpoint the keys changed
+// since the previous one. With a per-value codec the records are encoded
+// now, into one pointer-free buffer (cheap for the garbage collector,
+// unlike a copy of the map); with gob a copy is taken now and encoded in
+// the background. Writing happens in the background.
 func (sf *stateful[K, V, S, M]) checkpointPartition(c *checkpointer, part int, t int64, st *stateStore[K, S]) {
 	name := sf.node().CheckpointName()
+	full := c.isFullCheckpoint(sf, time.Unix(0, t))
+	records := func(yield func(stateRecord[K, S]) bool) {
+		if full {
+			for k, e := range st.m {
+				if !yield(stateRecord[K, S]{k, e.state, e.updated}) {
+					return
+				}
+			}
+			return
+		}
+		for _, k := range st.changed {
+			r := stateRecord[K, S]{Key: k, Updated: deleted}
+			if e, ok := st.m[k]; ok {
+				r.State, r.Updated = e.state, e.updated
+			}
+			if !yield(r) {
+				return
+			}
+		}
+	}
+	kind := stateDelta
+	if full {
+		kind = stateFull
+	}
+	defer func() { st.changed, st.lastCkpt = st.changed[:0], t }()
 	if vc, ok := sf.codec.(valueSliceCodec[stateRecord[K, S]]); ok {
-		b := binary.AppendUvarint(make([]byte, 0, 24*len(st.m)+16), uint64(len(st.m)))
+		var delta []stateRecord[K, S]
+		count := len(st.m)
+		if !full {
+			delta = slices.Collect(records)
+			count = len(delta)
+		}
+		b := binary.AppendUvarint(append(make([]byte, 0, 24*count+16), kind), uint64(count))
 		var err error
-		for k, e := range st.m {
-			if b, err = vc.c.Append(b, stateRecord[K, S]{k, e.state, e.updated}); err != nil {
-				break
+		if full {
+			for r := range records {
+				if b, err = vc.c.Append(b, r); err != nil {
+					break
+				}
+			}
+		} else {
+			for _, r := range delta {
+				if b, err = vc.c.Append(b, r); err != nil {
+					break
+				}
 			}
 		}
 		c.enqueue(stateWrite{stream: name, part: part, t: t, encode: func() ([]byte, error) { return b, err }})
 		return
 	}
-	snap := maps.Clone(st.m)
+	var recs []stateRecord[K, S]
+	var snap map[K]stateEntry[S]
+	if full {
+		snap = maps.Clone(st.m)
+	} else {
+		for r := range records {
+			recs = append(recs, r)
+		}
+	}
 	codec := sf.codec
 	c.enqueue(stateWrite{stream: name, part: part, t: t, encode: func() ([]byte, error) {
-		recs := make([]stateRecord[K, S], 0, len(snap))
-		for k, e := range snap {
-			recs = append(recs, stateRecord[K, S]{k, e.state, e.updated})
+		if snap != nil {
+			recs = make([]stateRecord[K, S], 0, len(snap))
+			for k, e := range snap {
+				recs = append(recs, stateRecord[K, S]{k, e.state, e.updated})
+			}
 		}
-		return codec.encode(recs)
+		b, err := codec.encode(recs)
+		return append([]byte{kind}, b...), err
 	}})
 }
 
@@ -499,8 +601,10 @@ func MapWithState[K comparable, V, S, M any](s *DStream[rdd.Pair[K, V]], spec St
 					if exists {
 						delete(st.m, kv.Key)
 						st.forget(kv.Key, e.updated)
+						st.noteChange(kv.Key, true, e.updated)
 					}
 				case state.updated || (exists && timeout > 0):
+					st.noteChange(kv.Key, exists, e.updated)
 					// With a timeout, data refreshes a key even when the
 					// function leaves its state alone.
 					st.m[kv.Key] = stateEntry[S]{state: state.value, updated: tn}
@@ -523,10 +627,12 @@ func MapWithState[K comparable, V, S, M any](s *DStream[rdd.Pair[K, V]], spec St
 					state := State[S]{value: st.m[k].state, exists: true, timingOut: true}
 					block.mapped = append(block.mapped, f(t, k, zero, &state))
 					delete(st.m, k)
+					st.noteChange(k, true, updated)
 				}
 				delete(st.byUpdate, updated)
 			}
 		})
+	sf.deltas = true
 	mapped := derive(op, sf.blocks, func(r *rdd.RDD[*stateBlock[K, S, M]], _ time.Time) *rdd.RDD[M] {
 		return rdd.FlatMap(r, func(b *stateBlock[K, S, M]) []M { return b.mapped })
 	}, nil)

@@ -384,10 +384,13 @@ func (w *windowCheckpoint[K, V]) run(ctx context.Context, r *rdd.RDD[rdd.Pair[K,
 	return nil
 }
 
+func (w *windowCheckpoint[K, V]) incremental() bool { return false }
+
 // restore makes the window written at t the stream's RDD for t.
-func (w *windowCheckpoint[K, V]) restore(files []string, t time.Time) error {
-	parts := make([][]rdd.Pair[K, V], len(files))
-	for i, f := range files {
+func (w *windowCheckpoint[K, V]) restore(chains [][]string, t time.Time) error {
+	parts := make([][]rdd.Pair[K, V], len(chains))
+	for i, chain := range chains {
+		f := chain[len(chain)-1] // windows are always written whole
 		b, err := checkpoint.ReadFile(f, "state")
 		if err != nil {
 			return err
