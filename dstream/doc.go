@@ -80,9 +80,12 @@
 //     the windows of ReduceByKeyAndWindowInv, each built from the
 //     previous one) per partition, every checkpoint interval
 //     ([DStream.Checkpoint]; default the smallest multiple of the slide
-//     ≥ 10 s), in state/<name>/<partition>/. The batch copies its
-//     partition's map and goes on; encoding and writing happen in the
-//     background. The last 3 complete checkpoints are kept.
+//     ≥ 10 s), in state/<name>/<partition>/. The batch encodes its
+//     partition and goes on; writing happens in the background.
+//     MapWithState writes incremental checkpoints: every 10th holds the
+//     whole state, the others only the keys changed (or removed) since
+//     the previous one. The last 3 complete checkpoints, and what they
+//     need, are kept.
 //
 // [GetOrCreate] resumes a program from the directory: create builds the
 // graph again (Go cannot serialise functions), stateful streams and
