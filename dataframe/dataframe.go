@@ -102,12 +102,28 @@ func (df *DataFrame) Where(cond Column) *DataFrame {
 // Filter is Where.
 func (df *DataFrame) Filter(cond Column) *DataFrame { return df.Where(cond) }
 
+// allColumns returns references to every column, qualified where a
+// name alone would be ambiguous.
 func (df *DataFrame) allColumns() []expr.Expr {
+	s := df.plan.Schema()
 	var out []expr.Expr
-	for _, f := range df.plan.Schema().Fields() {
-		out = append(out, expr.Col(f.Name))
+	for _, f := range s.Fields() {
+		name := f.Name
+		if q := expr.Qualifier(f); q != "" && len(s.FieldIndices(name)) > 1 {
+			name = q + "." + name
+		}
+		out = append(out, expr.Col(name))
 	}
 	return out
+}
+
+// Alias names df, so that its columns can be referred to as
+// Col("name.column"), as in a self-join:
+//
+//	a, b := people.Alias("a"), people.Alias("b")
+//	a.Join(b, Col("a.manager").EqualTo(Col("b.id")), "inner").Select(Col("a.name"), Col("b.name").As("manager"))
+func (df *DataFrame) Alias(name string) *DataFrame {
+	return df.derive("Alias", func(p plan.Node) (plan.Node, error) { return plan.NewSubqueryAlias(p, name) })
 }
 
 // WithColumn adds a column called name, or replaces the column of that
@@ -119,8 +135,8 @@ func (df *DataFrame) WithColumn(name string, c Column) *DataFrame {
 		}
 		exprs := df.allColumns()
 		replaced := false
-		for i, e := range exprs {
-			if expr.Name(e) == name {
+		for i := range exprs {
+			if p.Schema().Field(i).Name == name {
 				exprs[i] = expr.As(c.e, name)
 				replaced = true
 			}
@@ -141,7 +157,7 @@ func (df *DataFrame) WithColumnRenamed(existing, name string) *DataFrame {
 		}
 		exprs := df.allColumns()
 		for i, e := range exprs {
-			if expr.Name(e) == existing {
+			if p.Schema().Field(i).Name == existing {
 				exprs[i] = expr.As(e, name)
 			}
 		}
@@ -153,8 +169,13 @@ func (df *DataFrame) WithColumnRenamed(existing, name string) *DataFrame {
 func (df *DataFrame) Drop(names ...string) *DataFrame {
 	return df.derive("Drop", func(p plan.Node) (plan.Node, error) {
 		var exprs []expr.Expr
-		for _, e := range df.allColumns() {
-			if !slices.Contains(names, expr.Name(e)) {
+		for i, e := range df.allColumns() {
+			f := p.Schema().Field(i)
+			drop := false
+			for _, n := range names {
+				drop = drop || expr.Refers(n, f)
+			}
+			if !drop {
 				exprs = append(exprs, e)
 			}
 		}
@@ -220,8 +241,8 @@ func (df *DataFrame) DropDuplicates(cols ...string) *DataFrame {
 // without such an equality compares every pair of rows (a nested loop
 // join, broadcast when the right side is small). how is inner, left,
 // right, full (outer), left_semi or left_anti. Columns of the same name on
-// both sides are ambiguous in the condition: rename one side first, or
-// use JoinUsing.
+// both sides are ambiguous in the condition: name the sides with Alias
+// and refer to Col("alias.column"), rename one side, or use JoinUsing.
 func (df *DataFrame) Join(right *DataFrame, on Column, how string) *DataFrame {
 	return df.derive("Join", func(p plan.Node) (plan.Node, error) {
 		if err := right.Err(); err != nil {

@@ -324,3 +324,58 @@ func TestFormatValue(t *testing.T) {
 		}
 	}
 }
+
+func TestAliasSelfJoin(t *testing.T) {
+	s := newSession(t)
+	ctx := context.Background()
+	type emp struct {
+		ID      int64  `spate:"id"`
+		Name    string `spate:"name"`
+		Manager *int64 `spate:"manager"`
+	}
+	emps := CreateDataFrame(s, []emp{{1, "ann", nil}, {2, "bob", i64(1)}, {3, "cyd", i64(1)}, {4, "dan", i64(2)}})
+	a, b := emps.Alias("e"), emps.Alias("m")
+	q := a.Join(b, Col("e.manager").EqualTo(Col("m.id")), "left").
+		Where(Col("e.id").Gt(1).Or(Col("m.name").IsNull())).
+		Select(Col("e.name"), Col("m.name").As("manager")).OrderBy(Col("name"))
+	var sb strings.Builder
+	if err := q.ShowTo(ctx, &sb, 10, true); err != nil {
+		t.Fatal(err)
+	}
+	want := `+----+-------+
+|name|manager|
++----+-------+
+| ann|   null|
+| bob|    ann|
+| cyd|    ann|
+| dan|    bob|
++----+-------+
+`
+	if sb.String() != want {
+		t.Errorf("got\n%s", sb.String())
+	}
+	ex, err := q.Explain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ex, "HashJoin LeftOuter, [e.manager = m.id]") {
+		t.Errorf("not a hash join on the qualified keys:\n%s", ex)
+	}
+	// Unqualified, the shared names are ambiguous; the error says so.
+	bad := a.Join(b, Col("manager").EqualTo(Col("m.id")), "inner").Select(Col("name"))
+	var amb *expr.AmbiguousColumnError
+	if !errors.As(bad.Err(), &amb) {
+		t.Errorf("got %v, want an ambiguity error", bad.Err())
+	}
+	if err := emps.Alias("a.b").Err(); err == nil {
+		t.Error("alias with a dot accepted")
+	}
+	// WithColumn and Drop on a joined frame with duplicate names.
+	both := a.Join(b, Col("e.manager").EqualTo(Col("m.id")), "inner").Drop("m.manager").WithColumn("x", Lit(1))
+	if got := strings.Join(both.Columns(), ","); got != "id,name,manager,id,name,x" {
+		t.Errorf("columns %s", got)
+	}
+	if n, err := both.Count(ctx); err != nil || n != 3 {
+		t.Errorf("count %d %v", n, err)
+	}
+}

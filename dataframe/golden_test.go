@@ -214,6 +214,8 @@ func queries(s *Session) map[string]*DataFrame {
 		"string_to_int":  o.Select(Col("customer").Cast(arrow.PrimitiveTypes.Int64).As("n"), Lit("42").Cast(arrow.PrimitiveTypes.Int64).As("m")).Limit(2),
 		"nulls_logic": p.Select(Col("name"), Col("age").Gt(30).As("gt"), Col("age").Gt(30).Or(Lit(true)).As("or_true"),
 			Col("age").Gt(30).And(Lit(false)).As("and_false"), Col("age").IsNull().As("isnull"), Not(Col("age").Gt(30)).As("not")),
+		"self_join": p.Alias("a").Join(p.Alias("b"), Col("a.city").EqualTo(Col("b.city")).And(Col("a.name").Lt(Col("b.name"))), "inner").
+			Where(Col("b.age").Gt(30)).Select(Col("a.name"), Col("b.name").As("other"), Col("a.city")).OrderBy(Col("name"), Col("other")),
 		"between": p.Where(Col("score").Between(60, 85)).Select(Col("name"), Col("score")).OrderBy(Col("name")),
 	}
 }

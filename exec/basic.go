@@ -116,28 +116,31 @@ func newFilterProject(c *Context, child Operator, cond expr.Expr, exprs []expr.E
 	if cond != nil && exprs != nil {
 		// After the mask is computed, only the columns the projection
 		// reads need filtering.
-		need := map[string]bool{}
+		var need []string
 		cheap := true
 		for _, e := range exprs {
-			for _, col := range expr.Columns(e) {
-				need[col] = true
-			}
+			need = append(need, expr.Columns(e)...)
 			cheap = cheap && cheapExpr(e)
 		}
 		in := child.Schema()
-		if len(need) < in.NumFields() {
-			for i, fl := range in.Fields() {
-				if need[fl.Name] {
+		for i, fl := range in.Fields() {
+			for _, ref := range need {
+				if expr.Refers(ref, fl) {
 					f.keep = append(f.keep, i)
+					break
 				}
 			}
-			if f.keep == nil {
-				f.keep = []int{}
-			}
+		}
+		read := len(f.keep)
+		switch {
+		case read == in.NumFields():
+			f.keep = nil
+		case f.keep == nil:
+			f.keep = []int{} // the projection reads no column
 		}
 		// Cheap vectorized arithmetic over every row then filtering its
 		// outputs moves less memory than filtering more inputs.
-		f.projectFirst = cheap && len(exprs) < len(need)
+		f.projectFirst = cheap && len(exprs) < read
 	}
 	return f
 }
@@ -332,4 +335,25 @@ func (u *UnionExec) Execute(ctx context.Context, tc *engine.TaskContext, part in
 		part -= in.NumPartitions()
 	}
 	return fmt.Errorf("exec: union has no partition %d", part)
+}
+
+// AliasExec passes its input on under the schema of a SubqueryAlias (the
+// same columns, recording their qualifier).
+type AliasExec struct {
+	base
+	alias string
+}
+
+func newAlias(c *Context, child Operator, a *plan.SubqueryAlias) *AliasExec {
+	return &AliasExec{base: newBase(c, "SubqueryAlias", child.NumPartitions(), a.Schema(), child), alias: a.Name}
+}
+
+func (a *AliasExec) Describe() []string { return []string{"SubqueryAlias " + a.alias} }
+
+func (a *AliasExec) Execute(ctx context.Context, tc *engine.TaskContext, part int, emit Emit) error {
+	return a.inputs[0].Execute(ctx, tc, part, func(b arrow.RecordBatch) error {
+		nb := array.NewRecordBatch(a.schema, b.Columns(), b.NumRows())
+		defer nb.Release()
+		return emit(nb)
+	})
 }

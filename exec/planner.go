@@ -65,6 +65,12 @@ func Plan(c *Context, n plan.Node) (Operator, error) {
 			return nil, err
 		}
 		return newLimit(c, child, n.N)
+	case *plan.SubqueryAlias:
+		child, err := Plan(c, n.Child)
+		if err != nil {
+			return nil, err
+		}
+		return newAlias(c, child, n), nil
 	case *plan.Union:
 		ins := make([]Operator, len(n.Inputs))
 		for i, in := range n.Inputs {
@@ -117,7 +123,7 @@ func EstimateRows(n plan.Node) (int64, bool) {
 			return min(r, n.N), true
 		}
 		return n.N, true
-	case *plan.Filter, *plan.Project, *plan.Sort, *plan.Aggregate, *plan.Deduplicate:
+	case *plan.Filter, *plan.Project, *plan.Sort, *plan.Aggregate, *plan.Deduplicate, *plan.SubqueryAlias:
 		return EstimateRows(n.Children()[0])
 	case *plan.Union:
 		var sum int64

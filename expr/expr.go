@@ -169,12 +169,65 @@ func Name(e Expr) string {
 }
 
 // Field returns the output field of e over schema s.
+// A bare column reference keeps the input field, with its name (without
+// a qualifier) and metadata, so qualifiers pass through projections.
 func Field(e Expr, s *arrow.Schema) (arrow.Field, error) {
+	if c, ok := e.(*Column); ok {
+		i, err := FieldIndex(s, c.Name)
+		if err != nil {
+			return arrow.Field{}, err
+		}
+		return s.Field(i), nil
+	}
 	t, err := e.Resolve(s)
 	if err != nil {
 		return arrow.Field{}, err
 	}
 	return arrow.Field{Name: Name(e), Type: t.DataType, Nullable: t.Nullable}, nil
+}
+
+// QualifierKey is the field metadata key holding the name of the
+// DataFrame (alias) a column comes from.
+const QualifierKey = "spate.qualifier"
+
+// Qualifier returns the alias recorded in f's metadata ("" for none).
+func Qualifier(f arrow.Field) string {
+	if i := f.Metadata.FindKey(QualifierKey); i >= 0 {
+		return f.Metadata.Values()[i]
+	}
+	return ""
+}
+
+// WithQualifier returns f recorded as coming from alias q.
+func WithQualifier(f arrow.Field, q string) arrow.Field {
+	keys, vals := []string{QualifierKey}, []string{q}
+	for i, k := range f.Metadata.Keys() {
+		if k != QualifierKey {
+			keys, vals = append(keys, k), append(vals, f.Metadata.Values()[i])
+		}
+	}
+	f.Metadata = arrow.NewMetadata(keys, vals)
+	return f
+}
+
+// Refers reports whether the column reference ref names field f: by its
+// name, or as "q.name" with f's qualifier q.
+func Refers(ref string, f arrow.Field) bool {
+	if ref == f.Name {
+		return true
+	}
+	q, col, ok := strings.Cut(ref, ".")
+	return ok && col == f.Name && Qualifier(f) == q
+}
+
+// Resolves reports whether ref names at least one field of s.
+func Resolves(ref string, s *arrow.Schema) bool {
+	for _, f := range s.Fields() {
+		if Refers(ref, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // Walk calls f for e and every expression below it, parents first, until
@@ -264,8 +317,21 @@ func columnNames(s *arrow.Schema) []string {
 
 // FieldIndex returns the index of the column called name in s, or an error
 // naming the column and listing the available ones.
+//
+// A name "q.col" that no column has as it is refers to column col of the
+// input called q (see [QualifierKey]): after df.Alias("a"), Col("a.id")
+// is a's column id, which tells apart the two id columns of a self-join.
 func FieldIndex(s *arrow.Schema, name string) (int, error) {
 	idx := s.FieldIndices(name)
+	if len(idx) == 0 {
+		if q, col, ok := strings.Cut(name, "."); ok {
+			for i, f := range s.Fields() {
+				if f.Name == col && Qualifier(f) == q {
+					idx = append(idx, i)
+				}
+			}
+		}
+	}
 	switch len(idx) {
 	case 1:
 		return idx[0], nil

@@ -93,8 +93,8 @@ func NewJoin(left, right Node, jt JoinType, cond expr.Expr) (*Join, error) {
 		}
 		inL, inR := true, true
 		for _, c := range cols {
-			inL = inL && len(ls.FieldIndices(c)) > 0
-			inR = inR && len(rs.FieldIndices(c)) > 0
+			inL = inL && expr.Resolves(c, ls)
+			inR = inR && expr.Resolves(c, rs)
 		}
 		switch {
 		case inL && !inR:

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/spate-io/spate/expr"
 )
 
@@ -239,13 +241,56 @@ func combineFilters(n Node) (Node, error) {
 	})
 }
 
-func subsetOf(cols []string, names []string) bool {
+// subsetOf reports whether every column reference of cols names a
+// column of s.
+func subsetOf(cols []string, s *arrow.Schema) bool {
 	for _, c := range cols {
-		if !slices.Contains(names, c) {
+		if !expr.Resolves(c, s) {
 			return false
 		}
 	}
 	return true
+}
+
+// definitions maps the output columns of a projection to the expressions
+// computing them.
+type definitions struct {
+	fields []arrow.Field
+	exprs  []expr.Expr
+}
+
+func defsOf(p *Project) (definitions, bool) {
+	d := definitions{fields: p.Schema().Fields()}
+	for _, e := range p.Exprs {
+		if !expr.IsDeterministic(e) {
+			return d, false
+		}
+		d.exprs = append(d.exprs, expr.Unalias(e))
+	}
+	return d, true
+}
+
+// substitute replaces the column references of e by their definitions.
+func (d definitions) substitute(e expr.Expr) (expr.Expr, error) {
+	return expr.Transform(e, func(x expr.Expr) (expr.Expr, error) {
+		if col, ok := x.(*expr.Column); ok {
+			for i, f := range d.fields {
+				if expr.Refers(col.Name, f) {
+					return d.exprs[i], nil
+				}
+			}
+		}
+		return x, nil
+	})
+}
+
+func hasQualifiers(s *arrow.Schema) bool {
+	for _, f := range s.Fields() {
+		if expr.Qualifier(f) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // filterOver puts the conjuncts preds (if any) as a filter over n.
@@ -265,21 +310,11 @@ func pushDown(n Node) (Node, error) {
 		switch c := f.Child.(type) {
 		case *Project:
 			// Substitute the projection's definitions into the condition.
-			defs := map[string]expr.Expr{}
-			for _, e := range c.Exprs {
-				if !expr.IsDeterministic(e) {
-					return n, nil
-				}
-				defs[expr.Name(e)] = expr.Unalias(e)
+			defs, ok := defsOf(c)
+			if !ok {
+				return n, nil
 			}
-			cond, err := expr.Transform(f.Cond, func(x expr.Expr) (expr.Expr, error) {
-				if col, ok := x.(*expr.Column); ok {
-					if d, ok := defs[col.Name]; ok {
-						return d, nil
-					}
-				}
-				return x, nil
-			})
+			cond, err := defs.substitute(f.Cond)
 			if err != nil {
 				return nil, err
 			}
@@ -288,6 +323,21 @@ func pushDown(n Node) (Node, error) {
 				return n, nil // not expressible below: leave it
 			}
 			return NewProject(below, c.Exprs)
+		case *SubqueryAlias:
+			cond, err := expr.Transform(f.Cond, func(x expr.Expr) (expr.Expr, error) {
+				if col, ok := x.(*expr.Column); ok {
+					return expr.Col(c.unqualify(col.Name)), nil
+				}
+				return x, nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			below, err := NewFilter(c.Child, cond)
+			if err != nil {
+				return n, nil
+			}
+			return NewSubqueryAlias(below, c.Name)
 		case *Sort:
 			below, err := NewFilter(c.Child, f.Cond)
 			if err != nil {
@@ -317,10 +367,10 @@ func pushDown(n Node) (Node, error) {
 			return NewUnion(ins...)
 		case *Join:
 			var left, right, keep []expr.Expr
-			ln, rn := names(c.Left.Schema()), names(c.Right.Schema())
+			ls, rs := c.Left.Schema(), c.Right.Schema()
 			for _, p := range expr.Conjuncts(f.Cond) {
 				cols := expr.Columns(p)
-				inL, inR := subsetOf(cols, ln) && len(cols) > 0, subsetOf(cols, rn) && len(cols) > 0
+				inL, inR := subsetOf(cols, ls) && len(cols) > 0, subsetOf(cols, rs) && len(cols) > 0
 				switch {
 				case inL && !inR && c.Type != RightOuterJoin && c.Type != FullOuterJoin:
 					left = append(left, p)
@@ -347,15 +397,15 @@ func pushDown(n Node) (Node, error) {
 			}
 			return filterOver(j, keep)
 		case *Aggregate:
-			var groupCols []string
-			for _, g := range c.Groups {
-				if col, ok := g.(*expr.Column); ok {
-					groupCols = append(groupCols, col.Name)
+			var groupCols []arrow.Field
+			for i, g := range c.Groups {
+				if _, ok := g.(*expr.Column); ok {
+					groupCols = append(groupCols, c.Schema().Field(i))
 				}
 			}
 			var below, keep []expr.Expr
 			for _, p := range expr.Conjuncts(f.Cond) {
-				if cols := expr.Columns(p); len(cols) > 0 && subsetOf(cols, groupCols) {
+				if cols := expr.Columns(p); len(cols) > 0 && subsetOf(cols, arrow.NewSchema(groupCols, nil)) {
 					below = append(below, p)
 				} else {
 					keep = append(keep, p)
@@ -438,14 +488,25 @@ func exprCols(es ...expr.Expr) []string {
 	return out
 }
 
-func only(cols, names []string) []string {
+// only returns the references of cols that name a column of s.
+func only(cols []string, s *arrow.Schema) []string {
 	out := []string{}
 	for _, c := range cols {
-		if slices.Contains(names, c) {
+		if expr.Resolves(c, s) {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// wanted reports whether a reference of req names f.
+func wanted(req []string, f arrow.Field) bool {
+	for _, r := range req {
+		if expr.Refers(r, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // prune rewrites n so that it produces at least the columns req (all
@@ -457,9 +518,9 @@ func prune(n Node, req []string) (Node, error) {
 			return n, nil
 		}
 		var cols []string
-		for _, name := range names(n.Schema()) {
-			if slices.Contains(req, name) {
-				cols = append(cols, name)
+		for _, f := range n.Schema().Fields() {
+			if wanted(req, f) {
+				cols = append(cols, f.Name)
 			}
 		}
 		if len(cols) == 0 {
@@ -473,8 +534,8 @@ func prune(n Node, req []string) (Node, error) {
 		exprs := n.Exprs
 		if req != nil {
 			var kept []expr.Expr
-			for _, e := range exprs {
-				if slices.Contains(req, expr.Name(e)) {
+			for i, e := range exprs {
+				if wanted(req, n.Schema().Field(i)) {
 					kept = append(kept, e)
 				}
 			}
@@ -531,12 +592,12 @@ func prune(n Node, req []string) (Node, error) {
 			}
 			return NewEquiJoin(l, r, n.Type, n.LeftKeys, n.RightKeys, n.Condition)
 		}
-		ln, rn := names(n.Left.Schema()), names(n.Right.Schema())
+		ls, rs := n.Left.Schema(), n.Right.Schema()
 		need := union(req, exprCols(n.Condition)...)
-		lreq := union(only(need, ln), exprCols(n.LeftKeys...)...)
-		rreq := union(only(need, rn), exprCols(n.RightKeys...)...)
+		lreq := union(only(need, ls), exprCols(n.LeftKeys...)...)
+		rreq := union(only(need, rs), exprCols(n.RightKeys...)...)
 		if n.Type == LeftSemiJoin || n.Type == LeftAntiJoin {
-			rreq = union(only(exprCols(n.Condition), rn), exprCols(n.RightKeys...)...)
+			rreq = union(only(exprCols(n.Condition), rs), exprCols(n.RightKeys...)...)
 		}
 		l, err := prune(n.Left, lreq)
 		if err != nil {
@@ -547,6 +608,19 @@ func prune(n Node, req []string) (Node, error) {
 			return nil, err
 		}
 		return NewEquiJoin(l, r, n.Type, n.LeftKeys, n.RightKeys, n.Condition)
+	case *SubqueryAlias:
+		var creq []string
+		if req != nil {
+			creq = []string{}
+			for _, r := range req {
+				creq = union(creq, n.unqualify(r))
+			}
+		}
+		child, err := prune(n.Child, creq)
+		if err != nil {
+			return nil, err
+		}
+		return NewSubqueryAlias(child, n.Name)
 	case *Deduplicate:
 		var creq []string
 		if len(n.Keys) > 0 && req != nil {
@@ -632,24 +706,17 @@ func collapseProjects(n Node) (Node, error) {
 		if !ok {
 			return n, nil
 		}
-		defs := map[string]expr.Expr{}
-		for _, e := range inner.Exprs {
-			if !expr.IsDeterministic(e) {
-				return n, nil
-			}
-			defs[expr.Name(e)] = expr.Unalias(e)
+		if hasQualifiers(inner.Schema()) || hasQualifiers(outer.Schema()) {
+			return n, nil // merging would lose which alias a column came from
+		}
+		defs, ok := defsOf(inner)
+		if !ok {
+			return n, nil
 		}
 		exprs := make([]expr.Expr, len(outer.Exprs))
 		for i, e := range outer.Exprs {
-			name := expr.Name(e)
-			x, err := expr.Transform(e, func(x expr.Expr) (expr.Expr, error) {
-				if col, ok := x.(*expr.Column); ok {
-					if d, ok := defs[col.Name]; ok {
-						return d, nil
-					}
-				}
-				return x, nil
-			})
+			name := outer.Schema().Field(i).Name
+			x, err := defs.substitute(e)
 			if err != nil {
 				return nil, err
 			}
@@ -672,14 +739,14 @@ func pushDownJoinConditions(n Node) (Node, error) {
 		if !ok || j.Condition == nil || !expr.IsDeterministic(j.Condition) {
 			return n, nil
 		}
-		ln, rn := names(j.Left.Schema()), names(j.Right.Schema())
+		ls, rs := j.Left.Schema(), j.Right.Schema()
 		toLeft := j.Type == InnerJoin || j.Type == RightOuterJoin
 		toRight := j.Type == InnerJoin || j.Type == LeftOuterJoin || j.Type == LeftSemiJoin || j.Type == LeftAntiJoin
 		var left, right, keep []expr.Expr
 		for _, p := range expr.Conjuncts(j.Condition) {
 			cols := expr.Columns(p)
-			inL := len(cols) > 0 && subsetOf(cols, ln) && !anyIn(cols, rn)
-			inR := len(cols) > 0 && subsetOf(cols, rn) && !anyIn(cols, ln)
+			inL := len(cols) > 0 && subsetOf(cols, ls) && !anyIn(cols, rs)
+			inR := len(cols) > 0 && subsetOf(cols, rs) && !anyIn(cols, ls)
 			switch {
 			case inL && toLeft:
 				left = append(left, p)
@@ -704,9 +771,10 @@ func pushDownJoinConditions(n Node) (Node, error) {
 	})
 }
 
-func anyIn(cols, names []string) bool {
+// anyIn reports whether a reference of cols names a column of s.
+func anyIn(cols []string, s *arrow.Schema) bool {
 	for _, c := range cols {
-		if slices.Contains(names, c) {
+		if expr.Resolves(c, s) {
 			return true
 		}
 	}

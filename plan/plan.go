@@ -466,3 +466,46 @@ func (d *Deduplicate) KeyNames() []string {
 	}
 	return names(d.Child.Schema())
 }
+
+// SubqueryAlias names its input: its columns can be referred to as
+// "name.column" above it (df.Alias), which tells apart the columns of the
+// two sides of a self-join.
+type SubqueryAlias struct {
+	Name   string
+	Child  Node
+	schema *arrow.Schema
+}
+
+// NewSubqueryAlias returns child under the alias name.
+func NewSubqueryAlias(child Node, name string) (*SubqueryAlias, error) {
+	if child == nil {
+		return nil, wrap("SubqueryAlias", errors.New("nil child"))
+	}
+	if name == "" || strings.Contains(name, ".") {
+		return nil, wrap("SubqueryAlias", fmt.Errorf("alias %q must be non-empty and without dots", name))
+	}
+	fields := make([]arrow.Field, child.Schema().NumFields())
+	for i, f := range child.Schema().Fields() {
+		fields[i] = expr.WithQualifier(f, name)
+	}
+	return &SubqueryAlias{Name: name, Child: child, schema: arrow.NewSchema(fields, nil)}, nil
+}
+
+func (a *SubqueryAlias) Schema() *arrow.Schema { return a.schema }
+func (a *SubqueryAlias) Children() []Node      { return []Node{a.Child} }
+func (a *SubqueryAlias) WithChildren(c []Node) (Node, error) {
+	if len(c) != 1 {
+		return nil, wrap("SubqueryAlias", errors.New("needs one child"))
+	}
+	return NewSubqueryAlias(c[0], a.Name)
+}
+func (a *SubqueryAlias) String() string { return "SubqueryAlias " + a.Name }
+
+// unqualify rewrites references "name.col" to this alias's columns as
+// plain "col", for use below the alias.
+func (a *SubqueryAlias) unqualify(ref string) string {
+	if q, col, ok := strings.Cut(ref, "."); ok && q == a.Name && len(a.Child.Schema().FieldIndices(ref)) == 0 {
+		return col
+	}
+	return ref
+}
