@@ -379,3 +379,33 @@ func TestAliasSelfJoin(t *testing.T) {
 		t.Errorf("count %d %v", n, err)
 	}
 }
+
+func TestCache(t *testing.T) {
+	s := newSession(t)
+	ctx := context.Background()
+	var computed atomic.Int64
+	r := rdd.Map(rdd.Parallelize(s.Engine(), orders, 2), func(o order) order { computed.Add(1); return o })
+	cached := CreateDataFrameFromRDD(s, r).Where(Col("amount").Gt(10)).Cache()
+	defer cached.Unpersist()
+	for range 3 {
+		n, err := cached.Count(ctx)
+		if err != nil || n != 4 {
+			t.Fatalf("count %d %v", n, err)
+		}
+	}
+	rows, err := cached.GroupBy(Col("customer")).Count().OrderBy(Col("customer")).Collect(ctx)
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("rows %v %v", rows, err)
+	}
+	if c := computed.Load(); c != int64(len(orders)) {
+		t.Errorf("the RDD was computed for %d records, want %d (once)", c, len(orders))
+	}
+	ex, err := cached.Select(Col("id")).Explain()
+	if err != nil || !strings.Contains(ex, "InMemoryRelation") {
+		t.Errorf("explain: %v\n%s", err, ex)
+	}
+	cached.Unpersist()
+	if n, err := cached.Count(ctx); err != nil || n != 4 || computed.Load() != 2*int64(len(orders)) {
+		t.Errorf("after Unpersist: %d %v, computed %d", n, err, computed.Load())
+	}
+}

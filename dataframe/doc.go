@@ -12,7 +12,7 @@
 // from files ([Session.Read]) and from views. A DataFrame is a logical plan
 // plus its session: transformations (Select, Where/Filter, WithColumn,
 // WithColumnRenamed, Drop, GroupBy(...).Agg/Count, OrderBy, Limit, Join,
-// JoinUsing, CrossJoin, Union, Distinct, DropDuplicates, Alias) return new DataFrames and run
+// JoinUsing, CrossJoin, Union, Distinct, DropDuplicates, Alias, Cache) return new DataFrames and run
 // nothing; actions (Collect, [CollectAs], Count, Show, ForeachBatch,
 // Write().Save) optimize, plan and run the query. A transformation given a
 // bad argument returns a DataFrame carrying the error (an unknown column
@@ -76,6 +76,6 @@
 // # Not yet
 //
 // SQL text (the SQL issue), streaming queries (the Structured Streaming
-// issue), caching a DataFrame's result, and spilling to disk (every
-// operator keeps its partition's state in memory).
+// issue) and spilling to disk (every operator keeps its partition's state
+// in memory).
 package dataframe
