@@ -137,8 +137,12 @@ var orders = []order{
 // newSession returns a session with a checked allocator that must be
 // empty when the test ends.
 func newSession(t *testing.T, opts ...Option) *Session {
+	return newSessionSlots(t, 2, opts...)
+}
+
+func newSessionSlots(t *testing.T, slots int, opts ...Option) *Session {
 	t.Helper()
-	ec, err := engine.New(engine.Slots(2), engine.WithClock(clock.NewManual(t0)))
+	ec, err := engine.New(engine.Slots(slots), engine.WithClock(clock.NewManual(t0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,4 +255,34 @@ func TestGoldenExplain(t *testing.T) {
 		}
 		return out
 	})
+}
+
+// TestResultsIndependentOfParallelism runs the show cases with one worker
+// slot and one shuffle partition, and with tiny batches, many shuffle
+// partitions and no broadcast joins: the results must not change.
+func TestResultsIndependentOfParallelism(t *testing.T) {
+	for _, v := range []struct {
+		name  string
+		slots int
+		opts  []Option
+	}{
+		{"one slot", 1, []Option{ShufflePartitions(1), DefaultParallelism(1)}},
+		{"tiny batches", 2, []Option{ShufflePartitions(5), BatchRows(1), BroadcastRowThreshold(0), DefaultParallelism(3)}},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			s := newSessionSlots(t, v.slots, v.opts...)
+			qs := queries(s)
+			ctx := context.Background()
+			saved := *rewrite
+			*rewrite = false
+			defer func() { *rewrite = saved }()
+			golden(t, "show.txt", func(t *testing.T, cmd string) string {
+				var sb strings.Builder
+				if err := qs[strings.TrimPrefix(cmd, "show ")].ShowTo(ctx, &sb, 20, true); err != nil {
+					return "error: " + err.Error()
+				}
+				return sb.String()
+			})
+		})
+	}
 }

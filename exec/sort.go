@@ -3,6 +3,7 @@ package exec
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -170,7 +171,7 @@ func newLimit(c *Context, child Operator, n int64) (*LimitExec, error) {
 			}
 			return nil
 		})
-		if err != nil && err != stop {
+		if err != nil && !errors.Is(err, stop) {
 			releaseBatches(out)
 			return nil, err
 		}
