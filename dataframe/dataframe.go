@@ -259,9 +259,6 @@ func (df *DataFrame) Join(right *DataFrame, on Column, how string) *DataFrame {
 	})
 }
 
-// JoinUsing joins on equal values of the named columns, which both sides
-// have; the output has each of them once (first), then df's other
-// columns, then right's.
 // CrossJoin pairs every row of df with every row of right.
 func (df *DataFrame) CrossJoin(right *DataFrame) *DataFrame {
 	return df.derive("CrossJoin", func(p plan.Node) (plan.Node, error) {
@@ -272,6 +269,9 @@ func (df *DataFrame) CrossJoin(right *DataFrame) *DataFrame {
 	})
 }
 
+// JoinUsing joins on equal values of the named columns, which both sides
+// have; the output has each of them once (first), then df's other
+// columns, then right's.
 func (df *DataFrame) JoinUsing(right *DataFrame, cols []string, how string) *DataFrame {
 	return df.derive("JoinUsing", func(p plan.Node) (plan.Node, error) {
 		if err := right.Err(); err != nil {
