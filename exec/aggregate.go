@@ -49,6 +49,7 @@ func newHashAggregate(c *Context, child Operator, groups, aggs []expr.Expr, out 
 	return a, nil
 }
 
+// Describe implements Operator.
 func (a *HashAggregateExec) Describe() []string {
 	keys, fns := exprList(a.groups), ""
 	for i, t := range a.aggText {
@@ -339,6 +340,7 @@ func newDedup(c *Context, child Operator, keys []string) (*DedupExec, error) {
 	return d, nil
 }
 
+// Describe implements Operator.
 func (d *DedupExec) Describe() []string {
 	keys := ""
 	for i, k := range d.keys {
@@ -426,6 +428,7 @@ func (d *DedupExec) mapSide(ctx context.Context, tc *engine.TaskContext) ([][]ar
 	return out, err
 }
 
+// Execute implements Operator.
 func (d *DedupExec) Execute(ctx context.Context, tc *engine.TaskContext, part int, emit Emit) error {
 	batches, err := readShuffle(tc, d.dep, part)
 	if err != nil {

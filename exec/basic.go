@@ -45,10 +45,12 @@ func newLocalScan(c *Context, l *plan.LocalRelation) *LocalScanExec {
 	return &LocalScanExec{base: newBase(c, "LocalTableScan", len(l.Partitions), l.Schema()), parts: l.Partitions}
 }
 
+// Describe implements Operator.
 func (s *LocalScanExec) Describe() []string {
 	return []string{fmt.Sprintf("LocalTableScan [%s], %d partitions", names(s.schema), len(s.parts))}
 }
 
+// Execute implements Operator.
 func (s *LocalScanExec) Execute(ctx context.Context, tc *engine.TaskContext, part int, emit Emit) error {
 	for _, b := range s.parts[part] {
 		if err := ctx.Err(); err != nil {
@@ -75,6 +77,7 @@ func newScan(c *Context, s *plan.Scan) *ScanExec {
 	return &ScanExec{base: newBase(c, "Scan "+s.Source.String(), s.Source.NumPartitions(), s.Schema()), c: c, src: s.Source, columns: s.Columns, filters: s.Filters}
 }
 
+// Describe implements Operator.
 func (s *ScanExec) Describe() []string {
 	d := fmt.Sprintf("Scan %s [%s]", s.src, names(s.schema))
 	if len(s.filters) > 0 {
@@ -83,6 +86,7 @@ func (s *ScanExec) Describe() []string {
 	return []string{d}
 }
 
+// Execute implements Operator.
 func (s *ScanExec) Execute(ctx context.Context, tc *engine.TaskContext, part int, emit Emit) error {
 	return s.src.Read(ctx, s.c.Alloc, part, s.columns, s.filters, func(b arrow.RecordBatch) error {
 		if err := ctx.Err(); err != nil {
@@ -169,6 +173,7 @@ func exprColumnsContain(e expr.Expr, name string) bool {
 	return false
 }
 
+// Describe implements Operator.
 func (f *FilterProjectExec) Describe() []string {
 	var out []string
 	if f.exprs != nil {
@@ -180,6 +185,7 @@ func (f *FilterProjectExec) Describe() []string {
 	return out
 }
 
+// Execute implements Operator.
 func (f *FilterProjectExec) Execute(ctx context.Context, tc *engine.TaskContext, part int, emit Emit) error {
 	ec := f.c.evalContext(ctx)
 	return f.inputs[0].Execute(ctx, tc, part, func(b arrow.RecordBatch) error {
@@ -318,8 +324,10 @@ func newUnion(c *Context, inputs []Operator, s *arrow.Schema) *UnionExec {
 	return &UnionExec{base: newBase(c, "Union", parts, s, inputs...)}
 }
 
+// Describe implements Operator.
 func (u *UnionExec) Describe() []string { return []string{"Union"} }
 
+// Execute implements Operator.
 func (u *UnionExec) Execute(ctx context.Context, tc *engine.TaskContext, part int, emit Emit) error {
 	for _, in := range u.inputs {
 		if part < in.NumPartitions() {
@@ -348,8 +356,10 @@ func newAlias(c *Context, child Operator, a *plan.SubqueryAlias) *AliasExec {
 	return &AliasExec{base: newBase(c, "SubqueryAlias", child.NumPartitions(), a.Schema(), child), alias: a.Name}
 }
 
+// Describe implements Operator.
 func (a *AliasExec) Describe() []string { return []string{"SubqueryAlias " + a.alias} }
 
+// Execute implements Operator.
 func (a *AliasExec) Execute(ctx context.Context, tc *engine.TaskContext, part int, emit Emit) error {
 	return a.inputs[0].Execute(ctx, tc, part, func(b arrow.RecordBatch) error {
 		nb := array.NewRecordBatch(a.schema, b.Columns(), b.NumRows())

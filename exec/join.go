@@ -87,6 +87,7 @@ func newHashJoin(c *Context, left, right Operator, j *plan.Join, broadcast bool)
 	return h, nil
 }
 
+// Describe implements Operator.
 func (h *HashJoinExec) Describe() []string {
 	keys := ""
 	for i := range h.leftKeys {
@@ -203,6 +204,7 @@ func (h *HashJoinExec) build(ctx context.Context, bs []arrow.RecordBatch) (*buil
 	return t, nil
 }
 
+// Execute implements Operator.
 func (h *HashJoinExec) Execute(ctx context.Context, tc *engine.TaskContext, part int, emit Emit) error {
 	var t *buildTable
 	probe := func(yield func(arrow.RecordBatch) error) error {

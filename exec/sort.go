@@ -78,6 +78,7 @@ func (s *SortExec) orderText() string {
 	return strings.Join(parts, ", ")
 }
 
+// Describe implements Operator.
 func (s *SortExec) Describe() []string {
 	if s.parts > 1 {
 		return []string{fmt.Sprintf("Sort [%s]", s.orderText()), fmt.Sprintf("Exchange rangepartitioning(%s, %d)", s.orderText(), s.parts)}
@@ -130,6 +131,7 @@ func (s *SortExec) sortBatches(ctx context.Context, schema *arrow.Schema, bs []a
 	return takeBatch(s.c, all, idx)
 }
 
+// Execute implements Operator.
 func (s *SortExec) Execute(ctx context.Context, tc *engine.TaskContext, part int, emit Emit) error {
 	bs, err := readShuffle(tc, s.dep, part)
 	if err != nil || len(bs) == 0 {
@@ -185,10 +187,12 @@ func newLimit(c *Context, child Operator, n int64) (*LimitExec, error) {
 	return l, nil
 }
 
+// Describe implements Operator.
 func (l *LimitExec) Describe() []string {
 	return []string{fmt.Sprintf("GlobalLimit %d", l.n), "Exchange SinglePartition", fmt.Sprintf("LocalLimit %d", l.n)}
 }
 
+// Execute implements Operator.
 func (l *LimitExec) Execute(ctx context.Context, tc *engine.TaskContext, part int, emit Emit) error {
 	bs, err := readShuffle(tc, l.dep, part)
 	if err != nil {

@@ -68,6 +68,7 @@ func Last(e Expr) *AggExpr { return NewAgg(AggLast, e) }
 // CollectList returns collect_list(e): the non-null values as a list.
 func CollectList(e Expr) *AggExpr { return NewAgg(AggCollectList, e) }
 
+// String implements Expr.
 func (a *AggExpr) String() string {
 	switch {
 	case a.Arg == nil:
@@ -78,6 +79,7 @@ func (a *AggExpr) String() string {
 	return fmt.Sprintf("%s(%s)", a.Func, a.Arg)
 }
 
+// Children implements Expr.
 func (a *AggExpr) Children() []Expr {
 	if a.Arg == nil {
 		return nil
@@ -85,6 +87,7 @@ func (a *AggExpr) Children() []Expr {
 	return []Expr{a.Arg}
 }
 
+// WithChildren implements Expr.
 func (a *AggExpr) WithChildren(c []Expr) (Expr, error) {
 	if a.Arg == nil {
 		return a, wantChildren(a.Func, c, 0)

@@ -36,6 +36,7 @@ const (
 
 var opText = [...]string{"+", "-", "*", "/", "%", "=", "!=", "<", "<=", ">", ">="}
 
+// String implements Expr.
 func (o Op) String() string {
 	if int(o) < len(opText) {
 		return opText[o]
@@ -107,8 +108,13 @@ func Ge(l, r Expr) Expr { return &Binary{OpGe, l, r} }
 // Between returns lo <= e AND e <= hi.
 func Between(e, lo, hi Expr) Expr { return And(Ge(e, lo), Le(e, hi)) }
 
-func (b *Binary) String() string   { return fmt.Sprintf("(%s %s %s)", b.Left, b.Op, b.Right) }
+// String implements Expr.
+func (b *Binary) String() string { return fmt.Sprintf("(%s %s %s)", b.Left, b.Op, b.Right) }
+
+// Children implements Expr.
 func (b *Binary) Children() []Expr { return []Expr{b.Left, b.Right} }
+
+// WithChildren implements Expr.
 func (b *Binary) WithChildren(c []Expr) (Expr, error) {
 	if err := wantChildren(b.Op.String(), c, 2); err != nil {
 		return nil, err
@@ -148,6 +154,7 @@ func (b *Binary) types(s *arrow.Schema) (operand, result Type, err error) {
 	return Type{ct, nullable}, Type{ct, nullable}, nil
 }
 
+// Resolve implements Expr.
 func (b *Binary) Resolve(s *arrow.Schema) (Type, error) {
 	_, rt, err := b.types(s)
 	return rt, err
@@ -259,6 +266,7 @@ func scalarAs(v any, dt arrow.DataType) (any, error) {
 	return nil, fmt.Errorf("%w: literal %v does not convert to %s", ErrType, v, dt)
 }
 
+// Eval implements Expr.
 func (b *Binary) Eval(ec *EvalContext, batch arrow.RecordBatch) (arrow.Array, error) {
 	ot, rt, err := b.types(batch.Schema())
 	if err != nil {

@@ -33,6 +33,7 @@ type ColumnNotFoundError struct {
 	Available []string
 }
 
+// Error implements error.
 func (e *ColumnNotFoundError) Error() string {
 	msg := fmt.Sprintf("expr: column %q not found; available columns: %s", e.Name, strings.Join(e.Available, ", "))
 	if s := e.Suggestion(); s != "" {
@@ -82,6 +83,7 @@ type AmbiguousColumnError struct {
 	Count int
 }
 
+// Error implements error.
 func (e *AmbiguousColumnError) Error() string {
 	return fmt.Sprintf("expr: column %q is ambiguous: %d input columns have that name; rename one side first (WithColumnRenamed)", e.Name, e.Count)
 }
@@ -349,6 +351,7 @@ type Column struct {
 // Col returns a reference to the column called name.
 func Col(name string) *Column { return &Column{Name: name} }
 
+// Resolve implements Expr.
 func (c *Column) Resolve(s *arrow.Schema) (Type, error) {
 	i, err := FieldIndex(s, c.Name)
 	if err != nil {
@@ -358,6 +361,7 @@ func (c *Column) Resolve(s *arrow.Schema) (Type, error) {
 	return Type{f.Type, f.Nullable}, nil
 }
 
+// Eval implements Expr.
 func (c *Column) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
 	i, err := FieldIndex(b.Schema(), c.Name)
 	if err != nil {
@@ -368,8 +372,13 @@ func (c *Column) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error)
 	return a, nil
 }
 
-func (c *Column) String() string                    { return c.Name }
-func (c *Column) Children() []Expr                  { return nil }
+// String implements Expr.
+func (c *Column) String() string { return c.Name }
+
+// Children implements Expr.
+func (c *Column) Children() []Expr { return nil }
+
+// WithChildren implements Expr.
 func (c *Column) WithChildren([]Expr) (Expr, error) { return c, nil }
 
 // Alias names the result of an expression.
@@ -381,12 +390,21 @@ type Alias struct {
 // As returns e named name.
 func As(e Expr, name string) *Alias { return &Alias{Child: e, Name: name} }
 
+// Resolve implements Expr.
 func (a *Alias) Resolve(s *arrow.Schema) (Type, error) { return resolveChild(a.Child, s) }
+
+// Eval implements Expr.
 func (a *Alias) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
 	return a.Child.Eval(ec, b)
 }
-func (a *Alias) String() string   { return fmt.Sprintf("%s AS %s", a.Child, a.Name) }
+
+// String implements Expr.
+func (a *Alias) String() string { return fmt.Sprintf("%s AS %s", a.Child, a.Name) }
+
+// Children implements Expr.
 func (a *Alias) Children() []Expr { return []Expr{a.Child} }
+
+// WithChildren implements Expr.
 func (a *Alias) WithChildren(c []Expr) (Expr, error) {
 	if err := wantChildren("alias", c, 1); err != nil {
 		return nil, err

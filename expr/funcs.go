@@ -33,6 +33,7 @@ type function struct {
 	nondet  bool
 }
 
+// String implements Expr.
 func (c *Call) String() string {
 	parts := make([]string, 0, len(c.Args)+len(c.Params))
 	for _, a := range c.Args {
@@ -51,7 +52,10 @@ func (c *Call) String() string {
 	return c.Name + "(" + strings.Join(parts, ", ") + ")"
 }
 
+// Children implements Expr.
 func (c *Call) Children() []Expr { return c.Args }
+
+// WithChildren implements Expr.
 func (c *Call) WithChildren(k []Expr) (Expr, error) {
 	out := *c
 	out.Args = append([]Expr{}, k...)
@@ -62,6 +66,7 @@ func (c *Call) WithChildren(k []Expr) (Expr, error) {
 // arguments (current_timestamp).
 func (c *Call) Nondeterministic() bool { return c.fn != nil && c.fn.nondet }
 
+// Resolve implements Expr.
 func (c *Call) Resolve(s *arrow.Schema) (Type, error) {
 	if c.err != nil {
 		return Type{}, c.err
@@ -83,6 +88,7 @@ func (c *Call) Resolve(s *arrow.Schema) (Type, error) {
 	return c.fn.resolve(c, ts)
 }
 
+// Eval implements Expr.
 func (c *Call) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
 	if _, err := c.Resolve(b.Schema()); err != nil {
 		return nil, err

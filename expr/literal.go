@@ -67,6 +67,7 @@ func Lit(v any) *Literal {
 // NullOf returns a NULL literal of type dt.
 func NullOf(dt arrow.DataType) *Literal { return &Literal{nil, dt} }
 
+// Resolve implements Expr.
 func (l *Literal) Resolve(*arrow.Schema) (Type, error) {
 	if l.Type == nil {
 		return Type{}, fmt.Errorf("%w: literal of unsupported Go type %T", ErrType, l.Value)
@@ -74,6 +75,7 @@ func (l *Literal) Resolve(*arrow.Schema) (Type, error) {
 	return Type{l.Type, l.Value == nil}, nil
 }
 
+// Eval implements Expr.
 func (l *Literal) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
 	if _, err := l.Resolve(nil); err != nil {
 		return nil, err
@@ -81,6 +83,7 @@ func (l *Literal) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error
 	return constArray(ec.Alloc, l.Type, l.Value, int(b.NumRows()))
 }
 
+// String implements Expr.
 func (l *Literal) String() string {
 	switch v := l.Value.(type) {
 	case nil:
@@ -94,7 +97,11 @@ func (l *Literal) String() string {
 	}
 	return fmt.Sprint(l.Value)
 }
-func (l *Literal) Children() []Expr                  { return nil }
+
+// Children implements Expr.
+func (l *Literal) Children() []Expr { return nil }
+
+// WithChildren implements Expr.
 func (l *Literal) WithChildren([]Expr) (Expr, error) { return l, nil }
 
 // constArray returns an array of n copies of v (or n nulls when v is nil).

@@ -79,8 +79,13 @@ func (l *Logical) op() string {
 	return "AND"
 }
 
-func (l *Logical) String() string   { return fmt.Sprintf("(%s %s %s)", l.Left, l.op(), l.Right) }
+// String implements Expr.
+func (l *Logical) String() string { return fmt.Sprintf("(%s %s %s)", l.Left, l.op(), l.Right) }
+
+// Children implements Expr.
 func (l *Logical) Children() []Expr { return []Expr{l.Left, l.Right} }
+
+// WithChildren implements Expr.
 func (l *Logical) WithChildren(c []Expr) (Expr, error) {
 	if err := wantChildren(l.op(), c, 2); err != nil {
 		return nil, err
@@ -88,6 +93,7 @@ func (l *Logical) WithChildren(c []Expr) (Expr, error) {
 	return &Logical{l.Or, c[0], c[1]}, nil
 }
 
+// Resolve implements Expr.
 func (l *Logical) Resolve(s *arrow.Schema) (Type, error) {
 	lt, err := resolveBool(l.Left, s, l.op())
 	if err != nil {
@@ -111,6 +117,7 @@ func resolveBool(e Expr, s *arrow.Schema, what string) (Type, error) {
 	return t, nil
 }
 
+// Eval implements Expr.
 func (l *Logical) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
 	if _, err := l.Resolve(b.Schema()); err != nil {
 		return nil, err
@@ -145,18 +152,27 @@ type Not struct{ Child Expr }
 // NewNot returns NOT e.
 func NewNot(e Expr) Expr { return &Not{e} }
 
-func (n *Not) String() string   { return fmt.Sprintf("(NOT %s)", n.Child) }
+// String implements Expr.
+func (n *Not) String() string { return fmt.Sprintf("(NOT %s)", n.Child) }
+
+// Children implements Expr.
 func (n *Not) Children() []Expr { return []Expr{n.Child} }
+
+// WithChildren implements Expr.
 func (n *Not) WithChildren(c []Expr) (Expr, error) {
 	if err := wantChildren("NOT", c, 1); err != nil {
 		return nil, err
 	}
 	return &Not{c[0]}, nil
 }
+
+// Resolve implements Expr.
 func (n *Not) Resolve(s *arrow.Schema) (Type, error) {
 	t, err := resolveBool(n.Child, s, "NOT")
 	return Type{boolType, t.Nullable}, err
 }
+
+// Eval implements Expr.
 func (n *Not) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
 	if _, err := n.Resolve(b.Schema()); err != nil {
 		return nil, err
@@ -181,23 +197,32 @@ func IsNull(e Expr) Expr { return &NullCheck{e, false} }
 // IsNotNull returns e IS NOT NULL.
 func IsNotNull(e Expr) Expr { return &NullCheck{e, true} }
 
+// String implements Expr.
 func (n *NullCheck) String() string {
 	if n.Not {
 		return fmt.Sprintf("(%s IS NOT NULL)", n.Child)
 	}
 	return fmt.Sprintf("(%s IS NULL)", n.Child)
 }
+
+// Children implements Expr.
 func (n *NullCheck) Children() []Expr { return []Expr{n.Child} }
+
+// WithChildren implements Expr.
 func (n *NullCheck) WithChildren(c []Expr) (Expr, error) {
 	if err := wantChildren("IS NULL", c, 1); err != nil {
 		return nil, err
 	}
 	return &NullCheck{c[0], n.Not}, nil
 }
+
+// Resolve implements Expr.
 func (n *NullCheck) Resolve(s *arrow.Schema) (Type, error) {
 	_, err := resolveChild(n.Child, s)
 	return Type{boolType, false}, err
 }
+
+// Eval implements Expr.
 func (n *NullCheck) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
 	a, err := n.Child.Eval(ec, b)
 	if err != nil {
@@ -244,14 +269,21 @@ type Cast struct {
 // NewCast returns CAST(e AS to).
 func NewCast(e Expr, to arrow.DataType) Expr { return &Cast{e, to} }
 
-func (c *Cast) String() string   { return fmt.Sprintf("CAST(%s AS %s)", c.Child, c.To) }
+// String implements Expr.
+func (c *Cast) String() string { return fmt.Sprintf("CAST(%s AS %s)", c.Child, c.To) }
+
+// Children implements Expr.
 func (c *Cast) Children() []Expr { return []Expr{c.Child} }
+
+// WithChildren implements Expr.
 func (c *Cast) WithChildren(k []Expr) (Expr, error) {
 	if err := wantChildren("CAST", k, 1); err != nil {
 		return nil, err
 	}
 	return &Cast{k[0], c.To}, nil
 }
+
+// Resolve implements Expr.
 func (c *Cast) Resolve(s *arrow.Schema) (Type, error) {
 	t, err := resolveChild(c.Child, s)
 	if err != nil {
@@ -269,6 +301,8 @@ func (c *Cast) Resolve(s *arrow.Schema) (Type, error) {
 	nullable := t.Nullable || isString(from) && !isString(c.To)
 	return Type{c.To, nullable}, nil
 }
+
+// Eval implements Expr.
 func (c *Cast) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
 	if _, err := c.Resolve(b.Schema()); err != nil {
 		return nil, err
@@ -297,6 +331,7 @@ func (c *CaseWhen) Otherwise(e Expr) *CaseWhen {
 	return &CaseWhen{Conds: c.Conds, Values: c.Values, Else: e}
 }
 
+// String implements Expr.
 func (c *CaseWhen) String() string {
 	var sb strings.Builder
 	sb.WriteString("CASE")
@@ -310,6 +345,7 @@ func (c *CaseWhen) String() string {
 	return sb.String()
 }
 
+// Children implements Expr.
 func (c *CaseWhen) Children() []Expr {
 	out := append(append([]Expr{}, c.Conds...), c.Values...)
 	if c.Else != nil {
@@ -318,6 +354,7 @@ func (c *CaseWhen) Children() []Expr {
 	return out
 }
 
+// WithChildren implements Expr.
 func (c *CaseWhen) WithChildren(k []Expr) (Expr, error) {
 	n := len(c.Conds)
 	want := 2 * n
@@ -341,6 +378,7 @@ func (c *CaseWhen) values() []Expr {
 	return c.Values
 }
 
+// Resolve implements Expr.
 func (c *CaseWhen) Resolve(s *arrow.Schema) (Type, error) {
 	if len(c.Conds) == 0 || len(c.Conds) != len(c.Values) {
 		return Type{}, fmt.Errorf("%w: CASE needs as many conditions as values, and at least one", ErrInvalid)
@@ -383,6 +421,7 @@ func resolveCommon(es []Expr, s *arrow.Schema, what string) (Type, error) {
 	return Type{ct, nullable}, nil
 }
 
+// Eval implements Expr.
 func (c *CaseWhen) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
 	t, err := c.Resolve(b.Schema())
 	if err != nil {
@@ -464,9 +503,16 @@ type Coalesce struct{ Args []Expr }
 // NewCoalesce returns coalesce(args...).
 func NewCoalesce(args ...Expr) Expr { return &Coalesce{args} }
 
-func (c *Coalesce) String() string                      { return "coalesce(" + joinExprs(c.Args) + ")" }
-func (c *Coalesce) Children() []Expr                    { return c.Args }
+// String implements Expr.
+func (c *Coalesce) String() string { return "coalesce(" + joinExprs(c.Args) + ")" }
+
+// Children implements Expr.
+func (c *Coalesce) Children() []Expr { return c.Args }
+
+// WithChildren implements Expr.
 func (c *Coalesce) WithChildren(k []Expr) (Expr, error) { return &Coalesce{k}, nil }
+
+// Resolve implements Expr.
 func (c *Coalesce) Resolve(s *arrow.Schema) (Type, error) {
 	if len(c.Args) == 0 {
 		return Type{}, fmt.Errorf("%w: coalesce needs at least one argument", ErrInvalid)
@@ -483,6 +529,8 @@ func (c *Coalesce) Resolve(s *arrow.Schema) (Type, error) {
 	}
 	return t, nil
 }
+
+// Eval implements Expr.
 func (c *Coalesce) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
 	t, err := c.Resolve(b.Schema())
 	if err != nil {
@@ -526,16 +574,23 @@ type InList struct {
 // In returns e IN (values...).
 func In(e Expr, values ...Expr) Expr { return &InList{e, values} }
 
+// String implements Expr.
 func (in *InList) String() string {
 	return fmt.Sprintf("(%s IN (%s))", in.Child, joinExprs(in.Values))
 }
+
+// Children implements Expr.
 func (in *InList) Children() []Expr { return append([]Expr{in.Child}, in.Values...) }
+
+// WithChildren implements Expr.
 func (in *InList) WithChildren(k []Expr) (Expr, error) {
 	if len(k) < 1 {
 		return nil, fmt.Errorf("%w: IN needs a child", ErrInvalid)
 	}
 	return &InList{k[0], append([]Expr{}, k[1:]...)}, nil
 }
+
+// Resolve implements Expr.
 func (in *InList) Resolve(s *arrow.Schema) (Type, error) {
 	if len(in.Values) == 0 {
 		return Type{}, fmt.Errorf("%w: IN needs at least one value", ErrInvalid)
@@ -546,6 +601,8 @@ func (in *InList) Resolve(s *arrow.Schema) (Type, error) {
 	}
 	return Type{boolType, t.Nullable}, nil
 }
+
+// Eval implements Expr.
 func (in *InList) Eval(ec *EvalContext, b arrow.RecordBatch) (arrow.Array, error) {
 	// e = v1 OR e = v2 ...: three-valued logic gives exactly IN's nulls.
 	var or Expr

@@ -43,6 +43,7 @@ func ParseJoinType(s string) (JoinType, error) {
 	return 0, fmt.Errorf("%w: unknown join type %q; use inner, left, right, full, left_semi or left_anti", ErrPlan, s)
 }
 
+// String implements Node.
 func (t JoinType) String() string {
 	switch t {
 	case InnerJoin:
@@ -189,14 +190,21 @@ func (j *Join) outputSchema() *arrow.Schema {
 // all left columns, then all right columns.
 func (j *Join) CombinedSchema() *arrow.Schema { return j.combinedSchema() }
 
+// Schema implements Node.
 func (j *Join) Schema() *arrow.Schema { return j.schema }
-func (j *Join) Children() []Node      { return []Node{j.Left, j.Right} }
+
+// Children implements Node.
+func (j *Join) Children() []Node { return []Node{j.Left, j.Right} }
+
+// WithChildren implements Node.
 func (j *Join) WithChildren(c []Node) (Node, error) {
 	if len(c) != 2 {
 		return nil, wrap("Join", errors.New("needs two children"))
 	}
 	return NewEquiJoin(c[0], c[1], j.Type, j.LeftKeys, j.RightKeys, j.Condition)
 }
+
+// String implements Node.
 func (j *Join) String() string {
 	keys := make([]string, len(j.LeftKeys))
 	for i := range keys {

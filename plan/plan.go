@@ -98,11 +98,18 @@ func NewScan(src Source, columns []string, filters []expr.Expr) (*Scan, error) {
 	return &Scan{Source: src, Columns: columns, Filters: filters, schema: s}, nil
 }
 
+// Schema implements Node.
 func (s *Scan) Schema() *arrow.Schema { return s.schema }
-func (s *Scan) Children() []Node      { return nil }
+
+// Children implements Node.
+func (s *Scan) Children() []Node { return nil }
+
+// WithChildren implements Node.
 func (s *Scan) WithChildren([]Node) (Node, error) {
 	return s, nil
 }
+
+// String implements Node.
 func (s *Scan) String() string {
 	out := fmt.Sprintf("Scan %s [%s]", s.Source, strings.Join(names(s.schema), ", "))
 	if len(s.Filters) > 0 {
@@ -136,11 +143,18 @@ func NewLocalRelation(s *arrow.Schema, parts [][]arrow.RecordBatch) (*LocalRelat
 	return &LocalRelation{Partitions: parts, schema: s}, nil
 }
 
+// Schema implements Node.
 func (l *LocalRelation) Schema() *arrow.Schema { return l.schema }
-func (l *LocalRelation) Children() []Node      { return nil }
+
+// Children implements Node.
+func (l *LocalRelation) Children() []Node { return nil }
+
+// WithChildren implements Node.
 func (l *LocalRelation) WithChildren([]Node) (Node, error) {
 	return l, nil
 }
+
+// String implements Node.
 func (l *LocalRelation) String() string {
 	return fmt.Sprintf("LocalRelation [%s], %d partitions", strings.Join(names(l.schema), ", "), len(l.Partitions))
 }
@@ -189,14 +203,21 @@ func NewProject(child Node, exprs []expr.Expr) (*Project, error) {
 	return &Project{Exprs: exprs, Child: child, schema: arrow.NewSchema(fields, nil)}, nil
 }
 
+// Schema implements Node.
 func (p *Project) Schema() *arrow.Schema { return p.schema }
-func (p *Project) Children() []Node      { return []Node{p.Child} }
+
+// Children implements Node.
+func (p *Project) Children() []Node { return []Node{p.Child} }
+
+// WithChildren implements Node.
 func (p *Project) WithChildren(c []Node) (Node, error) {
 	if len(c) != 1 {
 		return nil, wrap("Project", errors.New("needs one child"))
 	}
 	return NewProject(c[0], p.Exprs)
 }
+
+// String implements Node.
 func (p *Project) String() string { return "Project [" + exprList(p.Exprs) + "]" }
 
 // Filter keeps the rows for which Cond is true (not false, not null).
@@ -223,14 +244,21 @@ func NewFilter(child Node, cond expr.Expr) (*Filter, error) {
 	return &Filter{Cond: cond, Child: child}, nil
 }
 
+// Schema implements Node.
 func (f *Filter) Schema() *arrow.Schema { return f.Child.Schema() }
-func (f *Filter) Children() []Node      { return []Node{f.Child} }
+
+// Children implements Node.
+func (f *Filter) Children() []Node { return []Node{f.Child} }
+
+// WithChildren implements Node.
 func (f *Filter) WithChildren(c []Node) (Node, error) {
 	if len(c) != 1 {
 		return nil, wrap("Filter", errors.New("needs one child"))
 	}
 	return NewFilter(c[0], f.Cond)
 }
+
+// String implements Node.
 func (f *Filter) String() string { return "Filter " + f.Cond.String() }
 
 // Aggregate groups its input by Groups and computes Aggs per group. Each
@@ -279,14 +307,21 @@ func NewAggregate(child Node, groups, aggs []expr.Expr) (*Aggregate, error) {
 	return &Aggregate{Groups: groups, Aggs: aggs, Child: child, schema: arrow.NewSchema(fields, nil)}, nil
 }
 
+// Schema implements Node.
 func (a *Aggregate) Schema() *arrow.Schema { return a.schema }
-func (a *Aggregate) Children() []Node      { return []Node{a.Child} }
+
+// Children implements Node.
+func (a *Aggregate) Children() []Node { return []Node{a.Child} }
+
+// WithChildren implements Node.
 func (a *Aggregate) WithChildren(c []Node) (Node, error) {
 	if len(c) != 1 {
 		return nil, wrap("Aggregate", errors.New("needs one child"))
 	}
 	return NewAggregate(c[0], a.Groups, a.Aggs)
 }
+
+// String implements Node.
 func (a *Aggregate) String() string {
 	return fmt.Sprintf("Aggregate [%s], [%s]", exprList(a.Groups), exprList(a.Aggs))
 }
@@ -300,6 +335,7 @@ type SortOrder struct {
 	NullsFirst bool
 }
 
+// String implements Node.
 func (o SortOrder) String() string {
 	dir, nulls := "ASC", "NULLS LAST"
 	if o.Desc {
@@ -338,14 +374,21 @@ func NewSort(child Node, orders []SortOrder) (*Sort, error) {
 	return &Sort{Orders: orders, Child: child}, nil
 }
 
+// Schema implements Node.
 func (s *Sort) Schema() *arrow.Schema { return s.Child.Schema() }
-func (s *Sort) Children() []Node      { return []Node{s.Child} }
+
+// Children implements Node.
+func (s *Sort) Children() []Node { return []Node{s.Child} }
+
+// WithChildren implements Node.
 func (s *Sort) WithChildren(c []Node) (Node, error) {
 	if len(c) != 1 {
 		return nil, wrap("Sort", errors.New("needs one child"))
 	}
 	return NewSort(c[0], s.Orders)
 }
+
+// String implements Node.
 func (s *Sort) String() string {
 	parts := make([]string, len(s.Orders))
 	for i, o := range s.Orders {
@@ -371,14 +414,21 @@ func NewLimit(child Node, n int64) (*Limit, error) {
 	return &Limit{N: n, Child: child}, nil
 }
 
+// Schema implements Node.
 func (l *Limit) Schema() *arrow.Schema { return l.Child.Schema() }
-func (l *Limit) Children() []Node      { return []Node{l.Child} }
+
+// Children implements Node.
+func (l *Limit) Children() []Node { return []Node{l.Child} }
+
+// WithChildren implements Node.
 func (l *Limit) WithChildren(c []Node) (Node, error) {
 	if len(c) != 1 {
 		return nil, wrap("Limit", errors.New("needs one child"))
 	}
 	return NewLimit(c[0], l.N)
 }
+
+// String implements Node.
 func (l *Limit) String() string { return fmt.Sprintf("Limit %d", l.N) }
 
 // Union concatenates inputs with the same column types (by position, as
@@ -407,6 +457,7 @@ func NewUnion(inputs ...Node) (*Union, error) {
 	return &Union{Inputs: inputs}, nil
 }
 
+// Schema implements Node.
 func (u *Union) Schema() *arrow.Schema {
 	first := u.Inputs[0].Schema()
 	fields := slices.Clone(first.Fields())
@@ -417,10 +468,16 @@ func (u *Union) Schema() *arrow.Schema {
 	}
 	return arrow.NewSchema(fields, nil)
 }
+
+// Children implements Node.
 func (u *Union) Children() []Node { return u.Inputs }
+
+// WithChildren implements Node.
 func (u *Union) WithChildren(c []Node) (Node, error) {
 	return NewUnion(c...)
 }
+
+// String implements Node.
 func (u *Union) String() string { return "Union" }
 
 // Deduplicate keeps one row (the first seen) per distinct value of Keys,
@@ -444,14 +501,21 @@ func NewDeduplicate(child Node, keys []string) (*Deduplicate, error) {
 	return &Deduplicate{Keys: keys, Child: child}, nil
 }
 
+// Schema implements Node.
 func (d *Deduplicate) Schema() *arrow.Schema { return d.Child.Schema() }
-func (d *Deduplicate) Children() []Node      { return []Node{d.Child} }
+
+// Children implements Node.
+func (d *Deduplicate) Children() []Node { return []Node{d.Child} }
+
+// WithChildren implements Node.
 func (d *Deduplicate) WithChildren(c []Node) (Node, error) {
 	if len(c) != 1 {
 		return nil, wrap("Deduplicate", errors.New("needs one child"))
 	}
 	return NewDeduplicate(c[0], d.Keys)
 }
+
+// String implements Node.
 func (d *Deduplicate) String() string {
 	if len(d.Keys) == 0 {
 		return "Distinct"
@@ -491,14 +555,21 @@ func NewSubqueryAlias(child Node, name string) (*SubqueryAlias, error) {
 	return &SubqueryAlias{Name: name, Child: child, schema: arrow.NewSchema(fields, nil)}, nil
 }
 
+// Schema implements Node.
 func (a *SubqueryAlias) Schema() *arrow.Schema { return a.schema }
-func (a *SubqueryAlias) Children() []Node      { return []Node{a.Child} }
+
+// Children implements Node.
+func (a *SubqueryAlias) Children() []Node { return []Node{a.Child} }
+
+// WithChildren implements Node.
 func (a *SubqueryAlias) WithChildren(c []Node) (Node, error) {
 	if len(c) != 1 {
 		return nil, wrap("SubqueryAlias", errors.New("needs one child"))
 	}
 	return NewSubqueryAlias(c[0], a.Name)
 }
+
+// String implements Node.
 func (a *SubqueryAlias) String() string { return "SubqueryAlias " + a.Name }
 
 // unqualify rewrites references "name.col" to this alias's columns as
