@@ -199,9 +199,13 @@ func evalSide(ec *EvalContext, e Expr, dt arrow.DataType, b arrow.RecordBatch) (
 	if err != nil {
 		return side{}, err
 	}
+	// An arithmetic result (not a NULL array, whose buffers Arrow shares
+	// between validity and values) belongs to this evaluation alone.
 	owned := false
-	if x, ok := Unalias(e).(*Binary); ok && !x.Op.IsComparison() && arrow.TypeEqual(a.DataType(), dt) && c.Data().Offset() == 0 {
-		owned = true
+	if x, ok := Unalias(e).(*Binary); ok && !x.Op.IsComparison() && arrow.TypeEqual(a.DataType(), dt) {
+		d := c.Data()
+		bufs := d.Buffers()
+		owned = d.Offset() == 0 && c.NullN() < c.Len() && len(bufs) == 2 && bufs[1] != nil && bufs[0] != bufs[1]
 	}
 	return side{arr: c, owned: owned}, nil
 }

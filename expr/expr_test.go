@@ -141,6 +141,9 @@ func TestExpressions(t *testing.T) {
 		{"sqrt", Sqrt(f), "float64", "1.224744871391589 null NaN 2"},
 		{"pow", Pow(j, Lit(2)), "float64", "9 0 25 null"},
 		{"alias", As(Add(i, Lit(1)), "x"), "int64", "2 -1 null -9223372036854775808"},
+		{"chained arithmetic", Mul(Add(Mul(i, Lit(2)), Lit(1)), Lit(-1)), "int64", "-3 3 null 1"},
+		{"chained over null", Add(Add(i, NullOf(arrow.PrimitiveTypes.Int64)), Lit(1)), "int64", "null null null null"},
+		{"chained float", Sub(Div(f, Lit(2)), Lit(1)), "float64", "-0.25 null -1.25 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
