@@ -3,8 +3,8 @@ package sql
 import (
 	"fmt"
 	"strconv"
-	"time"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -451,6 +451,6 @@ func (i *intervalLit) Eval(*expr.EvalContext, arrow.RecordBatch) (arrow.Array, e
 	return nil, fmt.Errorf("%w: INTERVAL %s cannot be evaluated", ErrUnsupported, i.d)
 }
 
-func (i *intervalLit) String() string                      { return "INTERVAL '" + i.d.String() + "'" }
-func (i *intervalLit) Children() []expr.Expr               { return nil }
+func (i *intervalLit) String() string                              { return "INTERVAL '" + i.d.String() + "'" }
+func (i *intervalLit) Children() []expr.Expr                       { return nil }
 func (i *intervalLit) WithChildren([]expr.Expr) (expr.Expr, error) { return i, nil }

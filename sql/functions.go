@@ -40,7 +40,7 @@ var scalarFuncs = map[string]scalarFunc{
 	"year": unary(expr.Year), "month": unary(expr.Month), "day": unary(expr.Day), "dayofmonth": unary(expr.Day),
 	"hour": unary(expr.Hour), "minute": unary(expr.Minute),
 	"abs": unary(expr.Abs), "floor": unary(expr.Floor), "ceil": unary(expr.Ceil), "ceiling": unary(expr.Ceil),
-	"sqrt": unary(expr.Sqrt),
+	"sqrt":  unary(expr.Sqrt),
 	"pow":   {2, 2, func(_ *planner, _ *pg.FuncCall, a []expr.Expr) (expr.Expr, error) { return expr.Pow(a[0], a[1]), nil }},
 	"power": {2, 2, func(_ *planner, _ *pg.FuncCall, a []expr.Expr) (expr.Expr, error) { return expr.Pow(a[0], a[1]), nil }},
 	"round": {1, 2, func(p *planner, fc *pg.FuncCall, a []expr.Expr) (expr.Expr, error) {
@@ -57,8 +57,8 @@ var scalarFuncs = map[string]scalarFunc{
 	"coalesce": {1, -1, func(_ *planner, _ *pg.FuncCall, a []expr.Expr) (expr.Expr, error) {
 		return expr.NewCoalesce(a...), nil
 	}},
-	"ifnull": {2, 2, func(_ *planner, _ *pg.FuncCall, a []expr.Expr) (expr.Expr, error) { return expr.NewCoalesce(a...), nil }},
-	"nvl":    {2, 2, func(_ *planner, _ *pg.FuncCall, a []expr.Expr) (expr.Expr, error) { return expr.NewCoalesce(a...), nil }},
+	"ifnull":    {2, 2, func(_ *planner, _ *pg.FuncCall, a []expr.Expr) (expr.Expr, error) { return expr.NewCoalesce(a...), nil }},
+	"nvl":       {2, 2, func(_ *planner, _ *pg.FuncCall, a []expr.Expr) (expr.Expr, error) { return expr.NewCoalesce(a...), nil }},
 	"substring": {2, 3, substring}, "substr": {2, 3, substring},
 	"split": {2, 2, func(p *planner, fc *pg.FuncCall, a []expr.Expr) (expr.Expr, error) {
 		pat, err := p.constString(fc, a, 1, "pattern")
