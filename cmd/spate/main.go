@@ -6,9 +6,10 @@
 //
 // The commands are:
 //
-//	demo      run a streaming word count with a web UI and print every batch (--batch: an RDD word count)
-//	version   print spate's version and the Go version it was built with
-//	help      print this usage, or a command's flags ("spate help demo")
+//	demo        run a streaming word count with a web UI and print every batch (--batch: an RDD word count)
+//	checkpoint  describe a streaming program's checkpoint directory (--verify: check every state file)
+//	version     print spate's version and the Go version it was built with
+//	help        print this usage, or a command's flags ("spate help demo")
 //
 // Exit codes: 0 on success, 1 when a command fails, 2 for a usage error (an
 // unknown command, a bad flag or flag value), 130 when interrupted (the
@@ -64,6 +65,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "demo", summary: "run a streaming word count with a web UI and print every batch (--batch: an RDD word count)", run: runDemo, usage: demoUsage},
+		{name: "checkpoint", summary: "describe a streaming program's checkpoint directory (--verify: check every state file)", run: runCheckpoint, usage: checkpointUsage},
 		{name: "version", summary: "print spate's version and the Go version it was built with", run: runVersion, usage: versionUsage},
 		{name: "help", summary: `print this usage, or a command's flags ("spate help demo")`, run: runHelp, usage: helpUsage},
 	}
@@ -113,8 +115,12 @@ Usage:
 
 Commands:
 `)
+	width := 0
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprint(w, `
 Run "spate help <command>" for a command's flags.
