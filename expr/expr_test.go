@@ -314,3 +314,19 @@ func TestFoldConstant(t *testing.T) {
 		t.Error("folded current_timestamp")
 	}
 }
+
+func TestSubstringEdges(t *testing.T) {
+	for _, tc := range []struct {
+		s           string
+		pos, length int
+		want        string
+	}{
+		{"hello", 1, 3, "hel"}, {"hello", 0, 2, "he"}, {"hello", -3, 2, "ll"}, {"hello", -7, 4, "he"},
+		{"hello", -7, 2, ""}, {"hello", 6, 1, ""}, {"hello", 2, math.MaxInt, "ello"}, {"hello", math.MinInt, math.MaxInt, "hell"},
+		{"hello", 3, -1, ""}, {"héllo", 2, 2, "él"},
+	} {
+		if got := substring(tc.s, tc.pos, tc.length); got != tc.want {
+			t.Errorf("substring(%q, %d, %d) = %q, want %q", tc.s, tc.pos, tc.length, got, tc.want)
+		}
+	}
+}

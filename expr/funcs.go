@@ -262,20 +262,31 @@ var (
 // counts from the end), as Spark's substring.
 func substring(s string, pos, length int) string {
 	r := []rune(s)
-	start := pos - 1
-	if pos < 0 {
-		start = len(r) + pos
-	} else if pos == 0 {
-		start = 0
+	n := len(r)
+	start := 0
+	switch {
+	case pos > 0:
+		start = pos - 1
+	case pos < 0:
+		if pos < -n {
+			// Before the start: the part of the range that overlaps.
+			over := -n - pos // characters before the string
+			if length <= over {
+				return ""
+			}
+			length -= over
+			start = 0
+		} else {
+			start = n + pos
+		}
 	}
-	if start < 0 {
-		length += start
-		start = 0
-	}
-	if start >= len(r) || length <= 0 {
+	if length <= 0 || start >= n {
 		return ""
 	}
-	end := min(start+length, len(r))
+	end := n
+	if length < n-start {
+		end = start + length
+	}
 	return string(r[start:end])
 }
 
