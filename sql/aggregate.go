@@ -119,32 +119,33 @@ func (p *planner) aggregate(sel *pg.SelectStmt, in *relation, items []selectItem
 		groups = append(groups, e)
 	}
 	var aggs []expr.Expr
-	collect := func(e expr.Expr, at int32) error {
-		var err error
-		expr.Walk(e, func(x expr.Expr) bool {
-			ag, ok := x.(*expr.AggExpr)
-			if !ok || err != nil {
-				return err == nil
-			}
-			for _, c := range ag.Children() {
-				if expr.IsAggregate(c) {
-					err = p.errAt(at, ErrInvalid, "aggregate functions cannot be nested (%s)", ag)
-					return false
+	var collect func(e expr.Expr, at int32) error
+	collect = func(e expr.Expr, at int32) error {
+		ag, ok := e.(*expr.AggExpr)
+		if !ok {
+			for _, c := range e.Children() {
+				if err := collect(c, at); err != nil {
+					return err
 				}
 			}
-			key := ag.String()
-			if _, ok := a.aggCols[key]; !ok {
-				name := uniqueName(key, used)
-				a.aggCols[key] = name
-				var ae expr.Expr = ag
-				if name != expr.Name(ag) {
-					ae = expr.As(ag, name)
-				}
-				aggs = append(aggs, ae)
+			return nil
+		}
+		for _, c := range ag.Children() {
+			if expr.IsAggregate(c) {
+				return p.errAt(at, ErrInvalid, "aggregate functions cannot be nested (%s)", ag)
 			}
-			return false
-		})
-		return err
+		}
+		key := ag.String()
+		if _, ok := a.aggCols[key]; !ok {
+			name := uniqueName(key, used)
+			a.aggCols[key] = name
+			var ae expr.Expr = ag
+			if name != expr.Name(ag) {
+				ae = expr.As(ag, name)
+			}
+			aggs = append(aggs, ae)
+		}
+		return nil
 	}
 	for _, it := range items {
 		if err := collect(it.e, it.at); err != nil {

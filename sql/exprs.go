@@ -288,6 +288,11 @@ func (p *planner) aexpr(a *pg.A_Expr, c *exprCtx) (expr.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		for _, side := range []expr.Expr{l, r} {
+			if iv, ok := side.(*intervalLit); ok {
+				return nil, p.errAt(at, ErrUnsupported, "arithmetic with INTERVAL %s is not supported yet (spate has no interval type); intervals are window function arguments", iv.d)
+			}
+		}
 		return f(l, r), nil
 	case pg.A_Expr_Kind_AEXPR_IN:
 		l, err := p.expr(a.Lexpr, c)

@@ -52,7 +52,29 @@ func (p *planner) planErr(off int32, err error) error {
 	if _, ok := err.(*Error); ok {
 		return err
 	}
-	return p.errAt(off, err, "%s", strings.TrimPrefix(err.Error(), "plan: "))
+	return p.errAt(off, err, "%s", cleanMessage(err))
+}
+
+// cleanMessage drops the package prefixes of an analysis error message,
+// which the *Error's "sql: " replaces.
+func cleanMessage(err error) string {
+	m := err.Error()
+	for _, prefix := range []string{"plan: ", "invalid plan: ", "Project: ", "Filter: ", "Aggregate: ", "Sort: ", "Join: ", "expr: ", "sql: "} {
+		m = strings.TrimPrefix(m, prefix)
+	}
+	return m
+}
+
+// checkExpr resolves e over r's schema and reports a type error at the
+// expression's place.
+func (p *planner) checkExpr(e expr.Expr, r *relation, n *pgNode) error {
+	if r.node == nil {
+		return nil
+	}
+	if _, err := e.Resolve(r.node.Schema()); err != nil {
+		return p.errAt(location(n), err, "%s", cleanMessage(err))
+	}
+	return nil
 }
 
 // query plans a SELECT statement, a set operation or a VALUES list.
@@ -237,9 +259,12 @@ func (p *planner) values(sel *pg.SelectStmt) (*relation, error) {
 			if err != nil {
 				return nil, err
 			}
-			lit, ok, err := expr.FoldConstant(e)
-			if err != nil {
-				return nil, p.errAt(location(it), err, "%v", err)
+			lit, ok := e.(*expr.Literal)
+			if !ok {
+				var err error
+				if lit, ok, err = expr.FoldConstant(e); err != nil {
+					return nil, p.errAt(location(it), err, "%v", err)
+				}
 			}
 			if !ok {
 				return nil, p.errAt(location(it), ErrUnsupported, "VALUES takes constants only")
@@ -415,6 +440,12 @@ func (p *planner) selectCore(sel *pg.SelectStmt) (*relation, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := p.checkExpr(e, in, w); err != nil {
+			return nil, err
+		}
+		if t, _ := e.Resolve(in.node.Schema()); t.DataType != nil && t.DataType.ID() != arrow.BOOL && t.DataType.ID() != arrow.NULL {
+			return nil, p.errAt(location(w), ErrInvalid, "WHERE condition %s is %s, not boolean", e, t.DataType)
+		}
 		if filterAt < 0 {
 			filterAt = location(w)
 		}
@@ -586,6 +617,9 @@ func (p *planner) selectList(targets []*pgNode, in *relation) ([]selectItem, err
 		}
 		e, err := p.expr(rt.Val, &exprCtx{scope: in, allowAgg: true})
 		if err != nil {
+			return nil, err
+		}
+		if err := p.checkExpr(e, in, rt.Val); err != nil {
 			return nil, err
 		}
 		it := selectItem{e: e, at: rt.Location}

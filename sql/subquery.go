@@ -46,7 +46,7 @@ func (p *planner) subqueryJoin(in *relation, sp subqueryPredicate) (*relation, e
 		if len(r.cols) != 1 {
 			return nil, p.errAt(at, ErrInvalid, "the subquery of IN returns %d columns; it must return one", len(r.cols))
 		}
-		r = r.requalify("")
+		r = r.requalify("subquery")
 		return p.join(in, r, jt, func(both *relation, nLeft int) (expr.Expr, error) {
 			// Unqualified names refer to the outer query here.
 			sc := hideCols(both, nLeft, len(both.cols))
