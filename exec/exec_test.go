@@ -383,3 +383,34 @@ func TestAggregateKeysOfManyTypes(t *testing.T) {
 		}
 	}
 }
+
+func TestStringKeysWithNulls(t *testing.T) {
+	s := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.BinaryTypes.String, Nullable: true}, {Name: "v", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	mk := func(keys []string, valid []bool) arrow.RecordBatch {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, s)
+		defer b.Release()
+		b.Field(0).(*array.StringBuilder).AppendValues(keys, valid)
+		for i := range keys {
+			b.Field(1).(*array.Int64Builder).Append(int64(i + 1))
+		}
+		return b.NewRecordBatch()
+	}
+	rel := must(plan.NewLocalRelation(s, [][]arrow.RecordBatch{
+		{mk([]string{"a", "", "b", "a"}, []bool{true, false, true, true})},
+		{mk([]string{"", "b", ""}, []bool{true, true, false})},
+	}))
+	agg := must(plan.NewAggregate(rel, []expr.Expr{expr.Col("k")}, []expr.Expr{expr.Sum(expr.Col("v")), expr.Count(nil)}))
+	srt := must(plan.NewSort(agg, []plan.SortOrder{{Expr: expr.Col("k"), NullsFirst: true}}))
+	if got := run(t, srt, Config{ShufflePartitions: 3}); got != "(null),5,2\n,1,1\na,5,2\nb,5,2\n" {
+		t.Errorf("group by string: got %q", got)
+	}
+	r := must(plan.NewProject(rel, []expr.Expr{expr.As(expr.Col("k"), "k2")}))
+	j := must(plan.NewJoin(rel, r, plan.InnerJoin, expr.Eq(expr.Col("k"), expr.Col("k2"))))
+	cnt := must(plan.NewAggregate(j, nil, []expr.Expr{expr.Count(nil)}))
+	for _, bc := range []int64{0, 100} {
+		// a: 2×2, b: 2×2, "": 1×1; nulls never match.
+		if got := run(t, cnt, Config{ShufflePartitions: 3, BroadcastRowThreshold: bc}); got != "9\n" {
+			t.Errorf("join on strings (broadcast %d): got %q", bc, got)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -17,9 +18,10 @@ import (
 // int64-like key column takes a fast path keyed by the value; other keys
 // are encoded into bytes. Nulls form a key of their own.
 type keyMap struct {
-	fast   bool
+	fast   bool // one int64-like key: ints
+	str    bool // one string key: strs, keyed by the value itself
 	ints   map[int64]uint32
-	nullID int64 // id of the all-null key on the fast path; -1 for none
+	nullID int64 // id of the null key on the fast paths; -1 for none
 	strs   map[string]uint32
 	n      int
 	buf    []byte
@@ -27,10 +29,14 @@ type keyMap struct {
 
 func newKeyMap(types []arrow.DataType) *keyMap {
 	m := &keyMap{nullID: -1}
-	if len(types) == 1 && fastKey(types[0]) {
+	switch {
+	case len(types) == 1 && fastKey(types[0]):
 		m.fast = true
 		m.ints = map[int64]uint32{}
-	} else {
+	case len(types) == 1 && types[0].ID() == arrow.STRING:
+		m.str = true
+		m.strs = map[string]uint32{}
+	default:
 		m.strs = map[string]uint32{}
 	}
 	return m
@@ -77,6 +83,31 @@ func (m *keyMap) assign(keys []arrow.Array, n int, ids []uint32, newRows []int32
 		}
 		return newRows
 	}
+	if m.str {
+		k := keys[0].(*array.String)
+		hasNulls := k.NullN() > 0
+		for i := range n {
+			if hasNulls && k.IsNull(i) {
+				if m.nullID < 0 {
+					m.nullID = int64(m.n)
+					m.n++
+					newRows = append(newRows, int32(i))
+				}
+				ids[i] = uint32(m.nullID)
+				continue
+			}
+			v := k.Value(i) // points into the array's buffer
+			id, ok := m.strs[v]
+			if !ok {
+				id = uint32(m.n)
+				m.strs[strings.Clone(v)] = id
+				m.n++
+				newRows = append(newRows, int32(i))
+			}
+			ids[i] = id
+		}
+		return newRows
+	}
 	enc := newEncoder(keys)
 	for i := range n {
 		m.buf = enc.encode(m.buf[:0], i)
@@ -103,6 +134,10 @@ func (m *keyMap) find(keys []arrow.Array, enc *encoder, i int, buf *[]byte) (uin
 	}
 	if m.fast {
 		id, ok := m.ints[expr.Values[int64](keys[0])[i]]
+		return id, ok
+	}
+	if m.str {
+		id, ok := m.strs[keys[0].(*array.String).Value(i)]
 		return id, ok
 	}
 	*buf = enc.encode((*buf)[:0], i)
@@ -238,6 +273,15 @@ func buckets(seed maphash.Seed, keys []arrow.Array, rows, n int) []int32 {
 				continue
 			}
 			out[i] = int32(mix64(uint64(vals[i])) % uint64(n))
+		}
+		return out
+	}
+	if len(keys) == 1 && keys[0].DataType().ID() == arrow.STRING {
+		k := keys[0].(*array.String)
+		for i := range out {
+			if k.IsValid(i) {
+				out[i] = int32(maphash.String(seed, k.Value(i)) % uint64(n))
+			}
 		}
 		return out
 	}
