@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/spate-io/spate/expr"
 	"github.com/spate-io/spate/plan"
@@ -141,7 +142,7 @@ func ParseExpr(text string, schema *arrow.Schema, opts ...Option) (expr.Expr, er
 	if len(res.Stmts) == 1 {
 		if s := res.Stmts[0].Stmt.GetSelectStmt(); s != nil && len(s.FromClause) == 0 && s.WhereClause == nil &&
 			len(s.GroupClause) == 0 && s.HavingClause == nil && len(s.SortClause) == 0 && s.LimitCount == nil &&
-			s.WithClause == nil && s.Op == 0 && len(s.DistinctClause) == 0 {
+			s.WithClause == nil && (s.Op == pg.SetOperation_SETOP_NONE || s.Op == 0) && len(s.DistinctClause) == 0 {
 			target = s.TargetList
 		}
 	}
@@ -161,11 +162,11 @@ func ParseExpr(text string, schema *arrow.Schema, opts ...Option) (expr.Expr, er
 	if err != nil {
 		return nil, shiftError(err, text)
 	}
+	if _, err := e.Resolve(schema); err != nil {
+		return nil, shiftError(p.errAt(location(rt.Val), err, "%s", cleanMessage(err)), text)
+	}
 	if rt.Name != "" {
 		e = expr.As(e, rt.Name)
-	}
-	if _, err := e.Resolve(schema); err != nil {
-		return nil, errAt(text, -1, 0, err, "%v", err)
 	}
 	return e, nil
 }
