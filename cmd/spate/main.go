@@ -66,6 +66,7 @@ func commands() []command {
 	return []command{
 		{name: "demo", summary: "run a streaming word count with a web UI and print every batch (--batch: an RDD word count)", run: runDemo, usage: demoUsage},
 		{name: "checkpoint", summary: "describe a streaming program's checkpoint directory (--verify: check every state file)", run: runCheckpoint, usage: checkpointUsage},
+		{name: "bench", summary: "run the YSB and Nexmark benchmarks against hand-written baselines (--list for the queries)", run: runBench, usage: benchUsage},
 		{name: "version", summary: "print spate's version and the Go version it was built with", run: runVersion, usage: versionUsage},
 		{name: "help", summary: `print this usage, or a command's flags ("spate help demo")`, run: runHelp, usage: helpUsage},
 	}

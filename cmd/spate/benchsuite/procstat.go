@@ -1,0 +1,71 @@
+package benchsuite
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// processCPU returns the CPU time (user + system) of the process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// resetPeakRSS resets the process's peak resident set size (Linux:
+// writing 5 to /proc/self/clear_refs), so that each run reports its own
+// peak. It reports whether that worked.
+func resetPeakRSS() bool {
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}
+
+// peakRSS returns VmHWM from /proc/self/status, in bytes, or 0 where it is
+// not available.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Bytes()
+		if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+			f := bytes.Fields(rest)
+			if len(f) >= 1 {
+				kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+				if err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// procSnapshot is the process counters a run reports deltas of.
+type procSnapshot struct {
+	wall      time.Time
+	cpu       time.Duration
+	gcPause   time.Duration
+	gcCycles  uint32
+	rssReset  bool
+	heapAlloc uint64
+}
+
+func takeSnapshot(resetRSS bool) procSnapshot {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s := procSnapshot{cpu: processCPU(), gcPause: time.Duration(ms.PauseTotalNs), gcCycles: ms.NumGC, heapAlloc: ms.TotalAlloc}
+	if resetRSS {
+		s.rssReset = resetPeakRSS()
+	}
+	s.wall = time.Now()
+	return s
+}
