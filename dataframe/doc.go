@@ -50,7 +50,8 @@
 // path) read and write csv, json (lines), parquet and text through package
 // connector/file, whose documentation lists the options (CSV header,
 // separator, PERMISSIVE/DROPMALFORMED/FAILFAST with a _corrupt_record
-// column, ...). One partition per file. Save modes: error (default),
+// column, ...). One partition per file, or per byte range of a large file
+// (MaxPartitionBytes). Save modes: error (default),
 // overwrite, append, ignore; output is committed atomically. Comparisons
 // of a column with a literal are pushed into Parquet scans, which skip row
 // groups by their statistics. An unknown format gives an error listing the
@@ -65,6 +66,7 @@
 //	BroadcastRowThreshold    largest known row count of a broadcast join side     100000
 //	BatchRows                largest record batch operators emit                  65536
 //	DefaultParallelism       partitions of CreateDataFrame(FromBatches)           engine slots
+//	MaxPartitionBytes        bytes of a file one read partition covers            128 MiB
 //	OptimizerRules           the optimizer's rules                                plan.DefaultRules()
 //
 // # Explain and Show

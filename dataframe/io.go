@@ -70,7 +70,9 @@ func (r *DataFrameReader) clone() *DataFrameReader {
 func (r *DataFrameReader) CSV(path string) *DataFrame { return r.Format(file.FormatCSV).Load(path) }
 
 // Load lists the files at path (a file or a directory, read recursively)
-// and returns a DataFrame over them, one partition per file. Without a
+// and returns a DataFrame over them, one partition per file or, for files
+// larger than MaxPartitionBytes that the format can split, per byte range.
+// Without a
 // schema it infers one now, from the files. A missing path, an unknown
 // format or an inference failure gives a DataFrame carrying the error.
 func (r *DataFrameReader) Load(path string) *DataFrame {
@@ -79,9 +81,17 @@ func (r *DataFrameReader) Load(path string) *DataFrame {
 	if !containsString(file.Formats(), format) {
 		return s.failed(fmt.Errorf("dataframe.Load: %w %q: supported formats are %s", file.ErrUnsupportedFormat, r.format, strings.Join(file.Formats(), ", ")))
 	}
-	files, err := file.ListFiles(path)
+	infos, err := file.ListFileInfos(path)
 	if err != nil {
 		return s.failed(fmt.Errorf("dataframe.Load: %w", err))
+	}
+	files := make([]string, len(infos))
+	var splits []fileSplit
+	for i, fi := range infos {
+		files[i] = fi.Path
+		for _, rng := range file.Splits(format, fi, r.opts, s.cfg.maxPartitionBytes) {
+			splits = append(splits, fileSplit{path: fi.Path, rng: rng})
+		}
 	}
 	schema := r.schema
 	if schema == nil {
@@ -92,7 +102,7 @@ func (r *DataFrameReader) Load(path string) *DataFrame {
 			return s.failed(fmt.Errorf("dataframe.Load: %w", err))
 		}
 	}
-	src := &fileSource{format: format, path: path, files: files, schema: schema, opts: r.opts, batchRows: s.cfg.exec.BatchRows}
+	src := &fileSource{format: format, path: path, splits: splits, schema: schema, opts: r.opts, batchRows: s.cfg.exec.BatchRows}
 	scan, err := plan.NewScan(src, nil, nil)
 	if err != nil {
 		return s.failed(err)
@@ -120,14 +130,20 @@ func containsString(xs []string, x string) bool {
 	return false
 }
 
-// fileSource scans files through connector/file, one partition per file.
+// fileSource scans files through connector/file, one partition per
+// split: a whole file, or a byte range of a large one.
 type fileSource struct {
 	format    string
 	path      string
-	files     []string
+	splits    []fileSplit
 	schema    *arrow.Schema
 	opts      map[string]string
 	batchRows int
+}
+
+type fileSplit struct {
+	path string
+	rng  file.ByteRange
 }
 
 var (
@@ -139,20 +155,21 @@ func (f *fileSource) Schema() *arrow.Schema { return f.schema }
 func (f *fileSource) String() string {
 	return fmt.Sprintf("%s %s", f.format, filepath.Base(f.path))
 }
-func (f *fileSource) NumPartitions() int { return max(1, len(f.files)) }
+func (f *fileSource) NumPartitions() int { return max(1, len(f.splits)) }
 
 func (f *fileSource) Read(ctx context.Context, alloc memory.Allocator, part int, columns []string, filters []expr.Expr, emit func(arrow.RecordBatch) error) error {
-	if part >= len(f.files) {
+	if part >= len(f.splits) {
 		return nil
 	}
+	sp := f.splits[part]
 	var preds []file.Predicate
 	for _, e := range filters {
 		if p, ok := predicate(e); ok {
 			preds = append(preds, p)
 		}
 	}
-	_, err := file.ReadFile(ctx, f.format, f.files[part], file.ReadOptions{
-		Schema: f.schema, Options: f.opts, Alloc: alloc, Columns: columns, Filters: preds, BatchRows: f.batchRows,
+	_, err := file.ReadFile(ctx, f.format, sp.path, file.ReadOptions{
+		Schema: f.schema, Options: f.opts, Alloc: alloc, Columns: columns, Filters: preds, BatchRows: f.batchRows, Range: sp.rng,
 	}, func(b arrow.RecordBatch) error {
 		defer b.Release()
 		return emit(b)

@@ -3,6 +3,7 @@ package dataframe_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -184,5 +185,44 @@ func TestParquetRoundTripTypes(t *testing.T) {
 		if back[i] != orders[i] {
 			t.Errorf("row %d: got %+v, want %+v", i, back[i], orders[i])
 		}
+	}
+}
+
+func TestLargeFilesSplitIntoPartitions(t *testing.T) {
+	s := newSession(t, MaxPartitionBytes(64))
+	ctx := context.Background()
+	dir := t.TempDir()
+	var sb strings.Builder
+	sb.WriteString("n,word\n")
+	var want int64
+	for i := range 200 {
+		fmt.Fprintf(&sb, "%d,w%d\n", i, i%7)
+		want += int64(i)
+	}
+	path := writeFile(t, dir, "big.csv", sb.String())
+	df := s.Read().Format("csv").Option("header", "true").Option("inferSchema", "true").Load(path)
+	ex, err := df.Explain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ex, "Scan csv big.csv") {
+		t.Fatalf("explain:\n%s", ex)
+	}
+	parts := 0
+	err = df.ForeachBatch(ctx, func(_ context.Context, part int, _ arrow.RecordBatch) error {
+		if part+1 > parts {
+			parts = part + 1
+		}
+		return nil
+	})
+	if err != nil || parts < 10 {
+		t.Fatalf("%d partitions, %v; want many", parts, err)
+	}
+	rows, err := df.Agg(Sum(Col("n")).As("s"), CountAll().As("c"), CountDistinct(Col("word")).As("w")).Collect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows[0][0] != want || rows[0][1] != int64(200) || rows[0][2] != int64(7) {
+		t.Errorf("got %v, want sum %d over 200 rows and 7 words", rows[0], want)
 	}
 }

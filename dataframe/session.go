@@ -30,6 +30,8 @@ type config struct {
 	parallelism  int
 	maxIter      int
 	explainStats bool
+	// maxPartitionBytes is the size of the file ranges read as partitions.
+	maxPartitionBytes int64
 }
 
 // WithAllocator sets the allocator of every Arrow buffer queries make
@@ -62,6 +64,11 @@ func BatchRows(n int) Option { return func(c *config) { c.exec.BatchRows = n } }
 // values into. It must be at least 1. Default: the engine's slot count.
 func DefaultParallelism(n int) Option { return func(c *config) { c.parallelism = n } }
 
+// MaxPartitionBytes sets how many bytes of a file one partition reads:
+// larger files (that the format can split) are read as several byte
+// ranges in parallel. 0 reads every file whole. Default: 128 MiB.
+func MaxPartitionBytes(n int64) Option { return func(c *config) { c.maxPartitionBytes = n } }
+
 // OptimizerRules replaces the optimizer's rules (plan.DefaultRules()
 // by default); with no rules the optimizer does nothing.
 func OptimizerRules(rules ...plan.Rule) Option {
@@ -85,7 +92,7 @@ func NewSession(ec *engine.Context, opts ...Option) (*Session, error) {
 	if ec == nil {
 		return nil, errors.New("dataframe: NewSession needs an engine context")
 	}
-	cfg := config{alloc: memory.DefaultAllocator, clock: ec.Clock(), rules: plan.DefaultRules(), parallelism: ec.Slots(), maxIter: 10}
+	cfg := config{alloc: memory.DefaultAllocator, clock: ec.Clock(), rules: plan.DefaultRules(), parallelism: ec.Slots(), maxIter: 10, maxPartitionBytes: 128 << 20}
 	cfg.exec.BroadcastRowThreshold = exec.DefaultBroadcastRowThreshold
 	cfg.exec.ShufflePartitions = ec.Slots()
 	cfg.exec.BatchRows = 65536
@@ -103,6 +110,8 @@ func NewSession(ec *engine.Context, opts ...Option) (*Session, error) {
 		return nil, fmt.Errorf("dataframe: BatchRows must be at least 1, got %d", cfg.exec.BatchRows)
 	case cfg.exec.BroadcastRowThreshold < 0:
 		return nil, fmt.Errorf("dataframe: BroadcastRowThreshold must be at least 0, got %d", cfg.exec.BroadcastRowThreshold)
+	case cfg.maxPartitionBytes < 0:
+		return nil, fmt.Errorf("dataframe: MaxPartitionBytes must be at least 0, got %d", cfg.maxPartitionBytes)
 	case cfg.parallelism < 1:
 		return nil, fmt.Errorf("dataframe: DefaultParallelism must be at least 1, got %d", cfg.parallelism)
 	}
