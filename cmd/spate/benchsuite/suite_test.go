@@ -39,3 +39,49 @@ func TestQueriesMatchBaselines(t *testing.T) {
 		})
 	}
 }
+
+// TestPacedRun runs YSB and q5 paced in real time: every event is
+// processed, the results match the baselines and latencies are reported.
+func TestPacedRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	qs, err := Select("all", []string{"ysb", "q5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Params{Rate: 40_000, Duration: 500 * time.Millisecond, Interval: 20 * time.Millisecond, Partitions: 2, CheckpointDir: t.TempDir()}
+	ms, err := Run(ctx, qs, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Status != "ok" {
+			t.Fatalf("%s %s: %s %s", m.Query, m.Variant, m.Status, m.Error)
+		}
+		if m.Variant != VariantDStream {
+			continue
+		}
+		if m.Mode != "paced" || m.Events != 20_000 {
+			t.Errorf("%s: mode %s, %d events; want paced, 20000", m.Query, m.Mode, m.Events)
+		}
+		if m.LatencyP50Ms <= 0 || m.LatencyP99Ms < m.LatencyP50Ms {
+			t.Errorf("%s: latency p50 %v ms, p99 %v ms", m.Query, m.LatencyP50Ms, m.LatencyP99Ms)
+		}
+		if m.MatchesHand == nil || !*m.MatchesHand {
+			t.Errorf("%s: not checked against the baseline, or different", m.Query)
+		}
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	s := []latencySample{{latency: 3 * time.Millisecond, weight: 1}, {latency: time.Millisecond, weight: 98}, {latency: 2 * time.Millisecond, weight: 1}}
+	if q := quantile(s, 0.5); q != 1 {
+		t.Errorf("p50 = %v, want 1", q)
+	}
+	if q := quantile(s, 0.99); q != 2 {
+		t.Errorf("p99 = %v, want 2", q)
+	}
+	if q := quantile(nil, 0.5); q != 0 {
+		t.Errorf("p50 of nothing = %v", q)
+	}
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBenchList(t *testing.T) {
+	code, out, errOut := runCLI(t, testCtx(t), "bench", "--list")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	for _, want := range []string{"ysb", "q0", "q1", "q2", "q5", "q7", "dataframe (not yet)", "sql (not yet)", "handloop"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--list output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestBenchAllShort is the CI smoke run of the suite: every query on
+// small inputs, each checked against its baseline (no timing checked).
+func TestBenchAllShort(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bench.json")
+	code, out, errOut := runCLI(t, testCtx(t), "bench", "all", "--short", "--json", path, "--checkpoint-dir", t.TempDir())
+	if code != exitOK {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	var report struct {
+		Measurements []struct {
+			Query, Variant, Status string
+			MatchesHand            *bool `json:"matches_handloop"`
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &report); err != nil {
+		t.Fatal(err)
+	}
+	dstreams := 0
+	for _, m := range report.Measurements {
+		if m.Status != "ok" {
+			t.Errorf("%s %s: status %q", m.Query, m.Variant, m.Status)
+		}
+		if m.Variant == "dstream" {
+			dstreams++
+			if m.MatchesHand == nil || !*m.MatchesHand {
+				t.Errorf("%s: the dstream result was not checked against the baseline or differs", m.Query)
+			}
+		}
+	}
+	if dstreams != 6 {
+		t.Errorf("%d dstream runs, want 6 (ysb and nexmark q0, q1, q2, q5, q7)", dstreams)
+	}
+	if !strings.Contains(out, "| nexmark/q5 | dstream | ok ✓ |") {
+		t.Errorf("the table has no checked q5 row:\n%s", out)
+	}
+}
+
+func TestBenchNotYetVariants(t *testing.T) {
+	code, out, errOut := runCLI(t, testCtx(t), "bench", "nexmark", "--query", "q2", "--short", "--api", "dataframe,sql")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	if n := strings.Count(out, "not yet"); n != 2 {
+		t.Errorf("%d \"not yet\" rows, want 2:\n%s", n, out)
+	}
+}
+
+func TestBenchUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench"}, "name a benchmark: ysb, nexmark or all"},
+		{[]string{"bench", "tpch"}, `unknown benchmark "tpch": want ysb, nexmark or all`},
+		{[]string{"bench", "nexmark", "--query", "q9"}, `unknown query "q9" for nexmark: valid queries are q0, q1, q2, q5, q7`},
+		{[]string{"bench", "ysb", "--query", "q5"}, `valid queries are ysb`},
+		{[]string{"bench", "ysb", "--events", "lots"}, `invalid value "lots" for flag -events`},
+		{[]string{"bench", "ysb", "--api", "flink"}, `unknown variant "flink": want one of dstream, dataframe, sql, handloop`},
+		{[]string{"bench", "ysb", "--parser", "simd"}, `unknown parser "simd": want fast or encoding/json`},
+		{[]string{"bench", "ysb", "--short", "--events", "5"}, "--short sets its own sizes"},
+		{[]string{"bench", "ysb", "--partitions", "-1"}, "partitions must be in [1, 1024], got -1"},
+		{[]string{"bench", "ysb", "extra"}, `unexpected argument "extra"`},
+		{[]string{"bench", "all", "--write", "x.json", "--events", "5"}, "--write needs ysb or nexmark"},
+	}
+	for _, tt := range tests {
+		code, _, errOut := runCLI(t, testCtx(t), tt.args...)
+		if code != exitUsage || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: exit %d, stderr:\n%s\nwant exit %d and %q", tt.args, code, errOut, exitUsage, tt.want)
+		}
+	}
+}
+
+func TestBenchWriteEvents(t *testing.T) {
+	for _, bm := range []string{"ysb", "nexmark"} {
+		path := filepath.Join(t.TempDir(), bm+".json")
+		code, _, errOut := runCLI(t, testCtx(t), "bench", bm, "--write", path, "--events", "1K")
+		if code != exitOK {
+			t.Fatalf("%s: exit %d, stderr:\n%s", bm, code, errOut)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		if len(lines) != 1000 {
+			t.Fatalf("%s: %d lines, want 1000", bm, len(lines))
+		}
+		for i, l := range lines {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Fatalf("%s line %d: %v: %s", bm, i+1, err, l)
+			}
+		}
+	}
+}
