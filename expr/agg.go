@@ -3,6 +3,7 @@ package expr
 import (
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -469,19 +470,21 @@ func less[T int64 | float64 | string | bool](a, b T) bool {
 	return false
 }
 
-// getter returns a function reading row i of a canonical array.
+// getter returns a function reading row i of a canonical array. The
+// array's Go type always matches T (int64, float64, string or bool), so
+// the value is reinterpreted without an interface conversion per row.
 func getter[T int64 | float64 | string | bool](a arrow.Array) func(i int) T {
 	switch x := a.(type) {
 	case *array.Int64:
 		v := x.Int64Values()
-		return func(i int) T { return any(v[i]).(T) }
+		return func(i int) T { return *(*T)(unsafe.Pointer(&v[i])) }
 	case *array.Float64:
 		v := x.Float64Values()
-		return func(i int) T { return any(v[i]).(T) }
+		return func(i int) T { return *(*T)(unsafe.Pointer(&v[i])) }
 	case *array.String:
-		return func(i int) T { return any(x.Value(i)).(T) }
+		return func(i int) T { s := x.Value(i); return *(*T)(unsafe.Pointer(&s)) }
 	case *array.Boolean:
-		return func(i int) T { return any(x.Value(i)).(T) }
+		return func(i int) T { b := x.Value(i); return *(*T)(unsafe.Pointer(&b)) }
 	}
 	return func(int) T { var z T; return z }
 }
