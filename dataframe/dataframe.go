@@ -593,3 +593,10 @@ func (df *DataFrame) ForeachBatch(ctx context.Context, f func(ctx context.Contex
 	}
 	return nil
 }
+
+// Broadcast marks df as small enough to copy to every task: a Join with
+// df as its right side is a broadcast join (no shuffle of the left side)
+// whatever the size estimates say. Spark's broadcast() hint.
+func Broadcast(df *DataFrame) *DataFrame {
+	return df.derive("Broadcast", func(p plan.Node) (plan.Node, error) { return plan.NewBroadcastHint(p) })
+}

@@ -409,3 +409,24 @@ func TestCache(t *testing.T) {
 		t.Errorf("after Unpersist: %d %v, computed %d", n, err, computed.Load())
 	}
 }
+
+func TestBroadcastHint(t *testing.T) {
+	s := newSession(t, BroadcastRowThreshold(0))
+	p, o := CreateDataFrame(s, people), CreateDataFrame(s, orders)
+	plain := o.Join(p.Select(Col("name"), Col("city")), Col("customer").EqualTo(Col("name")), "inner")
+	hinted := o.Join(Broadcast(p.Select(Col("name"), Col("city"))), Col("customer").EqualTo(Col("name")), "inner")
+	for df, want := range map[*DataFrame]string{plain: "ShuffledHashJoin", hinted: "BroadcastHashJoin"} {
+		ex, err := df.Explain()
+		if err != nil || !strings.Contains(ex, want) {
+			t.Errorf("want %s:\n%s %v", want, ex, err)
+		}
+	}
+	a, err := plain.OrderBy(Col("id")).Collect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := hinted.OrderBy(Col("id")).Collect(context.Background())
+	if err != nil || !reflect.DeepEqual(a, b) || len(a) != 4 {
+		t.Errorf("hinted join: %v %v, plain %v", b, err, a)
+	}
+}

@@ -12,7 +12,8 @@
 // from files ([Session.Read]) and from views. A DataFrame is a logical plan
 // plus its session: transformations (Select, Where/Filter, WithColumn,
 // WithColumnRenamed, Drop, GroupBy(...).Agg/Count, OrderBy, Limit, Join,
-// JoinUsing, CrossJoin, Union, Distinct, DropDuplicates, Alias, Cache) return new DataFrames and run
+// JoinUsing, CrossJoin, Union, Distinct, DropDuplicates, Alias, Cache; the
+// [Broadcast] hint) return new DataFrames and run
 // nothing; actions (Collect, [CollectAs], Count, Show, ForeachBatch,
 // Write().Save) optimize, plan and run the query. A transformation given a
 // bad argument returns a DataFrame carrying the error (an unknown column

@@ -65,6 +65,8 @@ func Plan(c *Context, n plan.Node) (Operator, error) {
 			return nil, err
 		}
 		return newLimit(c, child, n.N)
+	case *plan.BroadcastHint:
+		return Plan(c, n.Child)
 	case *plan.SubqueryAlias:
 		child, err := Plan(c, n.Child)
 		if err != nil {
@@ -102,6 +104,9 @@ func Plan(c *Context, n plan.Node) (Operator, error) {
 			if rows, ok := EstimateRows(n.Right); ok && c.BroadcastRowThreshold > 0 && rows <= c.BroadcastRowThreshold {
 				broadcast = true
 			}
+			if hinted(n.Right) {
+				broadcast = true
+			}
 		}
 		return newHashJoin(c, left, right, n, broadcast)
 	}
@@ -137,4 +142,16 @@ func EstimateRows(n plan.Node) (int64, bool) {
 		return sum, true
 	}
 	return 0, false
+}
+
+// hinted reports whether n carries a broadcast hint (under filters,
+// projections and aliases that keep it small).
+func hinted(n plan.Node) bool {
+	switch n := n.(type) {
+	case *plan.BroadcastHint:
+		return true
+	case *plan.Filter, *plan.Project, *plan.SubqueryAlias:
+		return hinted(n.Children()[0])
+	}
+	return false
 }

@@ -7,7 +7,9 @@
 // memory), [Project], [Filter], [Aggregate], [Sort], [Limit], [Join]
 // (inner, left, right, full outer, left semi, left anti; equality keys
 // plus an optional residual condition), [Union] (by position) and
-// [Deduplicate] (Distinct, DropDuplicates).
+// [Deduplicate] (Distinct, DropDuplicates), [SubqueryAlias] (df.Alias:
+// columns can be referred to as "alias.column", recorded in field
+// metadata) and [BroadcastHint].
 //
 // # Invariants
 //

@@ -338,6 +338,12 @@ func pushDown(n Node) (Node, error) {
 				return n, nil
 			}
 			return NewSubqueryAlias(below, c.Name)
+		case *BroadcastHint:
+			below, err := NewFilter(c.Child, f.Cond)
+			if err != nil {
+				return n, nil
+			}
+			return NewBroadcastHint(below)
 		case *Sort:
 			below, err := NewFilter(c.Child, f.Cond)
 			if err != nil {
@@ -608,6 +614,12 @@ func prune(n Node, req []string) (Node, error) {
 			return nil, err
 		}
 		return NewEquiJoin(l, r, n.Type, n.LeftKeys, n.RightKeys, n.Condition)
+	case *BroadcastHint:
+		child, err := prune(n.Child, req)
+		if err != nil {
+			return nil, err
+		}
+		return NewBroadcastHint(child)
 	case *SubqueryAlias:
 		var creq []string
 		if req != nil {

@@ -580,3 +580,35 @@ func (a *SubqueryAlias) unqualify(ref string) string {
 	}
 	return ref
 }
+
+// BroadcastHint marks its input as small enough to broadcast: a join
+// whose right side carries it is planned as a broadcast join whatever
+// the size estimates say (for the join types a broadcast join supports).
+type BroadcastHint struct {
+	Child Node
+}
+
+// NewBroadcastHint returns child marked for broadcasting.
+func NewBroadcastHint(child Node) (*BroadcastHint, error) {
+	if child == nil {
+		return nil, wrap("BroadcastHint", errors.New("nil child"))
+	}
+	return &BroadcastHint{Child: child}, nil
+}
+
+// Schema implements Node.
+func (h *BroadcastHint) Schema() *arrow.Schema { return h.Child.Schema() }
+
+// Children implements Node.
+func (h *BroadcastHint) Children() []Node { return []Node{h.Child} }
+
+// WithChildren implements Node.
+func (h *BroadcastHint) WithChildren(c []Node) (Node, error) {
+	if len(c) != 1 {
+		return nil, wrap("BroadcastHint", errors.New("needs one child"))
+	}
+	return NewBroadcastHint(c[0])
+}
+
+// String implements Node.
+func (h *BroadcastHint) String() string { return "ResolvedHint broadcast" }
