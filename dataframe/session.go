@@ -23,13 +23,12 @@ var ErrNoSuchTable = errors.New("dataframe: no such table")
 type Option func(*config)
 
 type config struct {
-	alloc        memory.Allocator
-	clock        clock.Clock
-	exec         exec.Config
-	rules        []plan.Rule
-	parallelism  int
-	maxIter      int
-	explainStats bool
+	alloc       memory.Allocator
+	clock       clock.Clock
+	exec        exec.Config
+	rules       []plan.Rule
+	parallelism int
+	maxIter     int
 	// maxPartitionBytes is the size of the file ranges read as partitions.
 	maxPartitionBytes int64
 }
