@@ -23,6 +23,20 @@ func newAccumulator[K comparable, V, C any](create func(V) C, merge func(C, V) C
 	return &accumulator[K, V, C]{index: map[K]int{}, create: create, merge: merge}
 }
 
+// maxAccumulatorHint caps the keys an accumulator is sized for up front,
+// so that a large bucket with few distinct keys does not reserve much
+// more than it needs.
+const maxAccumulatorHint = 1 << 20
+
+// newSizedAccumulator is newAccumulator for about hint distinct keys:
+// sizing the map and slices once saves the repeated growth (rehashing,
+// copying) of building them from empty, which dominates when most keys
+// are new, as in the reduce side of a word count.
+func newSizedAccumulator[K comparable, V, C any](hint int, create func(V) C, merge func(C, V) C) *accumulator[K, V, C] {
+	hint = min(hint, maxAccumulatorHint)
+	return &accumulator[K, V, C]{index: make(map[K]int, hint), keys: make([]K, 0, hint), vals: make([]C, 0, hint), create: create, merge: merge}
+}
+
 func (a *accumulator[K, V, C]) add(k K, v V) {
 	if i, ok := a.index[k]; ok {
 		a.vals[i] = a.merge(a.vals[i], v)
@@ -61,6 +75,27 @@ func bucketBlocks[E any](buckets [][]E) []engine.Block {
 		blocks[i] = b
 	}
 	return blocks
+}
+
+// bucketKeysHint guesses how many distinct keys a shuffle bucket of
+// key-value records holds: at least as many as the largest map output's
+// slice (map outputs are combined, so their keys are distinct), at most
+// the total; twice the largest, within the total, is close for keys
+// spread over several map tasks.
+func bucketKeysHint[E any](tc *engine.TaskContext, dep *engine.ShuffleDependency, bucket int) int {
+	blocks, err := tc.ReadShuffle(dep, bucket)
+	if err != nil {
+		return 0 // readBucket reports it
+	}
+	total, largest := 0, 0
+	for _, b := range blocks {
+		if b != nil {
+			n := len(b.([]E))
+			total += n
+			largest = max(largest, n)
+		}
+	}
+	return min(total, 2*largest)
 }
 
 // readBucket calls fn with every map output's slice of a shuffle bucket,
@@ -190,7 +225,7 @@ func combineByKey[K comparable, V, C any](op string, r *RDD[Pair[K, V]], create 
 			return derive[Pair[K, C]](op, 0, nil, err, r.node)
 		}
 		return shuffled(op, r.node, dep, p, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]Pair[K, C]) bool) error {
-			acc := newAccumulator[K](create, mergeValue)
+			acc := newSizedAccumulator[K](bucketKeysHint[Pair[K, V]](tc, dep, part), create, mergeValue)
 			if err := readBucket(ctx, tc, dep, part, func(recs []Pair[K, V]) bool {
 				for _, kv := range recs {
 					acc.add(kv.Key, kv.Value)
@@ -214,6 +249,10 @@ func combineByKey[K comparable, V, C any](op string, r *RDD[Pair[K, V]], create 
 			return nil, err
 		}
 		buckets := make([][]Pair[K, C], n)
+		per := len(acc.keys)/n + len(acc.keys)/(4*n) + 1 // a hash spreads keys about evenly
+		for i := range buckets {
+			buckets[i] = make([]Pair[K, C], 0, per)
+		}
 		for i, k := range acc.keys {
 			b := p.Partition(k)
 			buckets[b] = append(buckets[b], Pair[K, C]{k, acc.vals[i]})
@@ -226,7 +265,7 @@ func combineByKey[K comparable, V, C any](op string, r *RDD[Pair[K, V]], create 
 	}
 	clip := clipCombiner[C]()
 	return shuffled(op, r.node, dep, p, func(ctx context.Context, tc *engine.TaskContext, part int, yield func([]Pair[K, C]) bool) error {
-		acc := newAccumulator[K](func(c C) C { return c }, mergeCombiners)
+		acc := newSizedAccumulator[K](bucketKeysHint[Pair[K, C]](tc, dep, part), func(c C) C { return c }, mergeCombiners)
 		if err := readBucket(ctx, tc, dep, part, func(recs []Pair[K, C]) bool {
 			for _, kv := range recs {
 				if clip != nil {
