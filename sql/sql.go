@@ -85,9 +85,34 @@ func WithFunction(name string, f FunctionBuilder) Option {
 //
 // Errors are *Error values with the line and column of the offending text,
 // wrapping ErrSyntax, ErrUnsupported, ErrNoSuchTable, ErrNoSuchFunction,
-// ErrInvalid or an analysis error of package plan or expr. Plan checks ctx
-// before it starts and between statements' clauses it plans.
+// ErrInvalid or an analysis error of package plan or expr. Plan returns
+// ctx's error if ctx is done before it starts or between the FROM items
+// and subqueries it plans. EXPLAIN is rejected; see PlanStatement.
 func Plan(ctx context.Context, text string, cat Catalog, opts ...Option) (plan.Node, error) {
+	st, err := PlanStatement(ctx, text, cat, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if st.Explain {
+		return nil, errAt(text, st.at, len("EXPLAIN"), ErrUnsupported, "EXPLAIN is a statement, not a query: plan it with PlanStatement")
+	}
+	return st.Plan, nil
+}
+
+// Statement is a planned SQL statement.
+type Statement struct {
+	// Plan is the logical plan of the query (of the query explained).
+	Plan plan.Node
+	// Explain is set for EXPLAIN <query>: the caller shows the plans
+	// instead of running the query.
+	Explain bool
+
+	at int // offset of the statement
+}
+
+// PlanStatement plans one statement: a query as Plan does, or
+// EXPLAIN <query>. Errors are as Plan's.
+func PlanStatement(ctx context.Context, text string, cat Catalog, opts ...Option) (*Statement, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -105,22 +130,32 @@ func Plan(ctx context.Context, text string, cat Catalog, opts ...Option) (plan.N
 			return nil, errAt(text, -1, 0, ErrSyntax, "empty query: expected a SELECT statement")
 		}
 		second := int(res.Stmts[1].StmtLocation)
-		return nil, errAt(text, second, tokenLen(text, second), ErrUnsupported, "Plan takes one statement, got %d", len(res.Stmts))
+		return nil, errAt(text, second, tokenLen(text, second), ErrUnsupported, "one statement at a time, got %d", len(res.Stmts))
 	}
 	raw := res.Stmts[0]
-	sel := raw.Stmt.GetSelectStmt()
-	if sel == nil {
-		at := int(raw.StmtLocation)
-		for at < len(text) && (text[at] == ' ' || text[at] == '\n' || text[at] == '\t' || text[at] == '\r') {
-			at++
+	at := int(raw.StmtLocation)
+	for at < len(text) && strings.ContainsRune(" \t\r\n", rune(text[at])) {
+		at++
+	}
+	st := &Statement{at: at}
+	stmt := raw.Stmt
+	if ex := stmt.GetExplainStmt(); ex != nil {
+		if len(ex.Options) > 0 {
+			return nil, errAt(text, at, len("EXPLAIN"), ErrUnsupported, "EXPLAIN options (ANALYZE, VERBOSE, ...) are not supported")
 		}
-		return nil, errAt(text, at, tokenLen(text, at), ErrUnsupported, "only queries (SELECT, WITH, UNION) can be planned, not %s", stmtKind(raw.Stmt))
+		st.Explain = true
+		stmt = ex.Query
+	}
+	sel := stmt.GetSelectStmt()
+	if sel == nil {
+		return nil, errAt(text, at, tokenLen(text, at), ErrUnsupported, "only queries (SELECT, WITH, UNION, VALUES) and EXPLAIN can be planned, not %s", stmtKind(stmt))
 	}
 	rel, err := p.query(sel, nil)
 	if err != nil {
 		return nil, err
 	}
-	return rel.node, nil
+	st.Plan = rel.node
+	return st, nil
 }
 
 // ParseExpr translates one SQL expression (as in a SELECT list: "a + 1",

@@ -220,3 +220,26 @@ func FuzzPlan(f *testing.F) {
 		_ = plan.Explain(n)
 	})
 }
+
+func TestPlanStatementExplain(t *testing.T) {
+	cat := testCatalog(t)
+	st, err := PlanStatement(context.Background(), "  EXPLAIN SELECT device FROM events WHERE signal > 1", cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Explain || !strings.HasPrefix(plan.Explain(st.Plan), "Project [device]") {
+		t.Errorf("got explain=%v\n%s", st.Explain, plan.Explain(st.Plan))
+	}
+	st, err = PlanStatement(context.Background(), "SELECT 1 AS x", cat)
+	if err != nil || st.Explain {
+		t.Errorf("got %v, %v", st, err)
+	}
+	_, err = Plan(context.Background(), "\nEXPLAIN SELECT 1", cat)
+	var se *Error
+	if !errors.As(err, &se) || !errors.Is(err, ErrUnsupported) || se.Line != 2 || se.Column != 1 {
+		t.Errorf("Plan(EXPLAIN): %v", err)
+	}
+	if _, err := PlanStatement(context.Background(), "EXPLAIN ANALYZE SELECT 1", cat); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("EXPLAIN ANALYZE: %v", err)
+	}
+}
