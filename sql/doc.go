@@ -107,7 +107,10 @@
 // third of the binary. Its cost is cgo: building needs a C compiler
 // (gcc is on the build machines). Without cgo this package still compiles
 // and Plan returns [ErrNoCgo]. Only this package imports the parser.
-// Cost inside spate: `go build ./sql` cold (empty cache) takes SQLCOLD;
-// with plan and exec already built, SQLWARM; a program that plans SQL is
-// SQLBIN larger than one that only builds plans by hand.
+// Cost inside spate, measured the same way: `go build ./sql` with an
+// empty cache takes 190 s (most of it the standard library and arrow-go);
+// with plan and exec already built, compiling pg_query_go (its C parser),
+// protobuf and this package takes 27 s, once per cache; a program that
+// plans SQL is 8.9 MB larger (40.5 MB) than one that only builds plans by
+// hand (31.6 MB). Planning a query takes 50 to 200 µs (BenchmarkPlan).
 package sql
