@@ -2,6 +2,8 @@ package benchsuite
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"iter"
 	"maps"
@@ -59,10 +61,14 @@ func handEvents(ctx context.Context, g *NexmarkGenerator, n int64, err *error) i
 func isBid(e Event) bool { return e.Type == BidEvent }
 
 // statelessQuery is q0–q2: Filter(keep) → Map(project) → blackhole.
-func statelessQuery[R any](keep func(*Event) bool, project func(*Bid) R, hash func(*R) uint64) streamSpec[Event, *NexmarkGenerator] {
+//
+// The functions take values, not pointers: a pointer to a range variable
+// passed to a function value escapes, and that would cost an allocation
+// per event.
+func statelessQuery[R any](keep func(Event) bool, project func(Bid) R, hash func(R) uint64) streamSpec[Event, *NexmarkGenerator] {
 	return nexmarkSpec(
 		func(_ *NexmarkGenerator, in *dstream.DStream[Event], _ time.Duration) (func() Result, error) {
-			rows := dstream.Map(in.Filter(func(e Event) bool { return keep(&e) }), func(e Event) R { return project(&e.Bid) })
+			rows := dstream.Map(in.Filter(keep), func(e Event) R { return project(e.Bid) })
 			var b blackhole
 			if err := blackholeOutput(rows, hash, &b); err != nil {
 				return nil, err
@@ -72,9 +78,8 @@ func statelessQuery[R any](keep func(*Event) bool, project func(*Bid) R, hash fu
 		func(_ context.Context, events iter.Seq[*Event]) (Result, error) {
 			var a accumulator
 			for e := range events {
-				if keep(e) {
-					r := project(&e.Bid)
-					a.add(hash(&r))
+				if keep(*e) {
+					a.add(hash(project(e.Bid)))
 				}
 			}
 			return a.result(), nil
@@ -87,14 +92,14 @@ type Q0Row struct {
 	Extra                            string
 }
 
-func hashQ0(r *Q0Row) uint64 {
+func hashQ0(r Q0Row) uint64 {
 	return mix64(hashInts(r.Auction, r.Bidder, r.Price, r.DateTime) ^ hashString(r.Extra))
 }
 
-func bidOnly(e *Event) bool { return e.Type == BidEvent }
+func bidOnly(e Event) bool { return e.Type == BidEvent }
 
 func nexmarkQ0() streamSpec[Event, *NexmarkGenerator] {
-	return statelessQuery(bidOnly, func(b *Bid) Q0Row {
+	return statelessQuery(bidOnly, func(b Bid) Q0Row {
 		return Q0Row{Auction: b.Auction, Bidder: b.Bidder, Price: b.Price, DateTime: b.DateTime, Extra: b.Extra}
 	}, hashQ0)
 }
@@ -102,7 +107,7 @@ func nexmarkQ0() streamSpec[Event, *NexmarkGenerator] {
 // q1 converts the price to euros at 0.908 per dollar. Prices are integers
 // (cents); the result is kept exact, in thousandths of a cent.
 func nexmarkQ1() streamSpec[Event, *NexmarkGenerator] {
-	return statelessQuery(bidOnly, func(b *Bid) Q0Row {
+	return statelessQuery(bidOnly, func(b Bid) Q0Row {
 		return Q0Row{Auction: b.Auction, Bidder: b.Bidder, Price: b.Price * 908, DateTime: b.DateTime, Extra: b.Extra}
 	}, hashQ0)
 }
@@ -111,24 +116,23 @@ func nexmarkQ1() streamSpec[Event, *NexmarkGenerator] {
 type Q2Row struct{ Auction, Price int64 }
 
 func nexmarkQ2() streamSpec[Event, *NexmarkGenerator] {
-	return statelessQuery(func(e *Event) bool { return e.Type == BidEvent && e.Bid.Auction%123 == 0 },
-		func(b *Bid) Q2Row { return Q2Row{Auction: b.Auction, Price: b.Price} },
-		func(r *Q2Row) uint64 { return hashInts(r.Auction, r.Price) })
+	return statelessQuery(func(e Event) bool { return e.Type == BidEvent && e.Bid.Auction%123 == 0 },
+		func(b Bid) Q2Row { return Q2Row{Auction: b.Auction, Price: b.Price} },
+		func(r Q2Row) uint64 { return hashInts(r.Auction, r.Price) })
 }
 
 // q5: hot items. Windows of 10 s sliding by 2 s over the bids' dateTime;
 // per window, the auctions with the most bids. The DStream pipeline
-// counts bids per (2 s bucket, auction) in each partition, hands each
-// bucket's counts to the 5 windows that cover it, and merges them into
-// per-window state (MapWithState keyed by window start), which keeps the
-// counts, the highest count and the auctions that have it.
+// counts bids per (2 s bucket, auction) in each partition; a first
+// MapWithState, keyed by auction, keeps the auction's counts of its recent
+// buckets and emits, for each of the 5 windows covering an updated
+// bucket, the auction's count in that window; each partition then keeps,
+// per window, the highest of those counts and its auctions, and a second
+// MapWithState, keyed by window start, merges them.
 const (
 	q5Size  = 10_000 // ms
 	q5Slide = 2_000  // ms
 )
-
-// q5Partial is one partition's bid counts per auction for one bucket.
-type q5Partial struct{ counts map[int64]int64 }
 
 // Q5State is the state of one q5 window.
 type Q5State struct {
@@ -175,11 +179,77 @@ func hashQ5(ws int64, r Q5Row) uint64 {
 	return h
 }
 
-// q5Key packs a window (by its bucket number) and an auction into the
-// int64 state key of q5's first stage, for the fast built-in codec.
+// q5Key packs a window (by its bucket number) and an auction into one
+// int64.
 func q5Key(bucket, auction int64) int64 { return bucket<<32 | auction&0xffffffff }
 
 func q5Unkey(k int64) (bucket, auction int64) { return k >> 32, k & 0xffffffff }
+
+// q5Ring is how many recent buckets the per-auction state keeps: an
+// update of bucket b changes the windows starting at b-4 ... b, which
+// cover buckets b-4 ... b+4.
+const q5Ring = 2*(q5Size/q5Slide) - 1
+
+// Q5Auction is the state of one auction in q5's first stage: its bid
+// counts in buckets Last-8 ... Last (Counts[Last mod 9] is bucket Last).
+type Q5Auction struct {
+	Last   int64
+	Counts [q5Ring]int64
+}
+
+// add adds c bids in bucket b and reports false when b is more than 4
+// buckets older than the newest: the windows it changes would need
+// buckets no longer kept (a batch spanning more than 5 buckets of event
+// time).
+func (s *Q5Auction) add(b, c int64) bool {
+	switch {
+	case s.Last == 0 && s.Counts == [q5Ring]int64{}:
+		s.Last = b
+	case b > s.Last:
+		for x := s.Last + 1; x <= b && x <= s.Last+q5Ring; x++ {
+			s.Counts[x%q5Ring] = 0
+		}
+		s.Last = b
+	case b < s.Last-(q5Size/q5Slide-1):
+		return false
+	}
+	s.Counts[b%q5Ring] += c
+	return true
+}
+
+// window returns the auction's count in the window starting at bucket w.
+func (s *Q5Auction) window(w int64) int64 {
+	var n int64
+	for x := w; x < w+q5Size/q5Slide; x++ {
+		if x <= s.Last && x > s.Last-q5Ring {
+			n += s.Counts[x%q5Ring]
+		}
+	}
+	return n
+}
+
+// q5AuctionCodec encodes Q5Auction states as 10 fixed-width integers.
+type q5AuctionCodec struct{}
+
+func (q5AuctionCodec) Append(dst []byte, v Q5Auction) ([]byte, error) {
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(v.Last))
+	for _, c := range v.Counts {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(c))
+	}
+	return dst, nil
+}
+
+func (q5AuctionCodec) Decode(src []byte) (Q5Auction, int, error) {
+	const n = 8 * (1 + q5Ring)
+	if len(src) < n {
+		return Q5Auction{}, 0, errors.New("benchsuite: q5 state: input too short")
+	}
+	v := Q5Auction{Last: int64(binary.LittleEndian.Uint64(src))}
+	for i := range v.Counts {
+		v.Counts[i] = int64(binary.LittleEndian.Uint64(src[8*(i+1):]))
+	}
+	return v, n, nil
+}
 
 // Q5Top is the state of q5's second stage: a window's highest count and
 // the auctions that have it. Top is never changed in place (a checkpoint
@@ -190,6 +260,9 @@ type Q5Top struct {
 	V   int64 // updates merged so far (the version of the row)
 }
 
+// q5Window is an auction's count in one window.
+type q5Window struct{ window, auction, count int64 }
+
 func nexmarkQ5() streamSpec[Event, *NexmarkGenerator] {
 	return nexmarkSpec(
 		func(_ *NexmarkGenerator, in *dstream.DStream[Event], timeout time.Duration) (func() Result, error) {
@@ -197,55 +270,62 @@ func nexmarkQ5() streamSpec[Event, *NexmarkGenerator] {
 			bids := dstream.Map(in.Filter(isBid), func(e Event) bucketBid {
 				return bucketBid{bucket: e.Bid.DateTime / q5Slide, auction: e.Bid.Auction}
 			})
-			// Count per (bucket, auction) in the partition and hand each
-			// count to the 5 windows that cover its bucket.
-			partial := dstream.MapPartitions(bids, func(in iter.Seq[bucketBid]) iter.Seq[rdd.Pair[int64, int64]] {
-				return func(yield func(rdd.Pair[int64, int64]) bool) {
+			// Count per (bucket, auction) in the partition.
+			partial := dstream.MapPartitions(bids, func(in iter.Seq[bucketBid]) iter.Seq[rdd.Pair[int64, [2]int64]] {
+				return func(yield func(rdd.Pair[int64, [2]int64]) bool) {
 					counts := map[bucketBid]int64{}
 					for b := range in {
 						counts[b]++
 					}
 					for b, c := range counts {
-						for j := range int64(q5Size / q5Slide) {
-							if !yield(rdd.KV(q5Key(b.bucket-j, b.auction), c)) {
-								return
-							}
+						if !yield(rdd.KV(b.auction, [2]int64{b.bucket, c})) {
+							return
 						}
 					}
 				}
 			})
-			// Stage 1: the count of bids per (window, auction).
-			counts := dstream.MapWithState(partial, dstream.StateSpec[int64, int64, int64, rdd.Pair[int64, int64]]{
-				Func: func(_ time.Time, k int64, c int64, st *dstream.State[int64]) rdd.Pair[int64, int64] {
+			// Stage 1: per auction, the counts of its recent buckets; each
+			// update emits the auction's count in the 5 windows it changed.
+			counts := dstream.MapWithState(partial, dstream.StateSpec[int64, [2]int64, Q5Auction, [q5Size / q5Slide]q5Window]{
+				Func: func(_ time.Time, auction int64, bc [2]int64, st *dstream.State[Q5Auction]) (out [q5Size / q5Slide]q5Window) {
 					if st.IsTimingOut() {
-						return rdd.KV(k, int64(-1))
+						return out
 					}
-					n := st.Get() + c
-					_ = st.Update(n)
-					return rdd.KV(k, n)
+					s := st.Get()
+					if !s.add(bc[0], bc[1]) {
+						panic(fmt.Errorf("q5: a batch spans more than %d s of event time; use smaller batches or a higher event rate", q5Size/1000))
+					}
+					_ = st.Update(s)
+					for j := range out {
+						w := bc[0] - int64(j)
+						out[j] = q5Window{window: w, auction: auction, count: s.window(w)}
+					}
+					return out
 				},
-				Timeout: timeout,
+				Timeout:    timeout,
+				StateCodec: q5AuctionCodec{},
 			})
 			// Per partition and window, the highest of the updated counts
 			// and its auctions.
-			tops := dstream.MapPartitions(counts.DStream.Name("q5-counts"), func(in iter.Seq[rdd.Pair[int64, int64]]) iter.Seq[rdd.Pair[int64, Q5Top]] {
+			tops := dstream.MapPartitions(counts.DStream.Name("q5-counts"), func(in iter.Seq[[q5Size / q5Slide]q5Window]) iter.Seq[rdd.Pair[int64, Q5Top]] {
 				return func(yield func(rdd.Pair[int64, Q5Top]) bool) {
 					windows := map[int64]*Q5Top{}
-					for kv := range in {
-						if kv.Value < 0 {
-							continue
-						}
-						bucket, auction := q5Unkey(kv.Key)
-						t := windows[bucket]
-						if t == nil {
-							t = &Q5Top{}
-							windows[bucket] = t
-						}
-						switch {
-						case kv.Value > t.Max:
-							t.Max, t.Top = kv.Value, append(t.Top[:0], auction)
-						case kv.Value == t.Max:
-							t.Top = append(t.Top, auction)
+					for ws := range in {
+						for _, w := range ws {
+							if w.count <= 0 {
+								continue
+							}
+							t := windows[w.window]
+							if t == nil {
+								t = &Q5Top{}
+								windows[w.window] = t
+							}
+							switch {
+							case w.count > t.Max:
+								t.Max, t.Top = w.count, append(t.Top[:0], w.auction)
+							case w.count == t.Max:
+								t.Top = append(t.Top, w.auction)
+							}
 						}
 					}
 					for bucket, t := range windows {

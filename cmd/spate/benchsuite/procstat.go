@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -64,6 +65,9 @@ func takeSnapshot(resetRSS bool) procSnapshot {
 	runtime.ReadMemStats(&ms)
 	s := procSnapshot{cpu: processCPU(), gcPause: time.Duration(ms.PauseTotalNs), gcCycles: ms.NumGC, heapAlloc: ms.TotalAlloc}
 	if resetRSS {
+		// Give the previous run's memory back first, or its resident pages
+		// would count as this run's peak.
+		debug.FreeOSMemory()
 		s.rssReset = resetPeakRSS()
 	}
 	s.wall = time.Now()

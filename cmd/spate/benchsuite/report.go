@@ -37,7 +37,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 // WriteMarkdown writes the measurements as a Markdown table.
 func WriteMarkdown(w io.Writer, ms []Measurement) error {
 	var b strings.Builder
-	b.WriteString("| query | variant | status | events | s | events/s | events/s/core | cpu cores | ratio/core | ratio wall | p50 ms | p99 ms | peak RSS MiB | GC pause ms (cycles) | result |\n")
+	b.WriteString("| query | variant | status | events | s | events/s | events/s/core | cpu cores | ratio/core | ratio cpu | p50 ms | p99 ms | peak RSS MiB | GC pause ms (cycles) | result |\n")
 	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, m := range ms {
 		if m.Status == "not yet" || m.Status == "error" {
@@ -57,7 +57,7 @@ func WriteMarkdown(w io.Writer, ms []Measurement) error {
 		}
 		ratio, wall := "", ""
 		if m.RatioPerCore > 0 {
-			ratio, wall = fmt.Sprintf("%.2f", m.RatioPerCore), fmt.Sprintf("%.2f", m.RatioWall)
+			ratio, wall = fmt.Sprintf("%.2f", m.RatioPerCore), fmt.Sprintf("%.2f", m.RatioCPU)
 		}
 		status := m.Status
 		if m.MatchesHand != nil && *m.MatchesHand {

@@ -45,6 +45,12 @@ type Measurement struct {
 	// RatioWall is events/s ÷ the baseline's events/s.
 	RatioPerCore float64 `json:"ratio_per_core,omitempty"`
 	RatioWall    float64 `json:"ratio_wall,omitempty"`
+	// EventsPerCPUSec is events ÷ the CPU time the process used during
+	// the run; RatioCPU is that ÷ the baseline's. Unlike the per-core
+	// ratio, it does not depend on getting every core on a shared
+	// machine.
+	EventsPerCPUSec float64 `json:"events_per_cpu_sec"`
+	RatioCPU        float64 `json:"ratio_cpu,omitempty"`
 
 	// LatencyP50Ms and LatencyP99Ms (paced runs): from an event's
 	// creation (the time the source made it available) to the end of the
@@ -140,6 +146,9 @@ func runQuery(ctx context.Context, q Query, p Params, progress func(Measurement)
 				ds.RatioWall = ds.EventsPerSec / hand.EventsPerSec
 				ds.RatioPerCore = ds.EventsPerSecPerCore / hand.EventsPerSec
 			}
+			if hand.EventsPerCPUSec > 0 {
+				ds.RatioCPU = ds.EventsPerCPUSec / hand.EventsPerCPUSec
+			}
 		}
 		emit(*ds)
 	}
@@ -166,8 +175,12 @@ func measureHandloop(ctx context.Context, q Query, p Params, gc genConfig, n int
 func (m *Measurement) fill(before, after procSnapshot) {
 	wall := after.wall.Sub(before.wall)
 	m.fillRates(wall)
+	cpu := after.cpu - before.cpu
 	if wall > 0 {
-		m.CPUCores = (after.cpu - before.cpu).Seconds() / wall.Seconds()
+		m.CPUCores = cpu.Seconds() / wall.Seconds()
+	}
+	if cpu > 0 {
+		m.EventsPerCPUSec = float64(m.Events) / cpu.Seconds()
 	}
 	if before.rssReset {
 		m.PeakRSSMiB = float64(peakRSS()) / (1 << 20)

@@ -48,12 +48,12 @@ func (b *blackhole) result() Result { return makeResult(b.rows.Load(), b.sum.Loa
 
 // blackholeOutput registers an output operation that hashes every row of
 // s into b, one task per partition.
-func blackholeOutput[T any](s *dstream.DStream[T], hash func(*T) uint64, b *blackhole) error {
+func blackholeOutput[T any](s *dstream.DStream[T], hash func(T) uint64, b *blackhole) error {
 	return s.ForeachRDD(func(ctx context.Context, r *rdd.RDD[T], _ time.Time) error {
 		return r.ForeachPartition(ctx, func(_ context.Context, rows iter.Seq[T]) error {
 			var a accumulator
 			for v := range rows {
-				a.add(hash(&v))
+				a.add(hash(v))
 			}
 			b.rows.Add(a.rows)
 			b.sum.Add(a.sum)

@@ -85,3 +85,54 @@ func TestQuantile(t *testing.T) {
 		t.Errorf("p50 of nothing = %v", q)
 	}
 }
+
+func TestQ5AuctionRing(t *testing.T) {
+	var s Q5Auction
+	counts := map[int64]int64{}
+	add := func(b, c int64) {
+		t.Helper()
+		if !s.add(b, c) {
+			t.Fatalf("add(%d) refused at last %d", b, s.Last)
+		}
+		counts[b] += c
+	}
+	check := func() {
+		t.Helper()
+		for w := s.Last - 4; w <= s.Last; w++ {
+			var want int64
+			for b := w; b < w+5; b++ {
+				want += counts[b]
+			}
+			if got := s.window(w); got != want {
+				t.Fatalf("window %d: %d, want %d (last %d)", w, got, want, s.Last)
+			}
+		}
+	}
+	add(100, 1)
+	add(101, 2)
+	add(100, 3)
+	check()
+	add(104, 5)
+	add(100, 1)
+	check()
+	add(108, 7)
+	check()
+	if s.add(103, 1) {
+		t.Error("a bucket 5 older than the newest was accepted")
+	}
+	add(130, 1) // a long gap clears the ring
+	for b := range counts {
+		if b != 130 {
+			delete(counts, b)
+		}
+	}
+	check()
+	b, err := q5AuctionCodec{}.Append(nil, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, n, err := q5AuctionCodec{}.Decode(b)
+	if err != nil || n != len(b) || back != s {
+		t.Fatalf("codec round trip: %+v, %d, %v; want %+v, %d", back, n, err, s, len(b))
+	}
+}
