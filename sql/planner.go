@@ -128,17 +128,40 @@ func (p *planner) setOp(sel *pg.SelectStmt) (*relation, error) {
 		}
 		return nil, p.errAt(firstLocation(sel.Rarg), ErrUnsupported, "%s is not supported; UNION and UNION ALL are", op)
 	}
-	l, err := p.query(sel.Larg, nil)
-	if err != nil {
-		return nil, err
+	// A chain a UNION ALL b UNION ALL c (left-deep in the parse tree)
+	// becomes one Union of all its inputs; likewise for UNION.
+	parts := []*pg.SelectStmt{sel.Rarg}
+	left := sel.Larg
+	for left.Op == pg.SetOperation_SETOP_UNION && left.All == sel.All && len(left.SortClause) == 0 &&
+		left.LimitCount == nil && left.LimitOffset == nil && left.WithClause == nil {
+		parts = append(parts, left.Rarg)
+		left = left.Larg
 	}
-	r, err := p.query(sel.Rarg, nil)
-	if err != nil {
-		return nil, err
+	parts = append(parts, left)
+	slices.Reverse(parts)
+	var l *relation
+	inputs := make([]plan.Node, len(parts))
+	for i, part := range parts {
+		r, err := p.query(part, nil)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			l = r
+		}
+		inputs[i] = r.node
 	}
-	u, err := plan.NewUnion(l.node, r.node)
+	u, err := plan.NewUnion(inputs...)
 	if err != nil {
-		return nil, p.planErr(firstLocation(sel.Rarg), err)
+		at := firstLocation(sel.Rarg)
+		// Point at the first input whose columns do not match the first's.
+		for i, in := range inputs[1:] {
+			if len(in.Schema().Fields()) != len(inputs[0].Schema().Fields()) {
+				at = firstLocation(parts[i+1])
+				break
+			}
+		}
+		return nil, p.planErr(at, err)
 	}
 	var n plan.Node = u
 	if !sel.All {
