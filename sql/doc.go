@@ -19,8 +19,9 @@
 // case); 'single quotes' are strings. Two spellings that PostgreSQL's
 // grammar rejects are accepted by rewriting tokens to others of the same
 // length before parsing, so every position still points into the user's
-// text: Spark's window(ts, ...) (WINDOW is a reserved word) and Spark's
-// [LEFT] SEMI JOIN / [LEFT] ANTI JOIN.
+// text: Spark's window(ts, ...) (WINDOW is a reserved word), the type
+// name DOUBLE (PostgreSQL's is DOUBLE PRECISION) and Spark's [LEFT] SEMI
+// JOIN / [LEFT] ANTI JOIN.
 //
 //	construct                     notes
 //	SELECT list                   expressions, AS aliases, *, t.*; unaliased columns are named after

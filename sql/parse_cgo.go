@@ -60,6 +60,7 @@ func scan(text string) []*pg.ScanToken {
 // text:
 //   - the reserved word WINDOW called as a function (Spark's
 //     window(ts, '10 seconds')) becomes the quoted identifier "$win";
+//   - the type name DOUBLE alone (Spark's) becomes FLOAT8;
 //   - Spark's [LEFT] SEMI JOIN and [LEFT] ANTI JOIN become LEFT JOIN (the
 //     word SEMI or ANTI blanked, or replaced by LEFT), and the offset of
 //     their JOIN keyword is returned with the join type.
@@ -84,6 +85,12 @@ func rewrite(text string) (string, map[int]plan.JoinType) {
 			if n := next(1); n != nil && n.Token == pg.Token_ASCII_40 && int(t.End-t.Start) == len(windowPlaceholder) {
 				edit()
 				copy(b[t.Start:t.End], windowPlaceholder)
+			}
+		case pg.Token_DOUBLE_P:
+			// Spark's type name DOUBLE (PostgreSQL wants DOUBLE PRECISION).
+			if n := next(1); (n == nil || n.Token != pg.Token_PRECISION) && t.End-t.Start == int32(len("FLOAT8")) {
+				edit()
+				copy(b[t.Start:t.End], "FLOAT8")
 			}
 		case pg.Token_IDENT:
 			word := strings.ToLower(text[t.Start:t.End])
