@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -15,13 +16,14 @@ type Report struct {
 	GoVersion    string        `json:"go_version"`
 	GOMAXPROCS   int           `json:"gomaxprocs"`
 	NumCPU       int           `json:"num_cpu"`
+	GOGC         string        `json:"gogc"` // the GOGC environment variable ("" = 100)
 	Params       Params        `json:"params"`
 	Measurements []Measurement `json:"measurements"`
 }
 
 // NewReport wraps measurements with the machine and the parameters.
 func NewReport(p Params, ms []Measurement) Report {
-	return Report{Time: time.Now().UTC(), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), Params: p, Measurements: ms}
+	return Report{Time: time.Now().UTC(), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), GOGC: os.Getenv("GOGC"), Params: p, Measurements: ms}
 }
 
 // WriteJSON writes r as indented JSON.

@@ -142,7 +142,7 @@ func runQuery(ctx context.Context, q Query, p Params, progress func(Measurement)
 			if !match {
 				ds.Status = "mismatch"
 			}
-			if hand.EventsPerSec > 0 {
+			if hand.EventsPerSec > 0 && ds.Mode == "throughput" { // a paced run goes only as fast as its rate
 				ds.RatioWall = ds.EventsPerSec / hand.EventsPerSec
 				ds.RatioPerCore = ds.EventsPerSecPerCore / hand.EventsPerSec
 			}
