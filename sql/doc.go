@@ -5,7 +5,8 @@
 //
 // # API
 //
-// [Plan] plans one query; [ParseExpr] translates one expression over a
+// [Plan] plans one query; [PlanStatement] also takes EXPLAIN <query>;
+// [ParseScript] reads a pipeline script; [ParseExpr] translates one expression over a
 // schema (for SelectExpr / Filter("...")-style strings); [Catalog] is what
 // Plan reads tables from ([MapCatalog] is a map-backed one);
 // [WithFunction] adds scalar functions. Plans are analysed when built, so
@@ -74,6 +75,18 @@
 // must be constants. Window functions (OVER), FILTER, aggregate ORDER BY,
 // GREATEST/LEAST, arrays, subscripts and interval arithmetic are not
 // supported and say so.
+//
+// # Pipeline scripts
+//
+// [ParseScript] reads the files `spate run` takes: CREATE SOURCE name
+// [(column type [NOT NULL], ..., WATERMARK FOR ts AS ts - INTERVAL '10'
+// SECOND)] WITH (key = 'value', ...), CREATE SINK name WITH (...),
+// INSERT INTO sink <query>, and queries (EXPLAIN SELECT ...), separated by
+// semicolons. The column lists are PostgreSQL's CREATE TABLE grammar; the
+// WITH options and the WATERMARK clause are read by a thin layer of this
+// package over PostgreSQL's tokens. It only reads: the caller opens the
+// sources and sinks and plans each INSERT's query (whose text is padded
+// so that errors point at the script's lines).
 //
 // # Errors
 //

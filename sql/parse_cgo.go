@@ -135,3 +135,6 @@ func tokenLen(text string, off int) int {
 	}
 	return 1
 }
+
+// haveParser reports whether the parser is compiled in.
+const haveParser = true
