@@ -60,7 +60,7 @@ func (p *planner) orderRefs(sorts []*pg.SortBy, in *relation, items []selectItem
 				continue
 			}
 		}
-		e, err := p.expr(sb.Node, &exprCtx{scope: in, allowAgg: true})
+		e, err := p.expr(sb.Node, &exprCtx{scope: in, allowAgg: true, aliases: aliasMap(items)})
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +158,7 @@ func (p *planner) aggregate(sel *pg.SelectStmt, in *relation, items []selectItem
 			return nil, p.errAt(location(sel.HavingClause), ErrUnsupported, "subqueries in HAVING are not supported")
 		}
 		var err error
-		having, err = p.expr(sel.HavingClause, &exprCtx{scope: in, allowAgg: true})
+		having, err = p.expr(sel.HavingClause, &exprCtx{scope: in, allowAgg: true, aliases: aliasMap(items)})
 		if err != nil {
 			return nil, err
 		}
@@ -259,4 +259,23 @@ func (p *planner) orderExprs(refs []orderRef, finals []expr.Expr, a *aggregation
 		out[i] = e
 	}
 	return out, nil
+}
+
+// aliasMap maps the lower-case output names of the SELECT items that are
+// aliases (not plain columns) to their expressions; a name used twice maps
+// to nil.
+func aliasMap(items []selectItem) map[string]expr.Expr {
+	m := map[string]expr.Expr{}
+	for _, it := range items {
+		if it.col != nil {
+			continue
+		}
+		k := strings.ToLower(it.name)
+		if _, dup := m[k]; dup {
+			m[k] = nil
+			continue
+		}
+		m[k] = expr.Unalias(it.e)
+	}
+	return m
 }

@@ -39,8 +39,9 @@
 //	                              become semi and anti joins; NOT IN (SELECT ...) is rejected
 //	GROUP BY                      expressions, SELECT aliases, positions (GROUP BY 1); not ROLLUP,
 //	                              CUBE, GROUPING SETS
-//	HAVING                        over grouping columns and aggregates
-//	ORDER BY                      expressions, aliases, positions; ASC/DESC, NULLS FIRST/LAST
+//	HAVING                        over grouping columns, aggregates and SELECT aliases (as Spark)
+//	ORDER BY                      expressions (over input columns and SELECT aliases), positions;
+//	                              ASC/DESC, NULLS FIRST/LAST
 //	                              (default as Spark: nulls first ascending, last descending)
 //	LIMIT                         a constant; OFFSET is not supported
 //	UNION [ALL]                   by position; not INTERSECT or EXCEPT
@@ -109,8 +110,11 @@
 //	module                                  cold build  binary   go mod graph  notes
 //	pganalyze/pg_query_go/v6 v6.2.5         48 s        13.3 MB  10 lines      cgo; positions on every node
 //	cockroachdb/cockroachdb-parser v0.25.2  115 s       37.8 MB  2108 lines    pure Go; no positions in the AST
-//	vitess.io/vitess v0.22.1 (sqlparser)    fails on Go 1.26 without a build tag; MySQL dialect (no FULL JOIN)
-//	xwb1989/sqlparser                       16 s        3 MB     3 lines       unmaintained since 2018; no WITH
+//	vitess.io/vitess v0.22.1 (sqlparser)    fails on Go 1.26 without a build tag; MySQL dialect (no FULL JOIN) *
+//	xwb1989/sqlparser                       16 s        3 MB     3 lines       unmaintained since 2018; no WITH *
+//
+// (* from the project's dependency survey on the same machine; the first
+// two rows were measured again for this package.)
 //
 // pg_query_go wins on what this package needs: every expression node of
 // its parse tree carries its byte offset, so an unknown column, function

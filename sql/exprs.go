@@ -19,6 +19,9 @@ type exprCtx struct {
 	allowAgg bool
 	// inAgg is set inside an aggregate's arguments.
 	inAgg bool
+	// aliases are the SELECT list's output names, which HAVING and ORDER
+	// BY may use (as Spark allows) where no input column has the name.
+	aliases map[string]expr.Expr
 }
 
 // expr translates an expression node.
@@ -30,6 +33,11 @@ func (p *planner) expr(n *pgNode, c *exprCtx) (expr.Expr, error) {
 	case *pg.Node_ColumnRef:
 		col, err := p.resolveRef(x.ColumnRef, c.scope)
 		if err != nil {
+			if f := x.ColumnRef.Fields; len(f) == 1 && f[0].GetString_() != nil && c.aliases != nil {
+				if e, ok := c.aliases[strings.ToLower(f[0].GetString_().GetSval())]; ok && e != nil {
+					return e, nil
+				}
+			}
 			return nil, err
 		}
 		return expr.Col(col.internal), nil
