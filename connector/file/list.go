@@ -33,7 +33,8 @@ func hidden(name string) bool {
 // every regular file below it if it is a directory, walked recursively,
 // skipping hidden names (those starting with "." or "_", such as _SUCCESS
 // and _temporary, except partition directories col=value). The result is
-// sorted. A missing path gives an error wrapping [fs.ErrNotExist] that
+// sorted. A directory written by a [StreamSink] (one with a _spate_metadata
+// log) lists only the files of committed batches, per [CommittedFiles]. A missing path gives an error wrapping [fs.ErrNotExist] that
 // names the path.
 func ListFiles(path string) ([]string, error) {
 	infos, err := ListFileInfos(path)
@@ -63,6 +64,9 @@ func ListFileInfos(path string) ([]FileInfo, error) {
 	}
 	if !st.IsDir() {
 		return []FileInfo{{Path: path, Size: st.Size(), ModTime: st.ModTime()}}, nil
+	}
+	if infos, ok, err := committedFileInfos(path); ok {
+		return infos, err // the output of a streaming file sink: committed files only
 	}
 	var out []FileInfo
 	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
