@@ -13,6 +13,7 @@ import (
 	"github.com/spate-io/spate/engine"
 	"github.com/spate-io/spate/exec"
 	"github.com/spate-io/spate/plan"
+	"github.com/spate-io/spate/streaming"
 )
 
 // ErrNoSuchTable is wrapped by the error of Session.Table for a name that
@@ -82,8 +83,9 @@ type Session struct {
 	cfg config
 	opt *plan.Optimizer
 
-	mu    sync.Mutex
-	views map[string]plan.Node
+	mu      sync.Mutex
+	views   map[string]plan.Node
+	streams *streaming.Manager // created by Streams
 }
 
 // NewSession returns a session running on ec.
@@ -138,11 +140,18 @@ func (s *Session) Table(name string) *DataFrame {
 }
 
 // DropTempView removes a temporary view; it reports whether one existed.
+// Dropping the table of a memory sink (a streaming query's output) also
+// frees its rows.
 func (s *Session) DropTempView(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.views[strings.ToLower(name)]
+	p, ok := s.views[strings.ToLower(name)]
 	delete(s.views, strings.ToLower(name))
+	if scan, isScan := p.(*plan.Scan); isScan {
+		if m, isMem := scan.Source.(*memoryTable); isMem {
+			m.sink.Clear()
+		}
+	}
 	return ok
 }
 

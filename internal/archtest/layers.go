@@ -45,6 +45,7 @@ var layers = []layer{
 	{"sql", 4},
 
 	{"dataframe", 5},
+	{"streaming", 5}, // the Structured Streaming engine under dataframe's ReadStream/WriteStream
 
 	{"ui", 6},
 	{"cmd", 6},

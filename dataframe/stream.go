@@ -1,0 +1,361 @@
+package dataframe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/spate-io/spate/expr"
+	"github.com/spate-io/spate/plan"
+	"github.com/spate-io/spate/streaming"
+)
+
+// Streams returns the manager of the session's streaming queries (Spark's
+// spark.streams): the active queries, AwaitAnyTermination.
+func (s *Session) Streams() *streaming.Manager {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streams == nil {
+		s.streams = streaming.NewManager()
+	}
+	return s.streams
+}
+
+// StreamFrom returns a streaming DataFrame reading src: a
+// streaming.MemoryStream, or a connector's streaming source. Operations
+// build an incremental query; WriteStream runs it.
+func (s *Session) StreamFrom(src streaming.Source) *DataFrame {
+	if src == nil {
+		return s.failed(errors.New("dataframe.StreamFrom: nil source"))
+	}
+	scan, err := plan.NewScan(streaming.NewSourceNode(src), nil, nil)
+	if err != nil {
+		return s.failed(fmt.Errorf("dataframe.StreamFrom: %w", err))
+	}
+	return &DataFrame{s: s, plan: scan}
+}
+
+// IsStreaming reports whether df reads a streaming source (Spark's
+// isStreaming). Batch actions (Collect, Show, Count) fail on it; run it
+// with WriteStream.
+func (df *DataFrame) IsStreaming() bool {
+	return df.err == nil && df.plan != nil && streaming.IsStreaming(df.plan)
+}
+
+// DataStreamReader builds a streaming DataFrame from a source format
+// (Spark's DataStreamReader).
+type DataStreamReader struct {
+	s      *Session
+	format string
+	opts   map[string]string
+	schema *arrow.Schema
+}
+
+// ReadStream returns a reader of streaming DataFrames.
+func (s *Session) ReadStream() *DataStreamReader {
+	return &DataStreamReader{s: s, opts: map[string]string{}}
+}
+
+// StreamFormats lists the formats ReadStream().Format accepts.
+func StreamFormats() []string { return []string{"rate"} }
+
+// Format sets the source format (see StreamFormats).
+func (r *DataStreamReader) Format(f string) *DataStreamReader { r.format = f; return r }
+
+// Option sets a source option.
+func (r *DataStreamReader) Option(k, v string) *DataStreamReader { r.opts[k] = v; return r }
+
+// Schema sets the schema of sources that need one.
+func (r *DataStreamReader) Schema(s *arrow.Schema) *DataStreamReader { r.schema = s; return r }
+
+// Load returns the streaming DataFrame of the source.
+//
+// Formats and their options:
+//
+//	rate  rowsPerSecond (default 1), numPartitions (default 1): rows
+//	      (timestamp, value) with values 0, 1, 2, ... at a fixed rate
+func (r *DataStreamReader) Load() *DataFrame {
+	switch strings.ToLower(r.format) {
+	case "rate":
+		o := streaming.RateOptions{Clock: r.s.cfg.clock, Alloc: r.s.cfg.alloc}
+		for k, v := range r.opts {
+			switch k {
+			case "rowsPerSecond":
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || f <= 0 {
+					return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate: rowsPerSecond must be a positive number, got %q", v))
+				}
+				o.RowsPerSecond = f
+			case "numPartitions":
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 {
+					return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate: numPartitions must be a positive integer, got %q", v))
+				}
+				o.NumPartitions = n
+			default:
+				return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate: unknown option %q; supported: numPartitions, rowsPerSecond", k))
+			}
+		}
+		src, err := streaming.NewRateSource(o)
+		if err != nil {
+			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
+		}
+		return r.s.StreamFrom(src)
+	case "":
+		return r.s.failed(fmt.Errorf("dataframe.ReadStream: no format; set one of %s, or use Session.StreamFrom", strings.Join(StreamFormats(), ", ")))
+	}
+	return r.s.failed(fmt.Errorf("dataframe.ReadStream: unsupported format %q; supported: %s (and Session.StreamFrom for any streaming.Source)", r.format, strings.Join(StreamFormats(), ", ")))
+}
+
+// DataStreamWriter starts a streaming query writing a streaming DataFrame
+// to a sink (Spark's DataStreamWriter).
+type DataStreamWriter struct {
+	df      *DataFrame
+	format  string
+	mode    string
+	trigger *streaming.Trigger
+	name    string
+	opts    map[string]string
+	foreach func(ctx context.Context, batch *DataFrame, batchID int64) error
+	sink    streaming.Sink
+	console io.Writer
+}
+
+// WriteStream returns a writer that runs df as a streaming query.
+func (df *DataFrame) WriteStream() *DataStreamWriter {
+	return &DataStreamWriter{df: df, opts: map[string]string{}}
+}
+
+// Format sets the sink: "memory" (an in-memory table named after the
+// query, read with Session.Table), "console" (options numRows, default
+// 20, and truncate, default true). ForeachBatch and Sink set other sinks.
+func (w *DataStreamWriter) Format(f string) *DataStreamWriter { w.format = f; return w }
+
+// OutputMode sets "append" (default), "update" or "complete".
+func (w *DataStreamWriter) OutputMode(m string) *DataStreamWriter { w.mode = m; return w }
+
+// Trigger sets when batches run: streaming.ProcessingTime(d) (default
+// ProcessingTime(0)), streaming.Once(), streaming.AvailableNow().
+func (w *DataStreamWriter) Trigger(t streaming.Trigger) *DataStreamWriter { w.trigger = &t; return w }
+
+// QueryName names the query (and the memory sink's table).
+func (w *DataStreamWriter) QueryName(n string) *DataStreamWriter { w.name = n; return w }
+
+// Option sets a writer option: checkpointLocation, or a sink option.
+func (w *DataStreamWriter) Option(k, v string) *DataStreamWriter { w.opts[k] = v; return w }
+
+// ForeachBatch writes each micro-batch with f, given the batch as a
+// DataFrame (valid during the call) and its id. f may run again for the
+// same id after a restart: make it idempotent by batch id.
+func (w *DataStreamWriter) ForeachBatch(f func(ctx context.Context, batch *DataFrame, batchID int64) error) *DataStreamWriter {
+	w.foreach = f
+	return w
+}
+
+// Sink writes to a custom sink (a connector's streaming sink).
+func (w *DataStreamWriter) Sink(s streaming.Sink) *DataStreamWriter { w.sink = s; return w }
+
+// Console makes the sink the console format, printing to out.
+func (w *DataStreamWriter) Console(out io.Writer) *DataStreamWriter {
+	w.format, w.console = "console", out
+	return w
+}
+
+// Start starts the query and returns it; it runs until stopped, or until
+// a Once or AvailableNow trigger is done.
+func (w *DataStreamWriter) Start(ctx context.Context) (*streaming.Query, error) {
+	df := w.df
+	if err := df.Err(); err != nil {
+		return nil, err
+	}
+	if !df.IsStreaming() {
+		return nil, errors.New("dataframe.WriteStream: the DataFrame reads no streaming source; use Write for batch DataFrames")
+	}
+	s := df.s
+	opts := []streaming.Option{streaming.WithManager(s.Streams()), streaming.WithClock(s.cfg.clock), streaming.WithAllocator(s.cfg.alloc),
+		streaming.WithExecConfig(s.cfg.exec), streaming.WithOptimizer(s.opt)}
+	if w.name != "" {
+		opts = append(opts, streaming.QueryName(w.name))
+	}
+	if w.trigger != nil {
+		opts = append(opts, streaming.WithTrigger(*w.trigger))
+	}
+	if w.mode != "" {
+		m, err := streaming.ParseOutputMode(strings.ToLower(w.mode))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, streaming.WithOutputMode(m))
+	}
+	sinkOpts := maps.Clone(w.opts)
+	if dir, ok := sinkOpts["checkpointLocation"]; ok {
+		opts = append(opts, streaming.CheckpointLocation(dir))
+		delete(sinkOpts, "checkpointLocation")
+	}
+	sink, after, err := w.makeSink(sinkOpts)
+	if err != nil {
+		return nil, err
+	}
+	q, err := streaming.Start(ctx, s.ec, df.plan, sink, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if after != nil {
+		after()
+	}
+	return q, nil
+}
+
+// makeSink returns the sink and what to do once the query started.
+func (w *DataStreamWriter) makeSink(opts map[string]string) (streaming.Sink, func(), error) {
+	s, schema := w.df.s, w.df.plan.Schema()
+	unknown := func(format string, supported ...string) error {
+		for k := range opts {
+			if !slices.Contains(supported, k) {
+				return fmt.Errorf("dataframe.WriteStream: %s sink: unknown option %q; supported: %s", format, k, strings.Join(append([]string{"checkpointLocation"}, supported...), ", "))
+			}
+		}
+		return nil
+	}
+	set := 0
+	for _, b := range []bool{w.format != "", w.foreach != nil, w.sink != nil} {
+		if b {
+			set++
+		}
+	}
+	if set != 1 {
+		return nil, nil, errors.New("dataframe.WriteStream: set exactly one sink: Format(\"memory\"|\"console\"), ForeachBatch(f) or Sink(s)")
+	}
+	switch {
+	case w.sink != nil:
+		return w.sink, nil, nil
+	case w.foreach != nil:
+		if err := unknown("foreachBatch"); err != nil {
+			return nil, nil, err
+		}
+		f := w.foreach
+		return streaming.FuncSink(func(ctx context.Context, id int64, bs []arrow.RecordBatch) error {
+			rel, err := plan.NewLocalRelation(schema, [][]arrow.RecordBatch{bs})
+			if err != nil {
+				return err
+			}
+			return f(ctx, &DataFrame{s: s, plan: rel}, id)
+		}), nil, nil
+	}
+	switch strings.ToLower(w.format) {
+	case "memory":
+		if err := unknown("memory"); err != nil {
+			return nil, nil, err
+		}
+		if w.name == "" {
+			return nil, nil, errors.New("dataframe.WriteStream: the memory sink needs QueryName: the table is named after the query")
+		}
+		sink := streaming.NewMemorySink()
+		table, err := plan.NewScan(&memoryTable{sink: sink, schema: schema, name: w.name}, nil, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return sink, func() {
+			s.mu.Lock()
+			s.views[strings.ToLower(w.name)] = table
+			s.mu.Unlock()
+		}, nil
+	case "console":
+		if err := unknown("console", "numRows", "truncate"); err != nil {
+			return nil, nil, err
+		}
+		n, truncate := 20, true
+		if v, ok := opts["numRows"]; ok {
+			var err error
+			if n, err = strconv.Atoi(v); err != nil || n < 0 {
+				return nil, nil, fmt.Errorf("dataframe.WriteStream: console sink: numRows must be a number ≥ 0, got %q", v)
+			}
+		}
+		if v, ok := opts["truncate"]; ok {
+			var err error
+			if truncate, err = strconv.ParseBool(v); err != nil {
+				return nil, nil, fmt.Errorf("dataframe.WriteStream: console sink: truncate must be true or false, got %q", v)
+			}
+		}
+		out := w.console
+		if out == nil {
+			out = os.Stdout
+		}
+		return streaming.FuncSink(func(ctx context.Context, id int64, bs []arrow.RecordBatch) error {
+			rel, err := plan.NewLocalRelation(schema, [][]arrow.RecordBatch{bs})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "-------------------------------------------\nBatch: %d\n-------------------------------------------\n", id)
+			return (&DataFrame{s: s, plan: rel}).ShowTo(ctx, out, n, truncate)
+		}), nil, nil
+	}
+	return nil, nil, fmt.Errorf("dataframe.WriteStream: unsupported format %q; supported: memory, console (and ForeachBatch, Sink)", w.format)
+}
+
+// memoryTable is the table of a memory sink: it reads the rows written so
+// far each time it is read.
+type memoryTable struct {
+	sink   *streaming.MemorySink
+	schema *arrow.Schema
+	name   string
+}
+
+func (m *memoryTable) Schema() *arrow.Schema { return m.schema }
+func (m *memoryTable) String() string        { return "MemorySink " + m.name }
+func (m *memoryTable) NumPartitions() int    { return 1 }
+
+func (m *memoryTable) Read(ctx context.Context, _ memory.Allocator, _ int, columns []string, _ []expr.Expr, emit func(arrow.RecordBatch) error) error {
+	bs := m.sink.Rows()
+	defer func() {
+		for _, b := range bs {
+			b.Release()
+		}
+	}()
+	var idx []int
+	var projected *arrow.Schema
+	if columns != nil {
+		fields := make([]arrow.Field, 0, len(columns))
+		for _, c := range columns {
+			i, err := expr.FieldIndex(m.schema, c)
+			if err != nil {
+				return err
+			}
+			idx = append(idx, i)
+			fields = append(fields, m.schema.Field(i))
+		}
+		projected = arrow.NewSchema(fields, nil)
+	}
+	for _, b := range bs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if idx == nil {
+			if err := emit(b); err != nil {
+				return err
+			}
+			continue
+		}
+		cols := make([]arrow.Array, len(idx))
+		for j, k := range idx {
+			cols[j] = b.Column(k)
+		}
+		p := array.NewRecordBatch(projected, cols, b.NumRows())
+		err := emit(p)
+		p.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

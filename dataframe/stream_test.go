@@ -1,0 +1,165 @@
+package dataframe_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/spate-io/spate/clock"
+	. "github.com/spate-io/spate/dataframe"
+	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/streaming"
+)
+
+// streamSession returns a session on a manual clock with a checked
+// allocator.
+func streamSession(t *testing.T) (*Session, *clock.Manual) {
+	t.Helper()
+	m := clock.NewManual(time.Unix(1_700_000_000, 0))
+	ec, err := engine.New(engine.Slots(2), engine.WithClock(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() {
+		ec.Close()
+		alloc.AssertSize(t, 0)
+	})
+	s, err := NewSession(ec, WithAllocator(alloc), ShufflePartitions(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, m
+}
+
+func streamCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestRateToMemoryTable runs readStream.format("rate") → filter → project
+// → writeStream.format("memory") and queries the table with batch
+// operations, as in Spark's quick example.
+func TestRateToMemoryTable(t *testing.T) {
+	s, m := streamSession(t)
+	ctx := streamCtx(t)
+	rate := s.ReadStream().Format("rate").Option("rowsPerSecond", "10").Option("numPartitions", "2").Load()
+	if !rate.IsStreaming() {
+		t.Fatal("a rate DataFrame is not streaming")
+	}
+	if _, err := rate.Count(ctx); !errors.Is(err, streaming.ErrStreamingSource) {
+		t.Errorf("Count on a streaming DataFrame = %v, want ErrStreamingSource", err)
+	}
+	evens := rate.Where(Col("value").Mod(2).EqualTo(0)).Select(Col("value"), Col("value").Multiply(10).As("tens"))
+	q, err := evens.WriteStream().Format("memory").QueryName("evens").Option("checkpointLocation", t.TempDir()).Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Advance(3 * time.Second) // 30 rows due
+	if err := q.ProcessAllAvailable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Table("evens").Count(ctx)
+	if err != nil || n != 15 {
+		t.Fatalf("table evens has %d rows (%v), want the 15 even values of 0..29", n, err)
+	}
+	rows, err := s.Table("evens").Where(Col("value").Gt(25)).Collect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0][1] != int64(260) && rows[1][1] != int64(260) {
+		t.Errorf("values > 25: %v", rows)
+	}
+	if active := s.Streams().Active(); len(active) != 1 || active[0] != q {
+		t.Errorf("active queries = %v", active)
+	}
+	if err := q.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p := q.LastProgress(); p == nil || p.Name != "evens" || p.Sink.NumOutputRows == 0 {
+		t.Errorf("last progress = %+v", p)
+	}
+	streamSinkRelease(t, s)
+}
+
+// streamSinkRelease drops the memory table so its rows are released
+// before the allocator check.
+func streamSinkRelease(t *testing.T, s *Session) {
+	t.Helper()
+	s.DropTempView("evens")
+}
+
+func TestConsoleAndForeachBatchSinks(t *testing.T) {
+	s, m := streamSession(t)
+	ctx := streamCtx(t)
+	var out bytes.Buffer
+	rate := s.ReadStream().Format("rate").Option("rowsPerSecond", "2").Load()
+	q, err := rate.Select(Col("value")).WriteStream().Console(&out).Trigger(streaming.ProcessingTime(time.Second)).Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Advance(2 * time.Second)
+	if err := q.ProcessAllAvailable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q.Stop(ctx)
+	if got := out.String(); !strings.Contains(got, "Batch: 0\n") || !strings.Contains(got, "|value|") || !strings.Contains(got, "|    3|") {
+		t.Errorf("console output:\n%s", got)
+	}
+
+	var total int64
+	q2, err := s.ReadStream().Format("rate").Option("rowsPerSecond", "4").Load().WriteStream().
+		ForeachBatch(func(ctx context.Context, batch *DataFrame, id int64) error {
+			rows, err := batch.Agg(Sum(Col("value")).As("s")).Collect(ctx)
+			if err != nil {
+				return err
+			}
+			total += rows[0][0].(int64)
+			return nil
+		}).Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Advance(time.Second) // values 0..3
+	if err := q2.ProcessAllAvailable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q2.Stop(ctx)
+	if total != 6 {
+		t.Errorf("foreachBatch summed %d, want 0+1+2+3", total)
+	}
+}
+
+func TestWriteStreamErrors(t *testing.T) {
+	s, _ := streamSession(t)
+	ctx := streamCtx(t)
+	rate := s.ReadStream().Format("rate").Load()
+	for _, tc := range []struct {
+		w    *DataStreamWriter
+		want string
+	}{
+		{rate.WriteStream(), "set exactly one sink"},
+		{rate.WriteStream().Format("memory"), "needs QueryName"},
+		{rate.WriteStream().Format("kafka"), `unsupported format "kafka"`},
+		{rate.WriteStream().Format("console").Option("bogus", "1"), `unknown option "bogus"`},
+		{rate.WriteStream().Format("console").OutputMode("complete"), "complete output mode needs an aggregation"},
+		{rate.GroupBy(Col("value")).Count().WriteStream().Format("console"), "aggregations on a streaming DataFrame are not supported yet"},
+		{CreateDataFrame(s, []struct{ A int }{{1}}).WriteStream().Format("console"), "use Write for batch DataFrames"},
+	} {
+		if _, err := tc.w.Start(ctx); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Start = %v, want %q", err, tc.want)
+		}
+	}
+	if err := s.ReadStream().Format("socket").Load().Err(); err == nil || !strings.Contains(err.Error(), "supported: rate") {
+		t.Errorf("unsupported format: %v", err)
+	}
+	if err := s.ReadStream().Format("rate").Option("rowsPerSecond", "-1").Load().Err(); err == nil {
+		t.Error("a negative rate was accepted")
+	}
+}

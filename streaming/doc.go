@@ -1,0 +1,64 @@
+// Package streaming is spate's Structured Streaming engine: it runs a
+// DataFrame query over streaming sources incrementally, one micro-batch
+// per trigger, with end-to-end exactly-once output from replayable
+// sources to idempotent sinks. Package dataframe puts it behind
+// Session.ReadStream / StreamFrom and DataFrame.WriteStream; this package
+// can also be used directly with plans built with package plan.
+//
+// # Model
+//
+// A streaming query is a logical plan whose leaves include streaming
+// sources ([NewSourceNode] over a [Source]: the connector contract's
+// replayable, partitioned source of Arrow record batches). [Start]
+// optimizes the plan once and runs a loop; each trigger:
+//
+//  1. asks every source for its latest offsets and cuts the batch's
+//     ranges (connector.PlanBatch, within the source's limits);
+//  2. writes the batch's start and end offsets to the offset log
+//     ("offsets-<batch id>" in the checkpoint directory) before running;
+//  3. replaces each streaming leaf with a scan of exactly those ranges,
+//     plans it physically (package exec) and runs it on the engine;
+//  4. gives the result to the sink with the batch id ([Sink]: exactly
+//     once per id), then writes the commit log ("commits-<batch id>").
+//
+// A trigger that finds no new data runs no batch (Status says "Waiting
+// for data to arrive"). On a restart with the same checkpoint location
+// the query keeps its id (new run id), sources with state (the rate
+// source's start time, [StatefulSource]) get it back, and a batch with
+// offsets but no commit runs again with exactly the same offsets, so a
+// sink that skips or replaces repeated batch ids writes every row once.
+//
+// # Triggers and output modes
+//
+// [ProcessingTime] (default, 0: the next batch as soon as the previous
+// ends), [Once] and [AvailableNow]. [Append] (default) and [Update] write
+// the rows of each batch; [Complete] needs an aggregation.
+//
+// # What runs incrementally (so far)
+//
+// Stateless queries: projections, filters, unions, and joins of a stream
+// with a static DataFrame (inner, or left outer/semi/anti with the stream
+// on the left). Start rejects, with [ErrUnsupported] and a message saying
+// what to change, what needs streaming state and is not built yet:
+// aggregations (including windows), Distinct/DropDuplicates, joins of two
+// streams, sorts and limits, and complete mode. Event time and
+// watermarks come with the stateful operators (over package state).
+//
+// # Sources and sinks here
+//
+// [RateSource] (Spark's "rate": rows (timestamp, value) at a fixed rate,
+// replayable across restarts), [MemoryStream] (fed by the program, for
+// tests), [MemorySink] (rows kept in memory, a repeated batch replaces
+// its rows), [FuncSink] (foreachBatch; at-least-once unless the function
+// is idempotent by batch id). Connectors (files, Kafka) provide others
+// through the same interfaces.
+//
+// # Monitoring
+//
+// Each batch's progress ([metrics.QueryProgress], Spark's
+// StreamingQueryProgress fields) is kept by the query (LastProgress,
+// RecentProgress) and posted on the engine's bus with
+// metrics.QueryStarted, QueryProgressed, QueryIdle and QueryTerminated.
+// [Manager] tracks a session's queries: unique names among active ones,
+// AwaitAnyTermination, ResetTerminated.
+package streaming

@@ -1,0 +1,190 @@
+package streaming
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/spate-io/spate/connector"
+	"github.com/spate-io/spate/expr"
+	"github.com/spate-io/spate/plan"
+)
+
+// Source is a replayable streaming source of Arrow record batches: the
+// connector contract (offsets per partition, exact ranges) plus the
+// schema of its rows. Read's emit takes ownership of each batch.
+type Source interface {
+	connector.Source[arrow.RecordBatch]
+	Schema() *arrow.Schema
+	// Name describes the source in plans and progress reports.
+	Name() string
+}
+
+// StatefulSource is implemented by sources that keep something besides
+// offsets that a restarted query must find again (the rate source's start
+// time). The query stores Save's bytes in its checkpoint at the first run
+// and hands them to Restore on every restart, before any other call.
+type StatefulSource interface {
+	Save() (json.RawMessage, error)
+	Restore(json.RawMessage) error
+}
+
+// ErrStreamingSource is returned when a plan with a streaming source is
+// run as a batch query.
+var ErrStreamingSource = errors.New("streaming: a streaming source can only be read by a streaming query; start one (streaming.Start, or WriteStream in package dataframe)")
+
+// SourceNode is the plan.Source of a streaming source: the leaf of a
+// streaming query's logical plan. Reading it as a batch fails with
+// ErrStreamingSource; each micro-batch replaces it with a scan of that
+// batch's offset ranges.
+type SourceNode struct {
+	Src Source
+}
+
+// NewSourceNode returns the plan leaf for src.
+func NewSourceNode(src Source) *SourceNode { return &SourceNode{Src: src} }
+
+var _ plan.Source = (*SourceNode)(nil)
+
+// Schema implements plan.Source.
+func (n *SourceNode) Schema() *arrow.Schema { return n.Src.Schema() }
+
+// String implements plan.Source.
+func (n *SourceNode) String() string { return "Stream " + n.Src.Name() }
+
+// NumPartitions implements plan.Source.
+func (n *SourceNode) NumPartitions() int { return 1 }
+
+// Read implements plan.Source: it always fails.
+func (n *SourceNode) Read(context.Context, memory.Allocator, int, []string, []expr.Expr, func(arrow.RecordBatch) error) error {
+	return ErrStreamingSource
+}
+
+// IsStreaming reports whether p reads a streaming source.
+func IsStreaming(p plan.Node) bool {
+	if s, ok := p.(*plan.Scan); ok {
+		_, streaming := s.Source.(*SourceNode)
+		return streaming
+	}
+	for _, c := range p.Children() {
+		if IsStreaming(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// rangeSource is the plan.Source of one micro-batch of a streaming
+// source: one partition per offset range.
+type rangeSource struct {
+	src    Source
+	ranges []connector.OffsetRange
+}
+
+func (r *rangeSource) Schema() *arrow.Schema { return r.src.Schema() }
+func (r *rangeSource) String() string {
+	return fmt.Sprintf("%s %v", r.src.Name(), r.ranges)
+}
+func (r *rangeSource) NumPartitions() int { return max(1, len(r.ranges)) }
+
+func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int, columns []string, _ []expr.Expr, emit func(arrow.RecordBatch) error) error {
+	if part >= len(r.ranges) {
+		return nil
+	}
+	schema := r.src.Schema()
+	idx := make([]int, 0, len(columns))
+	fields := make([]arrow.Field, 0, len(columns))
+	for _, c := range columns {
+		i, err := expr.FieldIndex(schema, c)
+		if err != nil {
+			return err
+		}
+		idx = append(idx, i)
+		fields = append(fields, schema.Field(i))
+	}
+	projected := arrow.NewSchema(fields, nil)
+	return r.src.Read(ctx, r.ranges[part], func(bs []arrow.RecordBatch) error {
+		for i, b := range bs {
+			if columns != nil {
+				cols := make([]arrow.Array, len(idx))
+				for j, k := range idx {
+					cols[j] = b.Column(k)
+				}
+				p := array.NewRecordBatch(projected, cols, b.NumRows())
+				b.Release()
+				b = p
+			}
+			err := emit(b) // valid during the call only (exec's contract)
+			b.Release()
+			if err != nil {
+				releaseAll(bs[i+1:])
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func releaseAll(bs []arrow.RecordBatch) {
+	for _, b := range bs {
+		b.Release()
+	}
+}
+
+// bindBatch returns p with every streaming source replaced by a scan of
+// the batch's ranges for that source.
+func bindBatch(p plan.Node, ranges map[*SourceNode][]connector.OffsetRange) (plan.Node, error) {
+	if s, ok := p.(*plan.Scan); ok {
+		if n, ok := s.Source.(*SourceNode); ok {
+			return plan.NewScan(&rangeSource{src: n.Src, ranges: ranges[n]}, s.Columns, s.Filters)
+		}
+		return p, nil
+	}
+	children := p.Children()
+	if len(children) == 0 {
+		return p, nil
+	}
+	bound := make([]plan.Node, len(children))
+	changed := false
+	for i, c := range children {
+		b, err := bindBatch(c, ranges)
+		if err != nil {
+			return nil, err
+		}
+		bound[i] = b
+		changed = changed || b != c
+	}
+	if !changed {
+		return p, nil
+	}
+	return p.WithChildren(bound)
+}
+
+// sourcesOf returns the streaming sources of p, in plan order, once each.
+func sourcesOf(p plan.Node) []*SourceNode {
+	var out []*SourceNode
+	var walk func(plan.Node)
+	walk = func(n plan.Node) {
+		if s, ok := n.(*plan.Scan); ok {
+			if sn, ok := s.Source.(*SourceNode); ok {
+				for _, o := range out {
+					if o == sn {
+						return
+					}
+				}
+				out = append(out, sn)
+			}
+			return
+		}
+		for _, c := range n.Children() {
+			walk(c)
+		}
+	}
+	walk(p)
+	return out
+}
