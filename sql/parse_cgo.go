@@ -16,11 +16,8 @@ import (
 // parse runs PostgreSQL's parser over text. Syntax errors become *Error
 // values with the place of the offending token.
 func parse(text string) (*pg.ParseResult, map[int]plan.JoinType, error) {
-	if text == "" || len(text) > maxQueryBytes {
-		// An empty query parses to no statements; the caller reports it.
-		if len(text) > maxQueryBytes {
-			return nil, nil, errAt(text, -1, 0, ErrSyntax, "query of %d bytes is longer than the limit of %d", len(text), maxQueryBytes)
-		}
+	if len(text) > maxQueryBytes {
+		return nil, nil, errAt(text, -1, 0, ErrSyntax, "query of %d bytes is longer than the limit of %d", len(text), maxQueryBytes)
 	}
 	if !utf8.ValidString(text) {
 		return nil, nil, errAt(text, -1, 0, ErrSyntax, "query is not valid UTF-8")

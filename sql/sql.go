@@ -17,7 +17,7 @@ import (
 const maxQueryBytes = 1 << 20
 
 // windowPlaceholder stands for the reserved word WINDOW called as a
-// function; see rewriteWindowKeyword.
+// function; see rewrite.
 const windowPlaceholder = `"$win"`
 
 // Catalog resolves the table names of a query to logical plans.

@@ -27,6 +27,7 @@ func TestErrorPositions(t *testing.T) {
 		{"SELECT device FROM events WHERE", 1, 32, ErrSyntax, "syntax error at end of input"},
 		{"SELECT device FROM events\nWHERE signal >> 1 AND", 2, 22, ErrSyntax, "syntax error"},
 		{"SELECT 'héllo', sigal FROM events", 1, 17, nil, "unknown column `sigal`"},
+		{"SELECT 'éé', device FORM events", 1, 26, ErrSyntax, `at or near "events"`},
 		{"SELECT * FROM events\n\tWHERE x = 1", 2, 8, nil, "unknown column `x`"},
 		{"SELECT lenght(device) FROM events", 1, 8, ErrNoSuchFunction, "did you mean `length`"},
 		{"SELECT device FROM events e JOIN devices d ON e.device = d.device WHERE device = 'x'", 1, 73, nil, "ambiguous"},
