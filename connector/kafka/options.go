@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 
@@ -120,6 +121,10 @@ type config struct {
 	acks               int // -1 all, 0 none, 1 leader
 	linger             time.Duration
 	compression        []kgo.CompressionCodec
+
+	// Arrow adapters (arrow_source.go)
+	alloc     memory.Allocator
+	batchRows int
 }
 
 func defaults() config {
