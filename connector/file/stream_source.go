@@ -144,6 +144,7 @@ type StreamSource struct {
 	glob           string
 	ignoreMissing  bool
 	log            *metaLog // nil: in memory only
+	inferred       bool     // the schema was inferred (and is stored with the log)
 	sinceCompacted int
 
 	mu       sync.Mutex
@@ -206,6 +207,52 @@ func NewStreamSource(ctx context.Context, dir, format string, o StreamSourceOpti
 		return nil, err
 	}
 	return s, nil
+}
+
+// SetMetadataDir gives the source its metadata directory after
+// construction, for engines that create sources before they know the
+// query's checkpoint (<checkpoint>/sources/<i>). It must be called before
+// any offset or read call. It loads the seen-files log found there (a
+// restart); with an inferred schema, it stores the schema on the first run
+// and on a restart checks that the files still infer to the stored one
+// (otherwise the error says to give the schema explicitly). Setting the
+// directory the source already uses does nothing.
+func (s *StreamSource) SetMetadataDir(dir string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if dir == "" {
+		return errors.New("file: stream source: SetMetadataDir: empty directory")
+	}
+	if s.log != nil {
+		if filepath.Clean(s.log.dir) == filepath.Clean(dir) {
+			return nil
+		}
+		return fmt.Errorf("file: stream source: metadata directory already set to %s", s.log.dir)
+	}
+	if len(s.files) > 0 {
+		return errors.New("file: stream source: SetMetadataDir after files were admitted; call it before the query starts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("file: stream source: metadataDir: %w", err)
+	}
+	s.log = &metaLog{dir: dir, kind: seenLogKind}
+	if err := s.load(); err != nil {
+		s.log, s.files, s.seen, s.newest = nil, nil, map[string]bool{}, 0
+		return err
+	}
+	if !s.inferred {
+		return nil
+	}
+	stored, err := s.storedSchema()
+	switch {
+	case err != nil:
+		return err
+	case stored == nil:
+		return s.storeSchema(s.schema)
+	case !stored.Equal(s.schema):
+		return fmt.Errorf("file: stream source %s: the files now infer schema %s, but the query started with %s; give the schema explicitly", s.dir, s.schema, stored)
+	}
+	return nil
 }
 
 func (s *StreamSource) parseOptions(o options) error {
@@ -293,18 +340,13 @@ func (s *StreamSource) resolveSchema(ctx context.Context, given *arrow.Schema, o
 		return nil
 	}
 	if s.log != nil {
-		p, err := checkpoint.ReadFile(filepath.Join(s.log.dir, schemaName), schemaKind)
-		switch {
-		case err == nil:
-			r, err := ipc.NewReader(bytes.NewReader(p))
-			if err != nil {
-				return fmt.Errorf("file: stream source: schema stored in %s: %w", s.log.dir, err)
-			}
-			s.schema = r.Schema()
-			r.Release()
+		stored, err := s.storedSchema()
+		if err != nil {
+			return err
+		}
+		if stored != nil {
+			s.schema, s.inferred = stored, true
 			return nil
-		case !errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("file: stream source: %w", err)
 		}
 	}
 	infer, err := o.boolean("inferSchema", false)
@@ -331,16 +373,38 @@ func (s *StreamSource) resolveSchema(ctx context.Context, given *arrow.Schema, o
 	if err != nil {
 		return err
 	}
-	s.schema = schema
+	s.schema, s.inferred = schema, true
 	if s.log != nil {
-		var buf bytes.Buffer
-		w := ipc.NewWriter(&buf, ipc.WithSchema(schema))
-		if err := w.Close(); err != nil {
-			return fmt.Errorf("file: stream source: encode schema: %w", err)
-		}
-		if err := checkpoint.WriteFile(s.log.dir, schemaName, schemaKind, buf.Bytes()); err != nil {
-			return fmt.Errorf("file: stream source: store inferred schema: %w", err)
-		}
+		return s.storeSchema(schema)
+	}
+	return nil
+}
+
+// storedSchema returns the schema stored in the metadata directory, or nil.
+func (s *StreamSource) storedSchema() (*arrow.Schema, error) {
+	p, err := checkpoint.ReadFile(filepath.Join(s.log.dir, schemaName), schemaKind)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("file: stream source: %w", err)
+	}
+	r, err := ipc.NewReader(bytes.NewReader(p))
+	if err != nil {
+		return nil, fmt.Errorf("file: stream source: schema stored in %s: %w", s.log.dir, err)
+	}
+	defer r.Release()
+	return r.Schema(), nil
+}
+
+func (s *StreamSource) storeSchema(schema *arrow.Schema) error {
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(schema))
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("file: stream source: encode schema: %w", err)
+	}
+	if err := checkpoint.WriteFile(s.log.dir, schemaName, schemaKind, buf.Bytes()); err != nil {
+		return fmt.Errorf("file: stream source: store inferred schema: %w", err)
 	}
 	return nil
 }

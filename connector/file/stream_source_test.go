@@ -462,3 +462,44 @@ func TestStreamSourcePartitionColumns(t *testing.T) {
 		t.Fatalf("rows = %s", got)
 	}
 }
+
+func TestStreamSourceSetMetadataDir(t *testing.T) {
+	dir, meta := t.TempDir(), t.TempDir()
+	putFile(t, dir, "a.json", `{"id":1}`+"\n", base)
+	s1 := newStream(t, dir, StreamSourceOptions{Options: map[string]string{"inferSchema": "true"}})
+	if err := s1.SetMetadataDir(meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.SetMetadataDir(meta); err != nil {
+		t.Fatalf("same directory again: %v", err)
+	}
+	if err := s1.SetMetadataDir(t.TempDir()); err == nil {
+		t.Fatal("another directory accepted")
+	}
+	if n := latest(t, s1); n != 1 {
+		t.Fatal(n)
+	}
+	putFile(t, dir, "b.json", `{"id":2}`+"\n", base.Add(-time.Hour)) // older, but admitted later
+	s2 := newStream(t, dir, StreamSourceOptions{Options: map[string]string{"inferSchema": "true"}})
+	if err := s2.SetMetadataDir(meta); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRead(t, s2, 0, 1); got != "1" {
+		t.Fatalf("rows = %s", got)
+	}
+	if n := latest(t, s2); n != 2 {
+		t.Fatal(n)
+	}
+	// the files now infer another schema than the stored one
+	putFile(t, dir, "c.json", `{"id":3,"extra":"x"}`+"\n", base)
+	s3 := newStream(t, dir, StreamSourceOptions{Options: map[string]string{"inferSchema": "true"}})
+	if err := s3.SetMetadataDir(meta); err == nil || !strings.Contains(err.Error(), "give the schema explicitly") {
+		t.Fatalf("changed schema: %v", err)
+	}
+	// after admitting files it is too late
+	s4 := newStream(t, dir, StreamSourceOptions{})
+	latest(t, s4)
+	if err := s4.SetMetadataDir(t.TempDir()); err == nil {
+		t.Fatal("SetMetadataDir after admission accepted")
+	}
+}
