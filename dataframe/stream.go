@@ -137,7 +137,8 @@ func (df *DataFrame) WriteStream() *DataStreamWriter {
 }
 
 // Format sets the sink: "memory" (an in-memory table named after the
-// query, read with Session.Table), "console" (options numRows, default
+// query, read with Session.Table; in complete mode it holds the latest
+// result, otherwise every batch's rows), "console" (options numRows, default
 // 20, and truncate, default true). ForeachBatch and Sink set other sinks.
 func (w *DataStreamWriter) Format(f string) *DataStreamWriter { w.format = f; return w }
 
@@ -261,6 +262,7 @@ func (w *DataStreamWriter) makeSink(opts map[string]string) (streaming.Sink, fun
 			return nil, nil, errors.New("dataframe.WriteStream: the memory sink needs QueryName: the table is named after the query")
 		}
 		sink := streaming.NewMemorySink()
+		sink.Complete = strings.EqualFold(w.mode, "complete")
 		table, err := plan.NewScan(&memoryTable{sink: sink, schema: schema, name: w.name}, nil, nil)
 		if err != nil {
 			return nil, nil, err

@@ -149,7 +149,7 @@ func TestWriteStreamErrors(t *testing.T) {
 		{rate.WriteStream().Format("kafka"), `unsupported format "kafka"`},
 		{rate.WriteStream().Format("console").Option("bogus", "1"), `unknown option "bogus"`},
 		{rate.WriteStream().Format("console").OutputMode("complete"), "complete output mode needs an aggregation"},
-		{rate.GroupBy(Col("value")).Count().WriteStream().Format("console"), "aggregations on a streaming DataFrame are not supported yet"},
+		{rate.GroupBy(Col("value")).Count().WriteStream().Format("console"), "append output mode with an aggregation needs a watermark"},
 		{CreateDataFrame(s, []struct{ A int }{{1}}).WriteStream().Format("console"), "use Write for batch DataFrames"},
 	} {
 		if _, err := tc.w.Start(ctx); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -161,5 +161,44 @@ func TestWriteStreamErrors(t *testing.T) {
 	}
 	if err := s.ReadStream().Format("rate").Option("rowsPerSecond", "-1").Load().Err(); err == nil {
 		t.Error("a negative rate was accepted")
+	}
+}
+
+// TestStreamingGroupByCount is the streaming aggregation through the
+// DataFrame API: rate → GroupBy(value % 3).Count() → memory, complete mode.
+func TestStreamingGroupByCount(t *testing.T) {
+	s, m := streamSession(t)
+	ctx := streamCtx(t)
+	counts := s.ReadStream().Format("rate").Option("rowsPerSecond", "10").Load().
+		GroupBy(Col("value").Mod(3).As("bucket")).Count()
+	q, err := counts.WriteStream().Format("memory").QueryName("buckets").OutputMode("complete").Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.DropTempView("buckets")
+	for range 3 {
+		m.Advance(time.Second)
+		if err := q.ProcessAllAvailable(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.Stop(ctx)
+	// In complete mode the memory table holds the latest result: the 30
+	// values 0..29, 10 per bucket.
+	p := q.LastProgress()
+	if p == nil || p.BatchID != 2 {
+		t.Fatalf("last progress = %+v", p)
+	}
+	rows, err := s.Table("buckets").Collect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("table has %d rows, want the 3 buckets: %v", len(rows), rows)
+	}
+	for _, r := range rows {
+		if r[1] != int64(10) {
+			t.Errorf("last batch: bucket %v counted %v, want 10", r[0], r[1])
+		}
 	}
 }

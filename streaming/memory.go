@@ -121,8 +121,12 @@ type Sink = connector.BatchSink[[]arrow.RecordBatch]
 
 // MemorySink keeps every batch's rows in memory (Spark's memory sink), for
 // tests and interactive queries. A repeated batch id replaces that batch's
-// rows, so the sink stays exactly once.
+// rows, so the sink stays exactly once. With Complete set (for complete
+// output mode) each batch replaces everything: the sink holds the latest
+// complete result.
 type MemorySink struct {
+	Complete bool
+
 	mu      sync.Mutex
 	batches map[int64][]arrow.RecordBatch
 	order   []int64
@@ -140,6 +144,13 @@ func (s *MemorySink) AddBatch(_ context.Context, id int64, bs []arrow.RecordBatc
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.Complete {
+		for _, old := range s.batches {
+			releaseAll(old)
+		}
+		clear(s.batches)
+		s.order = s.order[:0]
+	}
 	if old, ok := s.batches[id]; ok {
 		releaseAll(old)
 	} else {

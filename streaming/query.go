@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -156,6 +157,7 @@ var ErrUnsupported = errors.New("streaming: unsupported operation on a streaming
 // change.
 func checkSupported(p plan.Node, mode OutputMode) error {
 	var bad error
+	hasAgg := false
 	var walk func(n plan.Node)
 	walk = func(n plan.Node) {
 		if bad != nil || !IsStreaming(n) {
@@ -163,11 +165,11 @@ func checkSupported(p plan.Node, mode OutputMode) error {
 		}
 		switch x := n.(type) {
 		case *plan.Aggregate:
-			bad = fmt.Errorf("%w: aggregations on a streaming DataFrame are not supported yet (stateful streaming operators are being built); aggregate each batch with a foreachBatch sink meanwhile", ErrUnsupported)
+			hasAgg = true // newStreamingAgg checks the rest
 		case *plan.Deduplicate:
 			bad = fmt.Errorf("%w: Distinct/DropDuplicates on a streaming DataFrame are not supported yet (they need streaming state)", ErrUnsupported)
 		case *plan.Sort:
-			bad = fmt.Errorf("%w: sorting a streaming DataFrame needs an aggregation and complete output mode (as in Spark); sort inside a foreachBatch sink instead", ErrUnsupported)
+			bad = fmt.Errorf("%w: sorting a streaming DataFrame is not supported yet; sort inside a foreachBatch sink instead", ErrUnsupported)
 		case *plan.Limit:
 			bad = fmt.Errorf("%w: Limit on a streaming DataFrame is not supported; limit inside a foreachBatch sink instead", ErrUnsupported)
 		case *plan.Join:
@@ -189,7 +191,7 @@ func checkSupported(p plan.Node, mode OutputMode) error {
 	if bad != nil {
 		return bad
 	}
-	if mode == Complete {
+	if mode == Complete && !hasAgg {
 		return fmt.Errorf("%w: complete output mode needs an aggregation (it rewrites the whole result every batch); use append or update", ErrUnsupported)
 	}
 	return nil
@@ -203,6 +205,7 @@ type Query struct {
 	plan            plan.Node // optimized, with streaming leaves
 	sources         []*SourceNode
 	sink            Sink
+	agg             *streamingAgg // the stateful aggregation, or nil
 	dir             *checkpoint.Dir
 	tempDir         string // removed at stop when the checkpoint is temporary
 
@@ -291,7 +294,11 @@ func Start(ctx context.Context, ec *engine.Context, p plan.Node, sink Sink, opts
 	if err != nil {
 		return nil, fmt.Errorf("streaming.Start: %w", err)
 	}
-	q := &Query{cfg: cfg, ec: ec, plan: opt, sources: sourcesOf(opt), sink: sink, name: cfg.name, runID: newID(),
+	agg, err := newStreamingAgg(opt, cfg.mode, "")
+	if err != nil {
+		return nil, err
+	}
+	q := &Query{cfg: cfg, ec: ec, plan: opt, sources: sourcesOf(opt), sink: sink, agg: agg, name: cfg.name, runID: newID(),
 		done: make(chan struct{}), wake: make(chan struct{}, 1), committed: map[*SourceNode]connector.Offsets{}}
 	if err := q.open(ctx); err != nil {
 		if q.tempDir != "" {
@@ -329,6 +336,9 @@ func (q *Query) open(ctx context.Context) error {
 		return err
 	}
 	q.dir = d
+	if q.agg != nil {
+		q.agg.dir = filepath.Join(dir, "state", "agg-0")
+	}
 	var meta queryMetadata
 	_, payload, err := d.Latest("metadata", "meta")
 	switch {
@@ -515,6 +525,9 @@ func (q *Query) run(ctx context.Context) {
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = nil // stopped
 	}
+	if q.agg != nil {
+		q.agg.close()
+	}
 	if cerr := q.sink.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("streaming: closing the sink: %w", cerr)
 	}
@@ -634,6 +647,11 @@ func (q *Query) recover(ctx context.Context) (int64, *offsetEntry, error) {
 			q.committed[s] = start
 			q.mu.Unlock()
 		}
+		if q.agg != nil {
+			if err := q.agg.load(-1, q.cfg.alloc); err != nil {
+				return 0, nil, err
+			}
+		}
 		return 0, nil, nil
 	}
 	last := offs[len(offs)-1]
@@ -662,6 +680,15 @@ func (q *Query) recover(ctx context.Context) (int64, *offsetEntry, error) {
 		}
 	}
 	q.mu.Unlock()
+	if q.agg != nil {
+		stateOf := last
+		if !committed {
+			stateOf = last - 1
+		}
+		if err := q.agg.load(stateOf, q.cfg.alloc); err != nil {
+			return 0, nil, err
+		}
+	}
 	if committed {
 		return last + 1, nil, nil
 	}
@@ -774,15 +801,29 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 		}
 		prog.Sources = append(prog.Sources, sp)
 	}
-	bound, err := bindBatch(q.plan, ranges)
-	if err != nil {
-		return nil, fmt.Errorf("batch %d: %w", e.BatchID, err)
-	}
 	xc, err := exec.NewContext(q.ec, q.cfg.alloc, clk.Now(), q.cfg.exec)
 	if err != nil {
 		return nil, err
 	}
 	defer xc.Close()
+	var replace map[plan.Node]plan.Node
+	if q.agg != nil {
+		input, err := bindBatch(q.agg.node.Child, ranges, nil)
+		if err != nil {
+			return nil, fmt.Errorf("batch %d: %w", e.BatchID, err)
+		}
+		rel, rows, updated, err := q.agg.run(ctx, xc, input, e.BatchID)
+		if err != nil {
+			return nil, fmt.Errorf("batch %d: streaming aggregation: %w", e.BatchID, err)
+		}
+		defer releaseAll(rows)
+		replace = map[plan.Node]plan.Node{q.agg.node: rel}
+		prog.StateOperators = append(prog.StateOperators, metrics.StateOperatorInfo{OperatorName: "aggregate", NumRowsTotal: q.agg.stateRows, NumRowsUpdated: updated})
+	}
+	bound, err := bindBatch(q.plan, ranges, replace)
+	if err != nil {
+		return nil, fmt.Errorf("batch %d: %w", e.BatchID, err)
+	}
 	op, err := exec.Plan(xc, bound)
 	if err != nil {
 		return nil, fmt.Errorf("batch %d: %w", e.BatchID, err)

@@ -295,7 +295,7 @@ func TestUnsupportedOperationsAreRejected(t *testing.T) {
 		opts []streaming.Option
 		want string
 	}{
-		{agg, nil, "aggregations on a streaming DataFrame are not supported yet"},
+		{agg, nil, "append output mode with an aggregation needs a watermark"},
 		{lim, nil, "Limit on a streaming DataFrame is not supported"},
 		{scan, []streaming.Option{streaming.WithOutputMode(streaming.Complete)}, "complete output mode needs an aggregation"},
 	} {
@@ -350,5 +350,151 @@ func TestQueryEventsAndManager(t *testing.T) {
 	}
 	if want := []string{"started", "progress", "terminated"}; !slices.Equal(got, want) {
 		t.Errorf("events = %v, want %v", got, want)
+	}
+}
+
+// totals is SELECT user, count(*) AS n, sum(amount) AS total, avg(amount)
+// AS mean, max(amount) AS top FROM stream GROUP BY user.
+func totals(t *testing.T, src streaming.Source) plan.Node {
+	t.Helper()
+	scan, err := plan.NewScan(streaming.NewSourceNode(src), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg, err := plan.NewAggregate(scan, []expr.Expr{expr.Col("user")}, []expr.Expr{
+		expr.As(expr.Count(nil), "n"), expr.As(expr.Sum(expr.Col("amount")), "total"),
+		expr.As(expr.Avg(expr.Col("amount")), "mean"), expr.As(expr.Max(expr.Col("amount")), "top"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return agg
+}
+
+// aggRows renders each batch's rows as "user:n/total/mean/top", sorted.
+func aggRows(bs []arrow.RecordBatch) []string {
+	var out []string
+	for _, b := range bs {
+		u := b.Column(0).(*array.String)
+		n := b.Column(1).(*array.Int64)
+		tot := b.Column(2).(*array.Int64)
+		mean := b.Column(3).(*array.Float64)
+		top := b.Column(4).(*array.Int64)
+		for i := range int(b.NumRows()) {
+			out = append(out, u.Value(i)+":"+itoa(n.Value(i))+"/"+itoa(tot.Value(i))+"/"+strconv.FormatFloat(mean.Value(i), 'g', -1, 64)+"/"+itoa(top.Value(i)))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestStreamingAggregationCompleteUpdateAndRestart(t *testing.T) {
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	ec := newEngine(t, nil)
+	in := streaming.NewMemoryStream(eventSchema, "events")
+	defer in.Close()
+	add := func(users []string, amounts []int64) {
+		b := events(t, alloc, users, amounts)
+		defer b.Release()
+		if _, err := in.AddBatches(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got [][]string
+	sink := streaming.FuncSink(func(_ context.Context, _ int64, bs []arrow.RecordBatch) error {
+		got = append(got, aggRows(bs))
+		return nil
+	})
+	dir := t.TempDir()
+	start := func(mode streaming.OutputMode) *streaming.Query {
+		q, err := streaming.Start(testCtx(t), ec, totals(t, in), sink, streaming.WithOutputMode(mode),
+			streaming.CheckpointLocation(dir), streaming.WithAllocator(alloc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	q := start(streaming.Complete)
+	add([]string{"ann", "bob", "ann"}, []int64{10, 5, 30})
+	if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	add([]string{"bob", "cid"}, []int64{7, 1})
+	if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	q.Stop(testCtx(t))
+	want := [][]string{
+		{"ann:2/40/20/30", "bob:1/5/5/5"},
+		{"ann:2/40/20/30", "bob:2/12/6/7", "cid:1/1/1/1"},
+	}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("complete mode batches = %v, want %v", got, want)
+	}
+	if p := q.LastProgress(); p == nil || len(p.StateOperators) != 1 || p.StateOperators[0].NumRowsTotal != 3 || p.StateOperators[0].NumRowsUpdated != 2 {
+		t.Errorf("state progress = %+v", p)
+	}
+
+	// A restart in update mode from the same checkpoint: the state of the
+	// groups is back, and only the groups a batch touches are written.
+	got = nil
+	q = start(streaming.Update)
+	add([]string{"ann"}, []int64{2})
+	if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	q.Stop(testCtx(t))
+	if want := [][]string{{"ann:3/42/14/30"}}; !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("after the restart, update mode batches = %v, want %v", got, want)
+	}
+}
+
+// TestStreamingAggregationRerunDoesNotCountTwice fails a batch after its
+// state was written but before it committed; the restart re-runs it from
+// the previous batch's state.
+func TestStreamingAggregationRerunDoesNotCountTwice(t *testing.T) {
+	ec := newEngine(t, nil)
+	in := streaming.NewMemoryStream(eventSchema, "events")
+	defer in.Close()
+	add := func(users []string, amounts []int64) {
+		b := events(t, memory.DefaultAllocator, users, amounts)
+		defer b.Release()
+		in.AddBatches(b)
+	}
+	dir := t.TempDir()
+	var got [][]string
+	failBatch := int64(1)
+	sink := streaming.FuncSink(func(_ context.Context, id int64, bs []arrow.RecordBatch) error {
+		if id == failBatch {
+			failBatch = -1
+			return errors.New("sink down")
+		}
+		got = append(got, aggRows(bs))
+		return nil
+	})
+	run := func() *streaming.Query {
+		q, err := streaming.Start(testCtx(t), ec, totals(t, in), sink, streaming.WithOutputMode(streaming.Complete), streaming.CheckpointLocation(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	q := run()
+	add([]string{"ann"}, []int64{1})
+	if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	add([]string{"ann"}, []int64{2})
+	if err := q.AwaitTermination(testCtx(t)); err == nil || !strings.Contains(err.Error(), "sink down") {
+		t.Fatalf("first run ended with %v", err)
+	}
+	q = run()
+	if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	q.Stop(testCtx(t))
+	if want := [][]string{{"ann:1/1/1/1"}, {"ann:2/3/1.5/2"}}; !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("batches = %v, want %v (batch 1 counted once)", got, want)
 	}
 }

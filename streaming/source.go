@@ -137,8 +137,12 @@ func releaseAll(bs []arrow.RecordBatch) {
 }
 
 // bindBatch returns p with every streaming source replaced by a scan of
-// the batch's ranges for that source.
-func bindBatch(p plan.Node, ranges map[*SourceNode][]connector.OffsetRange) (plan.Node, error) {
+// the batch's ranges for that source, and the nodes of replace by their
+// replacements.
+func bindBatch(p plan.Node, ranges map[*SourceNode][]connector.OffsetRange, replace map[plan.Node]plan.Node) (plan.Node, error) {
+	if r, ok := replace[p]; ok {
+		return r, nil
+	}
 	if s, ok := p.(*plan.Scan); ok {
 		if n, ok := s.Source.(*SourceNode); ok {
 			return plan.NewScan(&rangeSource{src: n.Src, ranges: ranges[n]}, s.Columns, s.Filters)
@@ -152,7 +156,7 @@ func bindBatch(p plan.Node, ranges map[*SourceNode][]connector.OffsetRange) (pla
 	bound := make([]plan.Node, len(children))
 	changed := false
 	for i, c := range children {
-		b, err := bindBatch(c, ranges)
+		b, err := bindBatch(c, ranges, replace)
 		if err != nil {
 			return nil, err
 		}

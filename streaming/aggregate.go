@@ -1,0 +1,325 @@
+package streaming
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/spate-io/spate/checkpoint"
+	"github.com/spate-io/spate/exec"
+	"github.com/spate-io/spate/expr"
+	"github.com/spate-io/spate/plan"
+)
+
+// stateFilesKept is how many batches' aggregation state files are kept.
+const stateFilesKept = 10
+
+// streamingAgg runs an aggregation over a stream incrementally. Its state
+// is the partial aggregates of every group seen so far (count, sum, min,
+// max; avg as sum and count), an Arrow table versioned by batch id: batch
+// N aggregates its own rows into partials, merges them with state N-1
+// into state N (written to the checkpoint before the batch commits), and
+// outputs the final values of every group (complete mode) or of the
+// groups the batch touched (update mode).
+type streamingAgg struct {
+	node       *plan.Aggregate
+	dir        string // the state files: <checkpoint>/state/agg-<i>/<batch id>
+	groupNames []string
+	partial    []expr.Expr // the batch's partial aggregates, named
+	merge      []expr.Expr // partials of the union of state and batch
+	final      []expr.Expr // the aggregation's output, from the partials
+	mode       OutputMode
+	// partialGroups are the grouping expressions named as the
+	// aggregation's output names them.
+	partialGroups []expr.Expr
+
+	state       []arrow.RecordBatch // retained
+	stateSchema *arrow.Schema
+	stateRows   int64
+}
+
+// findAggregate returns the plan's streaming aggregation, or nil. It
+// rejects what the incremental aggregation cannot do.
+func newStreamingAgg(p plan.Node, mode OutputMode, dir string) (*streamingAgg, error) {
+	var aggs []*plan.Aggregate
+	var walk func(n plan.Node)
+	walk = func(n plan.Node) {
+		if a, ok := n.(*plan.Aggregate); ok && IsStreaming(a.Child) {
+			aggs = append(aggs, a)
+		}
+		for _, c := range n.Children() {
+			walk(c)
+		}
+	}
+	walk(p)
+	switch {
+	case len(aggs) == 0:
+		return nil, nil
+	case len(aggs) > 1:
+		return nil, fmt.Errorf("%w: more than one aggregation over a stream (chained or in several branches) is not supported", ErrUnsupported)
+	case mode == Append:
+		return nil, fmt.Errorf("%w: append output mode with an aggregation needs a watermark to know when a group is final, and watermarks are not supported yet; use update or complete output mode", ErrUnsupported)
+	}
+	a := aggs[0]
+	sa := &streamingAgg{node: a, dir: dir, mode: mode}
+	schema := a.Schema()
+	var groupCols []expr.Expr
+	var partialGroups []expr.Expr
+	for j, g := range a.Groups {
+		name := schema.Field(j).Name
+		sa.groupNames = append(sa.groupNames, name)
+		partialGroups = append(partialGroups, expr.As(g, name))
+		groupCols = append(groupCols, expr.Col(name))
+	}
+	sa.final = append(sa.final, groupCols...)
+	for i, e := range a.Aggs {
+		name := schema.Field(len(a.Groups) + i).Name
+		inner := e
+		if al, ok := e.(*expr.Alias); ok {
+			inner = al.Child
+		}
+		ag, ok := inner.(*expr.AggExpr)
+		if !ok {
+			return nil, fmt.Errorf("%w: the streaming aggregation output %s is an expression over aggregates; compute it in a Select after the aggregation", ErrUnsupported, e)
+		}
+		p := func(k string) string { return fmt.Sprintf("__%s_%d", k, i) }
+		switch ag.Func {
+		case expr.AggCount:
+			sa.partial = append(sa.partial, expr.As(expr.Count(ag.Arg), p("count")))
+			sa.merge = append(sa.merge, expr.As(expr.Sum(expr.Col(p("count"))), p("count")))
+			sa.final = append(sa.final, expr.As(expr.Col(p("count")), name))
+		case expr.AggSum, expr.AggMin, expr.AggMax:
+			sa.partial = append(sa.partial, expr.As(expr.NewAgg(ag.Func, ag.Arg), p(ag.Func)))
+			mergeFn := ag.Func
+			sa.merge = append(sa.merge, expr.As(expr.NewAgg(mergeFn, expr.Col(p(ag.Func))), p(ag.Func)))
+			sa.final = append(sa.final, expr.As(expr.Col(p(ag.Func)), name))
+		case expr.AggAvg:
+			sa.partial = append(sa.partial, expr.As(expr.Sum(ag.Arg), p("sum")), expr.As(expr.Count(ag.Arg), p("n")))
+			sa.merge = append(sa.merge, expr.As(expr.Sum(expr.Col(p("sum"))), p("sum")), expr.As(expr.Sum(expr.Col(p("n"))), p("n")))
+			sa.final = append(sa.final, expr.As(expr.Div(expr.Col(p("sum")), expr.Col(p("n"))), name))
+		default:
+			return nil, fmt.Errorf("%w: %s in a streaming aggregation is not supported yet; count, sum, min, max and avg are", ErrUnsupported, ag.Func)
+		}
+	}
+	// Check the rewrite against the schemas now, not at the first batch.
+	partial, err := plan.NewAggregate(a.Child, partialGroups, sa.partial)
+	if err != nil {
+		return nil, fmt.Errorf("streaming aggregation: %w", err)
+	}
+	merged, err := plan.NewAggregate(partial, groupCols, sa.merge)
+	if err != nil {
+		return nil, fmt.Errorf("streaming aggregation: %w", err)
+	}
+	if _, err := plan.NewProject(merged, sa.final); err != nil {
+		return nil, fmt.Errorf("streaming aggregation: %w", err)
+	}
+	sa.partialGroups = partialGroups
+	sa.stateSchema = merged.Schema()
+	return sa, nil
+}
+
+// run computes batch id's output rows of the aggregation from its bound
+// input and the state, and makes the new state current (written to the
+// checkpoint). It returns the output as a relation, its rows (to release
+// once the batch's plan ran), and the number of groups the batch updated.
+func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.Node, id int64) (plan.Node, []arrow.RecordBatch, int64, error) {
+	collect := func(p plan.Node, what string) ([]arrow.RecordBatch, error) {
+		op, err := exec.Plan(xc, p)
+		if err != nil {
+			return nil, err
+		}
+		return xc.Collect(ctx, op, what)
+	}
+	partialPlan, err := plan.NewAggregate(input, sa.partialGroups, sa.partial)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	partial, err := collect(partialPlan, "streaming aggregation: partial")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer releaseAll(partial)
+	var updated int64
+	for _, b := range partial {
+		updated += b.NumRows()
+	}
+	partialRel, err := relation(partialPlan.Schema(), partial)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	in := plan.Node(partialRel)
+	if len(sa.state) > 0 {
+		stateRel, err := relation(sa.stateSchema, sa.state)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		if in, err = plan.NewUnion(stateRel, partialRel); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	groupCols := make([]expr.Expr, len(sa.groupNames))
+	for j, n := range sa.groupNames {
+		groupCols[j] = expr.Col(n)
+	}
+	mergePlan, err := plan.NewAggregate(in, groupCols, sa.merge)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	next, err := collect(mergePlan, "streaming aggregation: merge with state")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if err := sa.write(id, mergePlan.Schema(), next); err != nil {
+		releaseAll(next)
+		return nil, nil, 0, err
+	}
+	releaseAll(sa.state)
+	sa.state, sa.stateSchema = next, mergePlan.Schema()
+	sa.stateRows = 0
+	for _, b := range next {
+		sa.stateRows += b.NumRows()
+	}
+	out, err := relation(sa.stateSchema, sa.state)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var base plan.Node = out
+	if sa.mode == Update && len(sa.groupNames) > 0 {
+		// Only the groups the batch touched: a semi join with its keys,
+		// renamed so the sides do not clash.
+		keys := make([]expr.Expr, len(sa.groupNames))
+		var cond expr.Expr
+		for j, n := range sa.groupNames {
+			k := "__key_" + strconv.Itoa(j)
+			keys[j] = expr.As(expr.Col(n), k)
+			eq := expr.Eq(expr.Col(n), expr.Col(k))
+			if cond == nil {
+				cond = eq
+			} else {
+				cond = expr.And(cond, eq)
+			}
+		}
+		touched, err := plan.NewProject(partialRel, keys)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		if base, err = plan.NewJoin(out, touched, plan.LeftSemiJoin, cond); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	final, err := plan.NewProject(base, sa.final)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	rows, err := collect(final, "streaming aggregation: output")
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	rel, err := relation(final.Schema(), rows)
+	if err != nil {
+		releaseAll(rows)
+		return nil, nil, 0, err
+	}
+	return rel, rows, updated, nil
+}
+
+// relation makes a one-partition local relation of batches. A
+// LocalRelation does not own its batches: the caller's references keep
+// them alive while a plan over it runs.
+func relation(s *arrow.Schema, bs []arrow.RecordBatch) (*plan.LocalRelation, error) {
+	return plan.NewLocalRelation(s, [][]arrow.RecordBatch{bs})
+}
+
+// write stores the state of batch id (Arrow IPC in a checkpoint file) and
+// removes old state files.
+func (sa *streamingAgg) write(id int64, s *arrow.Schema, bs []arrow.RecordBatch) error {
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(s))
+	for _, b := range bs {
+		if err := w.Write(b); err != nil {
+			return fmt.Errorf("encoding the aggregation state: %w", err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("encoding the aggregation state: %w", err)
+	}
+	if err := os.MkdirAll(sa.dir, 0o755); err != nil {
+		return err
+	}
+	if err := checkpoint.WriteFile(sa.dir, stateName(id), "aggstate", buf.Bytes()); err != nil {
+		return fmt.Errorf("writing the aggregation state: %w", err)
+	}
+	if old := id - stateFilesKept; old >= 0 {
+		os.Remove(filepath.Join(sa.dir, stateName(old)))
+	}
+	return nil
+}
+
+func stateName(id int64) string { return fmt.Sprintf("%020d", id) }
+
+// load makes the state of batch id current (id < 0: empty).
+func (sa *streamingAgg) load(id int64, alloc memory.Allocator) error {
+	releaseAll(sa.state)
+	sa.state, sa.stateRows = nil, 0
+	if id < 0 {
+		return nil
+	}
+	path := filepath.Join(sa.dir, stateName(id))
+	b, err := checkpoint.ReadFile(path, "aggstate")
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("the aggregation state of committed batch %d is missing (%s); the checkpoint is damaged", id, path)
+	}
+	if err != nil {
+		return err
+	}
+	r, err := ipc.NewReader(bytes.NewReader(b), ipc.WithAllocator(alloc))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer r.Release()
+	if !sameColumns(r.Schema(), sa.stateSchema) {
+		return fmt.Errorf("%s holds an aggregation state of schema %s, the query's is %s: the query changed; use a new checkpoint location", path, r.Schema(), sa.stateSchema)
+	}
+	sa.stateSchema = r.Schema()
+	for r.Next() {
+		rec := r.RecordBatch()
+		rec.Retain()
+		sa.state = append(sa.state, rec)
+		sa.stateRows += rec.NumRows()
+	}
+	if err := r.Err(); err != nil {
+		releaseAll(sa.state)
+		sa.state = nil
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// close releases the state.
+func (sa *streamingAgg) close() {
+	releaseAll(sa.state)
+	sa.state = nil
+}
+
+// sameColumns reports whether two schemas have the same column names and
+// types (nullability may differ).
+func sameColumns(a, b *arrow.Schema) bool {
+	if a.NumFields() != b.NumFields() {
+		return false
+	}
+	for i, f := range a.Fields() {
+		g := b.Field(i)
+		if f.Name != g.Name || !arrow.TypeEqual(f.Type, g.Type) {
+			return false
+		}
+	}
+	return true
+}
