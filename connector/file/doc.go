@@ -7,7 +7,8 @@
 //
 // [ListFiles] expands a path into data files (recursively, skipping names
 // that start with "_" or ".", such as _SUCCESS and _temporary, but not
-// hive partition directories col=value). [InferSchema] derives a schema
+// hive partition directories col=value; in the output directory of a
+// streaming sink, only committed files). [InferSchema] derives a schema
 // from sampled records, and [ReadFile] reads one file into batches of at
 // most [ReadOptions.BatchRows] rows, which the emit callback owns and
 // releases. [ReadOptions.Range] with [Splits] lets several tasks share one
@@ -108,6 +109,78 @@
 //	compression        none, snappy, gzip, zstd, lz4, brotli ("codec" alias)     zstd
 //	compressionLevel   codec level (0: the codec's default)                      0
 //	rowGroupRows       most rows per row group (a group also closes at 128 MiB)  1048576
+//
+// # Streaming source
+//
+// [NewStreamSource] watches a directory for new files of one format
+// (Structured Streaming's file source). It is a connector.Source of Arrow
+// batches with one partition, [StreamPartition] ("files-0"), whose offset n
+// is the n-th admitted file: LatestOffsets lists the directory, admits the
+// files not seen before into the seen-files log — ordered by modification
+// time, then path (newest first with latestFirst) — writes the log
+// atomically (package checkpoint) and only then returns the new count.
+// Read(range [from, until)) reads the files at log positions from..until-1
+// in log order, so a batch re-run after a restart reads exactly the same
+// files, whatever arrived or was archived meanwhile. For parallelism,
+// engines cut a range with connector.SplitRanges: the pieces read disjoint
+// files. The log lives in the metadata directory the engine gives the
+// source (inside the query checkpoint, <checkpoint>/sources/<i>/, through
+// [StreamSourceOptions].MetadataDir, option metadataDir, or
+// [StreamSource.SetMetadataDir] before the query starts): one file per
+// admission ("<first offset>"), compacted every 10 admissions into
+// "<count>.compact". Without a metadata directory the log is kept in
+// memory (a restarted query cannot replay). Files must appear atomically
+// (written elsewhere and renamed into the directory): a file is admitted
+// once, with the size it has when listed.
+//
+// Source options (with the format's read options in the same map, passed
+// through to [ReadFile]; malformed records follow the mode option and are
+// counted in [StreamSource.Stats]):
+//
+//	name                meaning                                                           default
+//	maxFilesPerTrigger  most files per batch (StreamSource.Limits); also caps admission:  none
+//	                    at most this many files are admitted but not yet read
+//	latestFirst         admit the newest files first                                      false
+//	maxFileAge          ignore files older than this, measured from the newest file       7d
+//	                    admitted so far (not the clock); not applied to the first
+//	                    listing, nor with latestFirst and maxFilesPerTrigger;
+//	                    Go durations plus d (days) and w (weeks)
+//	cleanSource         after the batch that read a file committed (Commit): off,         off
+//	                    delete, or archive (move below sourceArchiveDir, keeping the
+//	                    path relative to the source directory)
+//	sourceArchiveDir    archive directory; must be outside the source directory           (none)
+//	pathGlobFilter      admit only files whose base name matches this pattern             (all)
+//	ignoreMissingFiles  skip admitted files that disappeared instead of failing           false
+//	inferSchema         infer the schema from the files present at the start              false
+//	                    (stored in the metadata directory, so a restart keeps it);
+//	                    otherwise a schema is required, except for text
+//	metadataDir         the seen-files log directory                                      (memory)
+//
+// # Streaming sink
+//
+// [NewStreamSink] writes each micro-batch (connector.BatchSink of Arrow
+// batches) as one set of part files, part-00000-batch<id>.<ext> (under
+// col=value/ directories with PartitionBy), through a [WriteJob] whose id
+// derives from the batch id, then records the batch and its files in the
+// sink metadata log, path/_spate_metadata/<batch id>, written atomically.
+// A batch id at or below the last one in the log is skipped; a batch that
+// failed between its files and its log entry is rewritten under the same
+// names, replacing the failed attempt's files. Readers see only committed
+// batches: [CommittedFiles], and [ListFiles]/[ListFileInfos] on a directory
+// with a _spate_metadata log (so batch reads and the streaming source of
+// such a directory skip uncommitted files). Every compactInterval batches
+// the log is compacted into one file "<batch id>.compact" and the files it
+// covers are removed, so the log directory holds at most compactInterval+1
+// files; with retention, the compaction also drops batches committed longer
+// ago than the retention (their files stay on disk but are no longer
+// listed), so the compacted log stops growing with the query's age. A log
+// written by another query id is refused ([ErrOtherQuery]).
+//
+// Sink options (with the format's write options in the same map):
+//
+//	name             meaning                                                      default
+//	compactInterval  batches between compactions of the metadata log              10
+//	retention        drop log entries older than this at compaction (7d, 12h)     (keep all)
 //
 // # Memory and concurrency
 //

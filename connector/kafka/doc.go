@@ -57,6 +57,28 @@
 // timestampType, and headers with includeHeaders), and [ArrowBuilder]
 // appends the records emitted by Read to Arrow record batches of it.
 //
+// [ArrowSource] ([NewArrowSource], or [Provider.OpenArrowSource] from
+// string options) is the Structured Streaming and batch DataFrame source:
+// a Source whose Read emits Arrow batches of Schema (at most
+// [ArrowBatchRows] rows each, allocated from [Allocator]; emit owns them),
+// with the Source's offsets, limits, data-loss policy and Commit.
+//
+// [ArrowSink] ([NewArrowSink], or [Provider.OpenArrowSink]) is the
+// Structured Streaming sink: it turns each row of the batches into a record
+// and writes them with a Sink, with the Sink's delivery (exactly-once with
+// kafka.transactional=true). Columns:
+//
+//	column     type                                            meaning
+//	value      binary or string (large variants too)           required; null: a tombstone
+//	key        binary or string                                optional; null: no key
+//	topic      string                                          optional; null or "": option topic
+//	partition  integer                                         optional; needs ExplicitPartitions(true)
+//	headers    list<struct<key: string, value: binary|string>> optional
+//	timestamp  timestamp (any unit)                            optional; other types are ignored
+//
+// Other columns are ignored, so rows read from Kafka can be written back
+// as they are (with ExplicitPartitions, or after dropping partition).
+//
 // # Sink
 //
 // [Sink] implements connector.BatchSink[[]Record]. By default it uses the
