@@ -76,9 +76,32 @@
 // [DataFrame.Show] prints rows in Spark's table format, and
 // [DataFrame.PrintSchema] the schema as a tree.
 //
+// # SQL
+//
+// [Session.SQL] plans a query over the temporary views
+// ([DataFrame.CreateOrReplaceTempView]) with package sql (PostgreSQL's
+// parser; errors carry line and column); [DataFrame.SelectExpr] and
+// [DataFrame.WhereExpr] take SQL expressions. A view of a streaming
+// DataFrame makes the query's result streaming.
+//
+// # Streaming
+//
+// [Session.ReadStream] (format "rate") and [Session.StreamFrom] (any
+// streaming.Source, such as a streaming.MemoryStream) return streaming
+// DataFrames; the same operations build an incremental query, which
+// [DataFrame.WriteStream] starts (package streaming runs it: offset and
+// commit logs in the checkpoint location, exactly-once restart, triggers,
+// progress). Sinks: Format("memory") (a table named after the query,
+// read with Session.Table), Format("console"), ForeachBatch, or any
+// streaming.Sink. Stateless operations and aggregations with count, sum,
+// min, max and avg (update and complete modes) run incrementally;
+// [Session.Streams] lists the active queries. Batch actions on a
+// streaming DataFrame fail with streaming.ErrStreamingSource.
+//
 // # Not yet
 //
-// SQL text (the SQL issue), streaming queries (the Structured Streaming
-// issue) and spilling to disk (every operator keeps its partition's state
-// in memory).
+// Event-time windows and watermarks (and so append mode with
+// aggregations), streaming deduplication, stream-stream joins, and
+// spilling to disk (every operator keeps its partition's state in
+// memory).
 package dataframe
