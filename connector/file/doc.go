@@ -128,7 +128,12 @@
 // [StreamSourceOptions].MetadataDir, option metadataDir, or
 // [StreamSource.SetMetadataDir] before the query starts): one file per
 // admission ("<first offset>"), compacted every 10 admissions into
-// "<count>.compact". Without a metadata directory the log is kept in
+// "<count>.compact". A compaction also purges, from the front of the log,
+// files of committed batches ([StreamSource.Commit]) that are older than
+// maxFileAge before the newest admitted file: committed ranges are never
+// read again, and the age filter keeps those files out if they are listed
+// again, so the log holds about maxFileAge worth of files rather than the
+// query's whole history. Without a metadata directory the log is kept in
 // memory (a restarted query cannot replay). Files must appear atomically
 // (written elsewhere and renamed into the directory): a file is admitted
 // once, with the size it has when listed.

@@ -104,6 +104,9 @@ type seenDelta struct {
 }
 
 type seenCompact struct {
+	// Base is the number of entries purged before Files (committed files
+	// older than maxFileAge, which the age filter keeps out anyway).
+	Base  int64      `json:"base,omitempty"`
 	Files []seenFile `json:"files"`
 }
 
@@ -147,13 +150,15 @@ type StreamSource struct {
 	inferred       bool     // the schema was inferred (and is stored with the log)
 	sinceCompacted int
 
-	mu       sync.Mutex
-	files    []seenFile
-	seen     map[string]bool
-	newest   int64 // newest ModTime admitted
-	consumed int64 // highest offset read or committed: files before it are no longer pending
-	cleaned  int64 // files before it were cleaned (this process)
-	stats    StreamSourceStats
+	mu        sync.Mutex
+	base      int64      // log positions purged from the front of files
+	files     []seenFile // log positions base, base+1, ...
+	seen      map[string]bool
+	newest    int64 // newest ModTime admitted
+	consumed  int64 // highest offset read or committed: files before it are no longer pending
+	committed int64 // highest offset committed (Commit): never read again
+	cleaned   int64 // files before it were cleaned (this process)
+	stats     StreamSourceStats
 }
 
 var (
@@ -229,7 +234,7 @@ func (s *StreamSource) SetMetadataDir(dir string) error {
 		}
 		return fmt.Errorf("file: stream source: metadata directory already set to %s", s.log.dir)
 	}
-	if len(s.files) > 0 {
+	if s.length() > 0 {
 		return errors.New("file: stream source: SetMetadataDir after files were admitted; call it before the query starts")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -237,7 +242,7 @@ func (s *StreamSource) SetMetadataDir(dir string) error {
 	}
 	s.log = &metaLog{dir: dir, kind: seenLogKind}
 	if err := s.load(); err != nil {
-		s.log, s.files, s.seen, s.newest = nil, nil, map[string]bool{}, 0
+		s.log, s.base, s.files, s.seen, s.newest = nil, 0, nil, map[string]bool{}, 0
 		return err
 	}
 	if !s.inferred {
@@ -428,9 +433,10 @@ func (s *StreamSource) load() error {
 		if err := json.Unmarshal(compact.payload, &c); err != nil {
 			return fmt.Errorf("%w: file: seen-files log %s: compaction %d: %w", checkpoint.ErrCorrupt, s.log.dir, compact.seq, err)
 		}
-		if int64(len(c.Files)) != compact.seq {
-			return fmt.Errorf("%w: file: seen-files log %s: compaction %d holds %d files", checkpoint.ErrCorrupt, s.log.dir, compact.seq, len(c.Files))
+		if c.Base < 0 || c.Base+int64(len(c.Files)) != compact.seq {
+			return fmt.Errorf("%w: file: seen-files log %s: compaction %d holds files %d..%d", checkpoint.ErrCorrupt, s.log.dir, compact.seq, c.Base, c.Base+int64(len(c.Files)))
 		}
+		s.base = c.Base
 		s.admit(c.Files)
 	}
 	for _, d := range deltas {
@@ -438,8 +444,8 @@ func (s *StreamSource) load() error {
 		if err := json.Unmarshal(d.payload, &e); err != nil {
 			return fmt.Errorf("%w: file: seen-files log %s: entry %d: %w", checkpoint.ErrCorrupt, s.log.dir, d.seq, err)
 		}
-		if e.Start != d.seq || e.Start != int64(len(s.files)) {
-			return fmt.Errorf("%w: file: seen-files log %s: entry %d starts at file %d, want %d (missing entries)", checkpoint.ErrCorrupt, s.log.dir, d.seq, e.Start, len(s.files))
+		if e.Start != d.seq || e.Start != s.length() {
+			return fmt.Errorf("%w: file: seen-files log %s: entry %d starts at file %d, want %d (missing entries)", checkpoint.ErrCorrupt, s.log.dir, d.seq, e.Start, s.length())
 		}
 		s.admit(e.Files)
 	}
@@ -453,7 +459,15 @@ func (s *StreamSource) admit(fs []seenFile) {
 		s.seen[f.Path] = true
 		s.newest = max(s.newest, f.ModTime)
 	}
-	s.stats.FilesAdmitted = int64(len(s.files))
+	s.stats.FilesAdmitted = s.length()
+}
+
+// length is the number of files admitted: the next log position.
+func (s *StreamSource) length() int64 { return s.base + int64(len(s.files)) }
+
+// ageFilter reports whether maxFileAge applies to new files.
+func (s *StreamSource) ageFilter() bool {
+	return s.length() > 0 && !(s.latestFirst && s.maxFiles > 0)
 }
 
 // Schema returns the schema of the rows.
@@ -504,7 +518,7 @@ func (s *StreamSource) LatestOffsets(ctx context.Context) (connector.Offsets, er
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	useAge := len(s.files) > 0 && !(s.latestFirst && s.maxFiles > 0)
+	useAge := s.ageFilter()
 	var cands []seenFile
 	for _, fi := range infos {
 		rel, err := filepath.Rel(s.dir, fi.Path)
@@ -532,7 +546,7 @@ func (s *StreamSource) LatestOffsets(ctx context.Context) (connector.Offsets, er
 		return strings.Compare(a.Path, b.Path)
 	})
 	if s.maxFiles > 0 {
-		room := s.maxFiles - (int64(len(s.files)) - s.consumed)
+		room := s.maxFiles - (s.length() - s.consumed)
 		cands = cands[:max(0, min(int64(len(cands)), room))]
 	}
 	if len(cands) > 0 {
@@ -541,7 +555,7 @@ func (s *StreamSource) LatestOffsets(ctx context.Context) (connector.Offsets, er
 		}
 		s.admit(cands)
 	}
-	return connector.Offsets{StreamPartition: int64(len(s.files))}, nil
+	return connector.Offsets{StreamPartition: s.length()}, nil
 }
 
 // persist writes the files about to be admitted as one delta of the log,
@@ -550,7 +564,7 @@ func (s *StreamSource) persist(add []seenFile) error {
 	if s.log == nil {
 		return nil
 	}
-	start := int64(len(s.files))
+	start := s.length()
 	p, err := json.Marshal(seenDelta{Start: start, Files: add})
 	if err != nil {
 		return err
@@ -562,15 +576,33 @@ func (s *StreamSource) persist(add []seenFile) error {
 	if s.sinceCompacted < seenCompactInterval {
 		return nil
 	}
-	all := append(slices.Clone(s.files), add...)
-	p, err = json.Marshal(seenCompact{Files: all})
+	// Purge the front of the log: committed files (never read again) that
+	// are older than maxFileAge (the age filter keeps them out if they are
+	// listed again), so the log does not grow with the query's age.
+	k := 0
+	if s.ageFilter() {
+		newest := s.newest
+		for _, f := range add {
+			newest = max(newest, f.ModTime)
+		}
+		for k < len(s.files) && s.base+int64(k) < s.committed && s.files[k].ModTime < newest-int64(s.maxAge) {
+			k++
+		}
+	}
+	all := append(slices.Clone(s.files[k:]), add...)
+	p, err = json.Marshal(seenCompact{Base: s.base + int64(k), Files: all})
 	if err != nil {
 		return err
 	}
-	end := int64(len(all))
+	end := s.base + int64(k) + int64(len(all))
 	if err := s.log.writeCompact(end, p); err != nil {
 		return nil // the deltas are intact; compact next time
 	}
+	for _, f := range s.files[:k] {
+		delete(s.seen, f.Path)
+	}
+	s.base += int64(k)
+	s.files = slices.Clone(s.files[k:])
 	s.sinceCompacted = 0
 	_ = s.log.prune(end, end) // leftovers are skipped on load
 	return nil
@@ -587,12 +619,12 @@ func (s *StreamSource) Read(ctx context.Context, r connector.OffsetRange, emit f
 		return fmt.Errorf("file: stream source: unknown partition %s (the source has only %s)", r.Partition, StreamPartition)
 	}
 	s.mu.Lock()
-	if r.From < 0 || r.Until > int64(len(s.files)) {
-		n := len(s.files)
+	if r.From < s.base || r.Until > s.length() {
+		base, n := s.base, s.length()
 		s.mu.Unlock()
-		return fmt.Errorf("file: stream source: range %s is beyond the seen-files log (%d files); the log in the metadata directory does not belong to this query's offsets", r, n)
+		return fmt.Errorf("file: stream source: range %s is outside the seen-files log (files %d..%d); the log in the metadata directory does not belong to this query's offsets", r, base, n)
 	}
-	todo := slices.Clone(s.files[r.From:max(r.From, r.Until)])
+	todo := slices.Clone(s.files[r.From-s.base : max(r.From, r.Until)-s.base])
 	s.consumed = max(s.consumed, r.Until)
 	s.mu.Unlock()
 	for _, f := range todo {
@@ -637,13 +669,15 @@ func (s *StreamSource) Commit(ctx context.Context, end connector.Offsets) error 
 		return nil
 	}
 	s.mu.Lock()
-	n = min(n, int64(len(s.files)))
+	n = min(n, s.length())
 	s.consumed = max(s.consumed, n)
+	s.committed = max(s.committed, n)
+	s.cleaned = max(s.cleaned, s.base)
 	if s.clean == CleanOff || n <= s.cleaned {
 		s.mu.Unlock()
 		return nil
 	}
-	todo := slices.Clone(s.files[s.cleaned:n])
+	todo := slices.Clone(s.files[s.cleaned-s.base : n-s.base])
 	s.cleaned = n
 	s.mu.Unlock()
 	var errs []error
@@ -688,13 +722,15 @@ func (s *StreamSource) Stats() StreamSourceStats {
 
 // Files returns the paths of the admitted files at log positions [from,
 // until), joined to the source directory, for progress reports and tools.
+// Positions purged from the log (see the package documentation) are left
+// out.
 func (s *StreamSource) Files(from, until int64) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	from, until = max(0, from), min(until, int64(len(s.files)))
+	from, until = max(s.base, from), min(until, s.length())
 	var out []string
 	for i := from; i < until; i++ {
-		out = append(out, filepath.Join(s.dir, filepath.FromSlash(s.files[i].Path)))
+		out = append(out, filepath.Join(s.dir, filepath.FromSlash(s.files[i-s.base].Path)))
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package file
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -501,5 +502,47 @@ func TestStreamSourceSetMetadataDir(t *testing.T) {
 	latest(t, s4)
 	if err := s4.SetMetadataDir(t.TempDir()); err == nil {
 		t.Fatal("SetMetadataDir after admission accepted")
+	}
+}
+
+func TestStreamSourceLogPurge(t *testing.T) {
+	dir, meta := t.TempDir(), t.TempDir()
+	opts := StreamSourceOptions{MetadataDir: meta, Options: map[string]string{"maxFileAge": "90m"}}
+	s := newStream(t, dir, opts)
+	ctx := context.Background()
+	for i := range 25 {
+		putFile(t, dir, fmt.Sprintf("f%02d.json", i), `{"id":1}`+"\n", base.Add(time.Duration(i)*time.Hour))
+		n := latest(t, s)
+		if n != int64(i+1) {
+			t.Fatalf("latest = %d, want %d", n, i+1)
+		}
+		if i < 22 { // the last files stay uncommitted
+			if err := s.Commit(ctx, connector.Offsets{StreamPartition: n}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// the compaction at 20 files purged the committed files older than
+	// 90 minutes before the newest (file 19): files 0..17
+	if s.base != 18 || len(s.files) != 7 {
+		t.Fatalf("base %d, %d files in memory", s.base, len(s.files))
+	}
+	s2 := newStream(t, dir, opts)
+	if s2.base != 18 || s2.length() != 25 {
+		t.Fatalf("reloaded: base %d length %d", s2.base, s2.length())
+	}
+	// uncommitted ranges can still be re-read; purged ones cannot
+	if got := mustRead(t, s2, 22, 25); got != "1,1,1" {
+		t.Fatalf("rows = %s", got)
+	}
+	if _, err := readRange(t, s2, 10, 12); err == nil {
+		t.Fatal("read of a purged range succeeded")
+	}
+	// purged files still in the directory are not admitted again
+	if n := latest(t, s2); n != 25 {
+		t.Fatalf("latest = %d", n)
+	}
+	if got := s2.Files(0, 20); len(got) != 2 {
+		t.Fatalf("Files = %v", got)
 	}
 }
