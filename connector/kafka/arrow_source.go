@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/spate-io/spate/connector"
@@ -110,7 +111,12 @@ func (a *ArrowSource) Read(ctx context.Context, r connector.OffsetRange, emit fu
 		if b.Len() == 0 {
 			return nil
 		}
-		return emit([]arrow.RecordBatch{b.NewRecordBatch()})
+		full := b.Len() >= a.batchRows
+		rec := b.NewRecordBatch()
+		if full {
+			b.reserveLike(rec, a.batchRows)
+		}
+		return emit([]arrow.RecordBatch{rec})
 	}
 	err := a.src.Read(ctx, r, func(recs []Record) error {
 		for len(recs) > 0 {
@@ -190,4 +196,22 @@ func (Provider) OpenArrowSource(ctx context.Context, opts map[string]string, ext
 		return nil, err
 	}
 	return NewArrowSource(ctx, append(o, extra...)...)
+}
+
+// reserveLike sizes the builder for a batch of rows rows shaped like prev,
+// so that the key, value and topic buffers are not regrown by doubling in
+// every batch.
+func (b *ArrowBuilder) reserveLike(prev arrow.RecordBatch, rows int) {
+	b.rb.Reserve(rows)
+	b.key.ReserveData(binaryDataLen(prev.Column(0)))
+	b.value.ReserveData(binaryDataLen(prev.Column(1)))
+	b.topic.ReserveData(binaryDataLen(prev.Column(2)))
+}
+
+// binaryDataLen returns the value bytes of a binary or string array.
+func binaryDataLen(a arrow.Array) int {
+	if c, ok := a.(array.BinaryLike); ok {
+		return len(c.ValueBytes())
+	}
+	return 0
 }
