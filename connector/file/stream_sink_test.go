@@ -309,3 +309,28 @@ func TestStreamSourceReadsSinkOutput(t *testing.T) {
 		t.Fatalf("rows = %s", got)
 	}
 }
+
+func TestStreamSinkParquetRoundTrip(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	s, err := NewStreamSink(out, "parquet", StreamSinkOptions{Alloc: checkedAlloc(t), Options: map[string]string{"compression": "snappy"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addBatch(t, s, 0, 1, 2)
+	addBatch(t, s, 1, 3)
+	files, err := ListFiles(out)
+	if err != nil || len(files) != 2 || filepath.Ext(files[0]) != ".parquet" {
+		t.Fatalf("files %v %v", files, err)
+	}
+	var all []string
+	for _, f := range files {
+		rows, _, _, err := readAll(t, "parquet", f, ReadOptions{Schema: daySchema})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, rows...)
+	}
+	if got := strings.Join(all, ","); got != "1|d1,2|d0,3|d1" {
+		t.Fatalf("rows = %s", got)
+	}
+}
