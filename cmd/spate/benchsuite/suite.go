@@ -69,6 +69,7 @@ func Queries() []Query {
 		{Benchmark: "nexmark", Name: "q0", Title: "pass-through", run: nexmarkQ0()},
 		{Benchmark: "nexmark", Name: "q1", Title: "currency conversion", run: nexmarkQ1()},
 		{Benchmark: "nexmark", Name: "q2", Title: "selection (auction % 123 = 0)", run: nexmarkQ2()},
+		{Benchmark: "nexmark", Name: "q3", Title: "local item suggestion (auction ⋈ person, unwindowed)", Stateful: true, run: nexmarkQ3()},
 		{Benchmark: "nexmark", Name: "q5", Title: "hot items (sliding window 10 s, slide 2 s)", Stateful: true, Window: 10 * time.Second, run: nexmarkQ5()},
 		{Benchmark: "nexmark", Name: "q7", Title: "highest bid (tumbling window 10 s)", Stateful: true, Window: 10 * time.Second, run: nexmarkQ7()},
 	}
