@@ -14,9 +14,10 @@ import (
 // literal). A Column made from a bad argument carries the error; the
 // DataFrame operation that uses it fails with it.
 type Column struct {
-	e     expr.Expr
-	err   error
-	order *sortSpec
+	e      expr.Expr
+	err    error
+	order  *sortSpec
+	window *windowSpec // a Window grouping column
 }
 
 type sortSpec struct{ desc, nullsFirst bool }

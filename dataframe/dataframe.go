@@ -364,7 +364,11 @@ func (g *GroupedData) Agg(aggs ...Column) *DataFrame {
 		if len(aggs) == 0 {
 			return nil, errors.New("Agg needs at least one aggregate (Count, Sum, Avg, ...)")
 		}
-		return plan.NewAggregate(p, exprsOf(g.groups), exprsOf(aggs))
+		in, groups, err := windowInput(p, g.groups)
+		if err != nil {
+			return nil, err
+		}
+		return plan.NewAggregate(in, groups, exprsOf(aggs))
 	})
 }
 

@@ -94,14 +94,20 @@
 // progress). Sinks: Format("memory") (a table named after the query,
 // read with Session.Table), Format("console"), ForeachBatch, or any
 // streaming.Sink. Stateless operations and aggregations with count, sum,
-// min, max and avg (update and complete modes) run incrementally;
-// [Session.Streams] lists the active queries. Batch actions on a
-// streaming DataFrame fail with streaming.ErrStreamingSource.
+// min, max and avg run incrementally, in update and complete modes, and
+// in append mode with event time: [DataFrame.WithWatermark] on a
+// timestamp column and GroupBy([Window](col, length[, slide]), ...)
+// (tumbling or sliding windows; the output has window_start and
+// window_end columns) drop rows older than the watermark, evict finished
+// windows from the state and, in append mode, write each window once,
+// when the watermark passes its end. [Session.Streams] lists the active
+// queries. Batch actions on a streaming DataFrame fail with
+// streaming.ErrStreamingSource. Window also works on batch DataFrames.
 //
 // # Not yet
 //
-// Event-time windows and watermarks (and so append mode with
-// aggregations), streaming deduplication, stream-stream joins, and
+// Session windows, streaming deduplication, stream-stream joins, the
+// file and Kafka streaming formats in ReadStream/WriteStream, and
 // spilling to disk (every operator keeps its partition's state in
 // memory).
 package dataframe

@@ -246,7 +246,7 @@ func (w *DataStreamWriter) makeSink(opts map[string]string) (streaming.Sink, fun
 		}
 		f := w.foreach
 		return streaming.FuncSink(func(ctx context.Context, id int64, bs []arrow.RecordBatch) error {
-			rel, err := plan.NewLocalRelation(schema, [][]arrow.RecordBatch{bs})
+			rel, err := plan.NewLocalRelation(batchSchema(schema, bs), [][]arrow.RecordBatch{bs})
 			if err != nil {
 				return err
 			}
@@ -294,7 +294,7 @@ func (w *DataStreamWriter) makeSink(opts map[string]string) (streaming.Sink, fun
 			out = os.Stdout
 		}
 		return streaming.FuncSink(func(ctx context.Context, id int64, bs []arrow.RecordBatch) error {
-			rel, err := plan.NewLocalRelation(schema, [][]arrow.RecordBatch{bs})
+			rel, err := plan.NewLocalRelation(batchSchema(schema, bs), [][]arrow.RecordBatch{bs})
 			if err != nil {
 				return err
 			}
@@ -303,6 +303,16 @@ func (w *DataStreamWriter) makeSink(opts map[string]string) (streaming.Sink, fun
 		}), nil, nil
 	}
 	return nil, nil, fmt.Errorf("dataframe.WriteStream: unsupported format %q; supported: memory, console (and ForeachBatch, Sink)", w.format)
+}
+
+// batchSchema is the schema of a micro-batch's rows: the batches' own
+// (their nullability may be looser than the plan's), or the plan's when
+// there are none.
+func batchSchema(planned *arrow.Schema, bs []arrow.RecordBatch) *arrow.Schema {
+	if len(bs) > 0 {
+		return bs[0].Schema()
+	}
+	return planned
 }
 
 // memoryTable is the table of a memory sink: it reads the rows written so

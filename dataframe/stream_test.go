@@ -4,15 +4,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/spate-io/spate/clock"
 	. "github.com/spate-io/spate/dataframe"
 	"github.com/spate-io/spate/engine"
+	"github.com/spate-io/spate/expr"
 	"github.com/spate-io/spate/streaming"
 )
 
@@ -200,5 +205,63 @@ func TestStreamingGroupByCount(t *testing.T) {
 		if r[1] != int64(10) {
 			t.Errorf("last batch: bucket %v counted %v, want 10", r[0], r[1])
 		}
+	}
+}
+
+// TestWindowedCountWithWatermark is event-time processing: 10 s tumbling
+// windows, a 5 s watermark delay, append mode. A window is written once,
+// when the watermark passes its end; a row older than the watermark is
+// dropped.
+func TestWindowedCountWithWatermark(t *testing.T) {
+	s, _ := streamSession(t)
+	ctx := streamCtx(t)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "ts", Type: expr.TimestampType}, {Name: "word", Type: arrow.BinaryTypes.String}}, nil)
+	in := streaming.NewMemoryStream(schema, "words")
+	defer in.Close()
+	base := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	add := func(rows ...any) {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		defer b.Release()
+		for i := 0; i < len(rows); i += 2 {
+			b.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(base.Add(rows[i].(time.Duration)).UnixMicro()))
+			b.Field(1).(*array.StringBuilder).Append(rows[i+1].(string))
+		}
+		rec := b.NewRecordBatch()
+		defer rec.Release()
+		if _, err := in.AddBatches(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out []string
+	counts := s.StreamFrom(in).WithWatermark("ts", 5*time.Second).GroupBy(Window(Col("ts"), 10*time.Second)).Count()
+	q, err := counts.WriteStream().OutputMode("append").Option("checkpointLocation", t.TempDir()).
+		ForeachBatch(func(ctx context.Context, batch *DataFrame, id int64) error {
+			rows, err := batch.Collect(ctx)
+			for _, r := range rows {
+				out = append(out, fmt.Sprintf("batch %d: %s-%s %d", id, r[0].(time.Time).Format("04:05"), r[1].(time.Time).Format("04:05"), r[2]))
+			}
+			return err
+		}).Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func() {
+		if err := q.ProcessAllAvailable(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(3*time.Second, "a", 7*time.Second, "b", 12*time.Second, "a") // watermark after: 00:07
+	step()
+	add(16*time.Second, "a", 4*time.Second, "late") // 00:04 < 00:07: dropped; watermark after: 00:11
+	step()
+	add(26*time.Second, "a") // watermark after: 00:21
+	step()
+	q.Stop(ctx)
+	want := []string{"batch 1: 00:00-00:10 2", "batch 2: 00:10-00:20 2"}
+	if !slices.Equal(out, want) {
+		t.Errorf("append output = %q, want %q", out, want)
+	}
+	if p := q.LastProgress(); p == nil || p.EventTime["watermark"] != "2026-11-24T12:00:21Z" || p.StateOperators[0].NumRowsTotal != 1 {
+		t.Errorf("last progress = %+v", p)
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -30,7 +32,11 @@ const stateFilesKept = 10
 // outputs the final values of every group (complete mode) or of the
 // groups the batch touched (update mode).
 type streamingAgg struct {
-	node       *plan.Aggregate
+	// node stands for the aggregation's output in the query's plan; input
+	// is its child, optimized on its own (so that it keeps the event-time
+	// column the aggregation needs).
+	node       *aggOutput
+	input      plan.Node
 	dir        string // the state files: <checkpoint>/state/agg-<i>/<batch id>
 	groupNames []string
 	partial    []expr.Expr // the batch's partial aggregates, named
@@ -44,11 +50,32 @@ type streamingAgg struct {
 	state       []arrow.RecordBatch // retained
 	stateSchema *arrow.Schema
 	stateRows   int64
+
+	// With a watermark: the event-time column and the delay; evictCol is
+	// the output column compared with the watermark to finish a group
+	// (window_end, or the event time itself when grouped by it), "" when
+	// groups never finish.
+	watermark *Watermark
+	evictCol  string
+	dropped   int64 // rows of the last batch dropped as late
 }
 
-// findAggregate returns the plan's streaming aggregation, or nil. It
-// rejects what the incremental aggregation cannot do.
-func newStreamingAgg(p plan.Node, mode OutputMode, dir string) (*streamingAgg, error) {
+// evMax names the partial aggregate holding a group's latest event time.
+const evMax = "__event_time_max"
+
+// aggOutput is the leaf that stands for a streaming aggregation's output
+// in the query's plan; each batch replaces it with the batch's rows.
+type aggOutput struct{ schema *arrow.Schema }
+
+func (a *aggOutput) Schema() *arrow.Schema                       { return a.schema }
+func (a *aggOutput) Children() []plan.Node                       { return nil }
+func (a *aggOutput) WithChildren([]plan.Node) (plan.Node, error) { return a, nil }
+func (a *aggOutput) String() string                              { return "StreamingAggregate (state)" }
+
+// splitAggregate finds the plan's streaming aggregation and returns the
+// plan with it replaced by an aggOutput leaf, and the aggregation; a plan
+// without one comes back unchanged with nil.
+func splitAggregate(p plan.Node) (plan.Node, *plan.Aggregate, *aggOutput, error) {
 	var aggs []*plan.Aggregate
 	var walk func(n plan.Node)
 	walk = func(n plan.Node) {
@@ -62,15 +89,35 @@ func newStreamingAgg(p plan.Node, mode OutputMode, dir string) (*streamingAgg, e
 	walk(p)
 	switch {
 	case len(aggs) == 0:
-		return nil, nil
+		return p, nil, nil, nil
 	case len(aggs) > 1:
-		return nil, fmt.Errorf("%w: more than one aggregation over a stream (chained or in several branches) is not supported", ErrUnsupported)
-	case mode == Append:
-		return nil, fmt.Errorf("%w: append output mode with an aggregation needs a watermark to know when a group is final, and watermarks are not supported yet; use update or complete output mode", ErrUnsupported)
+		return nil, nil, nil, fmt.Errorf("%w: more than one aggregation over a stream (chained or in several branches) is not supported", ErrUnsupported)
 	}
-	a := aggs[0]
-	sa := &streamingAgg{node: a, dir: dir, mode: mode}
+	ph := &aggOutput{schema: aggs[0].Schema()}
+	top, err := bindBatch(p, nil, map[plan.Node]plan.Node{aggs[0]: ph}, time.Time{})
+	return top, aggs[0], ph, err
+}
+
+// newStreamingAgg prepares the incremental form of the aggregation a,
+// whose optimized input is input, rejecting what it cannot do.
+func newStreamingAgg(a *plan.Aggregate, ph *aggOutput, input plan.Node, mode OutputMode, dir string) (*streamingAgg, error) {
+	sa := &streamingAgg{node: ph, input: input, dir: dir, mode: mode, watermark: findWatermark(input)}
 	schema := a.Schema()
+	if sa.watermark != nil {
+		for j, g := range a.Groups {
+			name := schema.Field(j).Name
+			if name == "window_end" {
+				sa.evictCol = name
+				break
+			}
+			if c, ok := g.(*expr.Column); ok && c.Name == sa.watermark.Column {
+				sa.evictCol = name
+			}
+		}
+	}
+	if mode == Append && sa.evictCol == "" {
+		return nil, fmt.Errorf("%w: append output mode with an aggregation needs a watermark (WithWatermark) on the event-time column and a grouping by a Window on it (or by the column), so that a group is written once, when it is final; or use update or complete output mode", ErrUnsupported)
+	}
 	var groupCols []expr.Expr
 	var partialGroups []expr.Expr
 	for j, g := range a.Groups {
@@ -109,8 +156,12 @@ func newStreamingAgg(p plan.Node, mode OutputMode, dir string) (*streamingAgg, e
 			return nil, fmt.Errorf("%w: %s in a streaming aggregation is not supported yet; count, sum, min, max and avg are", ErrUnsupported, ag.Func)
 		}
 	}
+	if sa.watermark != nil {
+		sa.partial = append(sa.partial, expr.As(expr.Max(expr.Col(sa.watermark.Column)), evMax))
+		sa.merge = append(sa.merge, expr.As(expr.Max(expr.Col(evMax)), evMax))
+	}
 	// Check the rewrite against the schemas now, not at the first batch.
-	partial, err := plan.NewAggregate(a.Child, partialGroups, sa.partial)
+	partial, err := plan.NewAggregate(input, partialGroups, sa.partial)
 	if err != nil {
 		return nil, fmt.Errorf("streaming aggregation: %w", err)
 	}
@@ -127,10 +178,12 @@ func newStreamingAgg(p plan.Node, mode OutputMode, dir string) (*streamingAgg, e
 }
 
 // run computes batch id's output rows of the aggregation from its bound
-// input and the state, and makes the new state current (written to the
-// checkpoint). It returns the output as a relation, its rows (to release
-// once the batch's plan ran), and the number of groups the batch updated.
-func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.Node, id int64) (plan.Node, []arrow.RecordBatch, int64, error) {
+// input (late rows already dropped) and the state, and makes the new state
+// current (written to the checkpoint). watermark is the batch's watermark
+// (zero: none yet). It returns the output as a relation, its rows (to
+// release once the batch's plan ran), the number of groups the batch
+// updated, and the watermark after the batch.
+func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.Node, id int64, watermark time.Time) (plan.Node, []arrow.RecordBatch, int64, time.Time, error) {
 	collect := func(p plan.Node, what string) ([]arrow.RecordBatch, error) {
 		op, err := exec.Plan(xc, p)
 		if err != nil {
@@ -140,11 +193,11 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	}
 	partialPlan, err := plan.NewAggregate(input, sa.partialGroups, sa.partial)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, watermark, err
 	}
 	partial, err := collect(partialPlan, "streaming aggregation: partial")
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, watermark, err
 	}
 	defer releaseAll(partial)
 	var updated int64
@@ -153,16 +206,16 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	}
 	partialRel, err := relation(partialPlan.Schema(), partial)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, watermark, err
 	}
 	in := plan.Node(partialRel)
 	if len(sa.state) > 0 {
 		stateRel, err := relation(sa.stateSchema, sa.state)
 		if err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, watermark, err
 		}
 		if in, err = plan.NewUnion(stateRel, partialRel); err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, watermark, err
 		}
 	}
 	groupCols := make([]expr.Expr, len(sa.groupNames))
@@ -171,27 +224,68 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	}
 	mergePlan, err := plan.NewAggregate(in, groupCols, sa.merge)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, watermark, err
 	}
 	next, err := collect(mergePlan, "streaming aggregation: merge with state")
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, watermark, err
 	}
-	if err := sa.write(id, mergePlan.Schema(), next); err != nil {
-		releaseAll(next)
-		return nil, nil, 0, err
+	defer releaseAll(next)
+	mergedSchema := mergePlan.Schema()
+	// The watermark after this batch: its latest event time less the
+	// delay, never going back.
+	if sa.watermark != nil {
+		if m, ok := maxTimestamp(partial, partialPlan.Schema(), evMax); ok {
+			if w := m.Add(-sa.watermark.Delay); w.After(watermark) {
+				watermark = w
+			}
+		}
+	}
+	out, err := relation(mergedSchema, next)
+	if err != nil {
+		return nil, nil, 0, watermark, err
+	}
+	keep := next
+	var finished plan.Node // the groups the watermark finished
+	if sa.evictCol != "" && sa.mode != Complete && !watermark.IsZero() {
+		wl := expr.Lit(watermark.UTC())
+		done, err := plan.NewFilter(out, expr.Le(expr.Col(sa.evictCol), wl))
+		if err != nil {
+			return nil, nil, 0, watermark, err
+		}
+		finished = done
+		live, err := plan.NewFilter(out, expr.Gt(expr.Col(sa.evictCol), wl))
+		if err != nil {
+			return nil, nil, 0, watermark, err
+		}
+		if keep, err = collect(live, "streaming aggregation: evict finished groups"); err != nil {
+			return nil, nil, 0, watermark, err
+		}
+		defer releaseAll(keep)
+	}
+	if err := sa.write(id, mergedSchema, keep); err != nil {
+		return nil, nil, 0, watermark, err
+	}
+	for _, b := range keep {
+		b.Retain()
 	}
 	releaseAll(sa.state)
-	sa.state, sa.stateSchema = next, mergePlan.Schema()
+	sa.state, sa.stateSchema = keep, mergedSchema
 	sa.stateRows = 0
-	for _, b := range next {
+	for _, b := range keep {
 		sa.stateRows += b.NumRows()
 	}
-	out, err := relation(sa.stateSchema, sa.state)
-	if err != nil {
-		return nil, nil, 0, err
-	}
 	var base plan.Node = out
+	if sa.mode == Append {
+		if finished == nil {
+			base, err = plan.NewFilter(out, expr.Lit(false))
+		} else {
+			base = finished
+		}
+		if err != nil {
+			return nil, nil, 0, watermark, err
+		}
+	}
 	if sa.mode == Update && len(sa.groupNames) > 0 {
 		// Only the groups the batch touched: a semi join with its keys,
 		// renamed so the sides do not clash.
@@ -209,26 +303,48 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		}
 		touched, err := plan.NewProject(partialRel, keys)
 		if err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, watermark, err
 		}
 		if base, err = plan.NewJoin(out, touched, plan.LeftSemiJoin, cond); err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, watermark, err
 		}
 	}
 	final, err := plan.NewProject(base, sa.final)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, watermark, err
 	}
 	rows, err := collect(final, "streaming aggregation: output")
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, watermark, err
 	}
 	rel, err := relation(final.Schema(), rows)
 	if err != nil {
 		releaseAll(rows)
-		return nil, nil, 0, err
+		return nil, nil, 0, watermark, err
 	}
-	return rel, rows, updated, nil
+	return rel, rows, updated, watermark, nil
+}
+
+// maxTimestamp returns the latest valid timestamp of column name in bs.
+func maxTimestamp(bs []arrow.RecordBatch, s *arrow.Schema, name string) (time.Time, bool) {
+	i, err := expr.FieldIndex(s, name)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var best int64
+	found := false
+	for _, b := range bs {
+		col, ok := b.Column(i).(*array.Timestamp)
+		if !ok {
+			return time.Time{}, false
+		}
+		for j := range col.Len() {
+			if col.IsValid(j) && (!found || int64(col.Value(j)) > best) {
+				best, found = int64(col.Value(j)), true
+			}
+		}
+	}
+	return time.UnixMicro(best), found
 }
 
 // relation makes a one-partition local relation of batches. A

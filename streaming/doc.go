@@ -38,11 +38,23 @@
 //
 // Stateless queries: projections, filters, unions, and joins of a stream
 // with a static DataFrame (inner, or left outer/semi/anti with the stream
-// on the left). Start rejects, with [ErrUnsupported] and a message saying
-// what to change, what needs streaming state and is not built yet:
-// aggregations (including windows), Distinct/DropDuplicates, joins of two
-// streams, sorts and limits, and complete mode. Event time and
-// watermarks come with the stateful operators (over package state).
+// on the left). One aggregation over the stream with count, sum, min, max
+// and avg: its state is the partial aggregates of every group, an Arrow
+// table written to the checkpoint (state/agg-0/<batch id>, Arrow IPC)
+// before the batch commits; a re-run batch starts from the previous
+// batch's state. Update mode writes the groups a batch touched, complete
+// mode all of them. With a [Watermark] (WithWatermark) below the
+// aggregation and a grouping by a window's end (dataframe.Window) or by
+// the event-time column: rows older than the watermark are dropped, the
+// groups that ended at or before the watermark after the batch (the
+// latest event time seen less the delay, never going back; kept in the
+// commit log) are evicted from the state, and append mode writes each
+// group once, in the batch that finished it (Spark writes it in the next
+// batch). Start rejects, with [ErrUnsupported] and a message saying what
+// to change, what is not built yet: other aggregate functions, several
+// aggregations, Distinct/DropDuplicates, joins of two streams, sorts and
+// limits, complete mode without an aggregation, and append mode with an
+// aggregation but no watermark.
 //
 // # Sources and sinks here
 //

@@ -221,6 +221,7 @@ type Query struct {
 	recent    []metrics.QueryProgress
 	committed map[*SourceNode]connector.Offsets // ends of the last committed batch
 	nextBatch int64
+	watermark time.Time // for the next batch; zero: none yet
 	avail     []chan struct{} // ProcessAllAvailable waiters, woken after each trigger
 }
 
@@ -233,10 +234,26 @@ type queryMetadata struct {
 	Sources []json.RawMessage `json:"sources"` // StatefulSource states, by source index
 }
 
+// commitEntry is one batch in the commit log, with the watermark after
+// it (for the next batch).
+type commitEntry struct {
+	BatchID         int64 `json:"batchId"`
+	WatermarkMicros int64 `json:"watermarkMicros,omitempty"`
+}
+
+func microsOf(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
 // offsetEntry is one batch in the offset log.
 type offsetEntry struct {
-	BatchID     int64               `json:"batchId"`
-	TimestampMs int64               `json:"timestampMs"`
+	BatchID     int64 `json:"batchId"`
+	TimestampMs int64 `json:"timestampMs"`
+	// WatermarkMicros is the batch's watermark (0: none yet).
+	WatermarkMicros int64               `json:"watermarkMicros,omitempty"`
 	Start       []connector.Offsets `json:"start"`
 	End         []connector.Offsets `json:"end"`
 }
@@ -290,15 +307,30 @@ func Start(ctx context.Context, ec *engine.Context, p plan.Node, sink Sink, opts
 	if cfg.logger == nil {
 		cfg.logger = ec.Logger()
 	}
-	opt, err := cfg.optimizer.Optimize(p)
-	if err != nil {
-		return nil, fmt.Errorf("streaming.Start: %w", err)
-	}
-	agg, err := newStreamingAgg(opt, cfg.mode, "")
+	// A streaming aggregation is split off: the plan above it and its
+	// input are optimized apart, so that the input keeps the columns the
+	// incremental aggregation needs (the event time).
+	top, a, ph, err := splitAggregate(p)
 	if err != nil {
 		return nil, err
 	}
-	q := &Query{cfg: cfg, ec: ec, plan: opt, sources: sourcesOf(opt), sink: sink, agg: agg, name: cfg.name, runID: newID(),
+	opt, err := cfg.optimizer.Optimize(top)
+	if err != nil {
+		return nil, fmt.Errorf("streaming.Start: %w", err)
+	}
+	sources := sourcesOf(opt)
+	var agg *streamingAgg
+	if a != nil {
+		input, err := cfg.optimizer.Optimize(a.Child)
+		if err != nil {
+			return nil, fmt.Errorf("streaming.Start: %w", err)
+		}
+		if agg, err = newStreamingAgg(a, ph, input, cfg.mode, ""); err != nil {
+			return nil, err
+		}
+		sources = append(sourcesOf(input), sources...)
+	}
+	q := &Query{cfg: cfg, ec: ec, plan: opt, sources: sources, sink: sink, agg: agg, name: cfg.name, runID: newID(),
 		done: make(chan struct{}), wake: make(chan struct{}, 1), committed: map[*SourceNode]connector.Offsets{}}
 	if err := q.open(ctx); err != nil {
 		if q.tempDir != "" {
@@ -440,8 +472,15 @@ func (q *Query) RecentProgress() []metrics.QueryProgress {
 	return append([]metrics.QueryProgress(nil), q.recent...)
 }
 
-// Explain returns the query's optimized logical plan.
-func (q *Query) Explain() string { return plan.Explain(q.plan) }
+// Explain returns the query's optimized logical plan (and, for a
+// streaming aggregation, the plan of its input).
+func (q *Query) Explain() string {
+	out := plan.Explain(q.plan)
+	if q.agg != nil {
+		out += "\nStreamingAggregate input:\n" + plan.Explain(q.agg.input)
+	}
+	return out
+}
 
 // Stop stops the query: the batch running is cancelled (it runs again
 // after a restart). It waits until the query stopped or ctx ends.
@@ -671,6 +710,21 @@ func (q *Query) recover(ctx context.Context) (int64, *offsetEntry, error) {
 		return 0, nil, err
 	}
 	committed := len(commits) > 0 && commits[len(commits)-1] >= last
+	if committed {
+		cp, err := q.dir.Read("commits", last, "commit")
+		if err != nil {
+			return 0, nil, fmt.Errorf("commit log: %w", err)
+		}
+		var ce commitEntry
+		if err := json.Unmarshal(cp, &ce); err != nil {
+			return 0, nil, fmt.Errorf("commit log %s: %w", checkpoint.FileName("commits", last), err)
+		}
+		if ce.WatermarkMicros != 0 {
+			q.mu.Lock()
+			q.watermark = time.UnixMicro(ce.WatermarkMicros)
+			q.mu.Unlock()
+		}
+	}
 	q.mu.Lock()
 	for i, s := range q.sources {
 		if committed {
@@ -703,6 +757,11 @@ func (q *Query) trigger(ctx context.Context, target []connector.Offsets) (bool, 
 	t0 := clk.Now()
 	q.setStatus("Getting offsets from sources", false)
 	e := &offsetEntry{TimestampMs: t0.UnixMilli()}
+	q.mu.Lock()
+	if !q.watermark.IsZero() {
+		e.WatermarkMicros = q.watermark.UnixMicro()
+	}
+	q.mu.Unlock()
 	var latests []connector.Offsets
 	var rows int64
 	for i, s := range q.sources {
@@ -807,20 +866,29 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 	}
 	defer xc.Close()
 	var replace map[plan.Node]plan.Node
+	var watermark time.Time
+	if e.WatermarkMicros != 0 {
+		watermark = time.UnixMicro(e.WatermarkMicros)
+	}
+	after := watermark
 	if q.agg != nil {
-		input, err := bindBatch(q.agg.node.Child, ranges, nil)
+		input, err := bindBatch(q.agg.input, ranges, nil, watermark)
 		if err != nil {
 			return nil, fmt.Errorf("batch %d: %w", e.BatchID, err)
 		}
-		rel, rows, updated, err := q.agg.run(ctx, xc, input, e.BatchID)
+		rel, rows, updated, w, err := q.agg.run(ctx, xc, input, e.BatchID, watermark)
 		if err != nil {
 			return nil, fmt.Errorf("batch %d: streaming aggregation: %w", e.BatchID, err)
 		}
+		after = w
 		defer releaseAll(rows)
 		replace = map[plan.Node]plan.Node{q.agg.node: rel}
 		prog.StateOperators = append(prog.StateOperators, metrics.StateOperatorInfo{OperatorName: "aggregate", NumRowsTotal: q.agg.stateRows, NumRowsUpdated: updated})
 	}
-	bound, err := bindBatch(q.plan, ranges, replace)
+	if !watermark.IsZero() || !after.IsZero() {
+		prog.EventTime = map[string]string{"watermark": after.UTC().Format(time.RFC3339Nano)}
+	}
+	bound, err := bindBatch(q.plan, ranges, replace, time.Time{})
 	if err != nil {
 		return nil, fmt.Errorf("batch %d: %w", e.BatchID, err)
 	}
@@ -846,7 +914,11 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 	}
 	addBatch := clk.Since(t1)
 	t2 := clk.Now()
-	if err := q.dir.Write("commits", e.BatchID, "commit", []byte(fmt.Sprintf(`{"batchId":%d}`, e.BatchID))); err != nil {
+	cb, err := json.Marshal(commitEntry{BatchID: e.BatchID, WatermarkMicros: microsOf(after)})
+	if err != nil {
+		return nil, err
+	}
+	if err := q.dir.Write("commits", e.BatchID, "commit", cb); err != nil {
 		return nil, fmt.Errorf("writing the commit log: %w", err)
 	}
 	for i, s := range q.sources {
@@ -860,6 +932,7 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 	for i, s := range q.sources {
 		q.committed[s] = e.End[i]
 	}
+	q.watermark = after
 	q.mu.Unlock()
 	prog.DurationMs["queryPlanning"] = planning.Milliseconds()
 	prog.DurationMs["addBatch"] = addBatch.Milliseconds()

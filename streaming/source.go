@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -139,9 +140,20 @@ func releaseAll(bs []arrow.RecordBatch) {
 // bindBatch returns p with every streaming source replaced by a scan of
 // the batch's ranges for that source, and the nodes of replace by their
 // replacements.
-func bindBatch(p plan.Node, ranges map[*SourceNode][]connector.OffsetRange, replace map[plan.Node]plan.Node) (plan.Node, error) {
+//
+// A Watermark node becomes its child; with dropBefore set (the input of a
+// stateful aggregation), also a filter that drops rows whose event time is
+// before it (late rows).
+func bindBatch(p plan.Node, ranges map[*SourceNode][]connector.OffsetRange, replace map[plan.Node]plan.Node, dropBefore time.Time) (plan.Node, error) {
 	if r, ok := replace[p]; ok {
 		return r, nil
+	}
+	if w, ok := p.(*Watermark); ok {
+		child, err := bindBatch(w.Child, ranges, replace, dropBefore)
+		if err != nil || dropBefore.IsZero() {
+			return child, err
+		}
+		return plan.NewFilter(child, expr.Ge(expr.Col(w.Column), expr.Lit(dropBefore.UTC())))
 	}
 	if s, ok := p.(*plan.Scan); ok {
 		if n, ok := s.Source.(*SourceNode); ok {
@@ -156,7 +168,7 @@ func bindBatch(p plan.Node, ranges map[*SourceNode][]connector.OffsetRange, repl
 	bound := make([]plan.Node, len(children))
 	changed := false
 	for i, c := range children {
-		b, err := bindBatch(c, ranges, replace)
+		b, err := bindBatch(c, ranges, replace, dropBefore)
 		if err != nil {
 			return nil, err
 		}

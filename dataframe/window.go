@@ -1,0 +1,115 @@
+package dataframe
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spate-io/spate/expr"
+	"github.com/spate-io/spate/plan"
+	"github.com/spate-io/spate/streaming"
+)
+
+// Names of the window bounds a windowed GroupBy outputs in place of the
+// Window column.
+const (
+	WindowStartColumn = "window_start"
+	WindowEndColumn   = "window_end"
+)
+
+// windowSpec is an event-time window grouping column.
+type windowSpec struct {
+	ts          expr.Expr
+	size, slide time.Duration
+}
+
+// Window groups rows into event-time windows of the given length over the
+// timestamp column (Spark's window): tumbling windows without a slide,
+// sliding windows (each row in every window that contains it) with one.
+// Windows start at multiples of the slide from the epoch. Use it in
+// GroupBy; the output has the columns window_start and window_end
+// (Spark's window struct's start and end) instead of it.
+func Window(timeCol Column, size time.Duration, slide ...time.Duration) Column {
+	s := size
+	if len(slide) > 0 {
+		s = slide[0]
+	}
+	c := Column{e: timeCol.e, err: timeCol.err}
+	switch {
+	case size <= 0:
+		c.err = fmt.Errorf("Window: the length must be positive, got %v", size)
+	case s <= 0 || s > size:
+		c.err = fmt.Errorf("Window: the slide must be positive and at most the length %v, got %v", size, s)
+	}
+	c.window = &windowSpec{ts: timeCol.e, size: size, slide: s}
+	return c
+}
+
+// windowInput rewrites a windowed aggregation's input: every row once per
+// window it belongs to, with window_start and window_end columns, and the
+// groups with the window replaced by those columns.
+func windowInput(p plan.Node, groups []Column) (plan.Node, []expr.Expr, error) {
+	var w *windowSpec
+	out := make([]expr.Expr, 0, len(groups)+1)
+	for _, g := range groups {
+		if g.window == nil {
+			out = append(out, g.e)
+			continue
+		}
+		if w != nil {
+			return nil, nil, errors.New("GroupBy takes at most one Window")
+		}
+		w = g.window
+		out = append(out, expr.Col(WindowStartColumn), expr.Col(WindowEndColumn))
+	}
+	if w == nil {
+		return p, out, nil
+	}
+	cols := make([]expr.Expr, 0, p.Schema().NumFields()+2)
+	for _, f := range p.Schema().Fields() {
+		cols = append(cols, expr.Col(f.Name))
+	}
+	n := int((w.size + w.slide - 1) / w.slide) // the windows a row can be in
+	inputs := make([]plan.Node, 0, n)
+	for back := range n {
+		proj, err := plan.NewProject(p, append(cols[:len(cols):len(cols)],
+			expr.As(expr.WindowBound(w.ts, w.slide, 0, back, 0), WindowStartColumn),
+			expr.As(expr.WindowBound(w.ts, w.slide, 0, back, w.size), WindowEndColumn)))
+		if err != nil {
+			return nil, nil, err
+		}
+		var in plan.Node = proj
+		if back > 0 { // the earlier windows that still contain the row
+			if in, err = plan.NewFilter(proj, expr.Lt(w.ts, expr.Col(WindowEndColumn))); err != nil {
+				return nil, nil, err
+			}
+		}
+		inputs = append(inputs, in)
+	}
+	if len(inputs) == 1 {
+		return inputs[0], out, nil
+	}
+	u, err := plan.NewUnion(inputs...)
+	return u, out, err
+}
+
+// WithWatermark declares column (a timestamp) the event time of a
+// streaming DataFrame, and that rows may arrive up to delay late (Spark's
+// withWatermark). After each batch the watermark becomes the latest event
+// time seen minus delay (it never goes back). A streaming aggregation
+// over a Window on the column (or grouping by the column) then drops
+// rows older than the watermark, evicts the windows that ended at or
+// before it from its state, and in append mode writes each window once,
+// when the watermark passes its end. On a batch DataFrame it does
+// nothing.
+func (df *DataFrame) WithWatermark(column string, delay time.Duration) *DataFrame {
+	return df.derive("WithWatermark", func(p plan.Node) (plan.Node, error) {
+		if delay < 0 {
+			return nil, fmt.Errorf("the delay must not be negative, got %v", delay)
+		}
+		if !streaming.IsStreaming(p) {
+			return p, nil
+		}
+		return streaming.NewWatermark(p, column, delay)
+	})
+}
