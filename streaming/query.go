@@ -221,7 +221,7 @@ type Query struct {
 	recent    []metrics.QueryProgress
 	committed map[*SourceNode]connector.Offsets // ends of the last committed batch
 	nextBatch int64
-	watermark time.Time // for the next batch; zero: none yet
+	watermark time.Time       // for the next batch; zero: none yet
 	avail     []chan struct{} // ProcessAllAvailable waiters, woken after each trigger
 }
 
@@ -254,8 +254,8 @@ type offsetEntry struct {
 	TimestampMs int64 `json:"timestampMs"`
 	// WatermarkMicros is the batch's watermark (0: none yet).
 	WatermarkMicros int64               `json:"watermarkMicros,omitempty"`
-	Start       []connector.Offsets `json:"start"`
-	End         []connector.Offsets `json:"end"`
+	Start           []connector.Offsets `json:"start"`
+	End             []connector.Offsets `json:"end"`
 }
 
 func newID() string {
