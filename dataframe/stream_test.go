@@ -265,3 +265,39 @@ func TestWindowedCountWithWatermark(t *testing.T) {
 		t.Errorf("last progress = %+v", p)
 	}
 }
+
+// TestStreamStaticJoin joins a stream with a static DataFrame (the
+// campaigns of the ad events), and rejects a stream on the right of a
+// left outer join.
+func TestStreamStaticJoin(t *testing.T) {
+	s, m := streamSession(t)
+	ctx := streamCtx(t)
+	type campaign struct {
+		Ad       int64  `spate:"ad"`
+		Campaign string `spate:"campaign"`
+	}
+	static := CreateDataFrame(s, []campaign{{0, "red"}, {1, "blue"}, {2, "red"}})
+	ads := s.ReadStream().Format("rate").Option("rowsPerSecond", "6").Load().Select(Col("value").Mod(4).As("ad"))
+	joined := ads.JoinUsing(static, []string{"ad"}, "inner")
+	q, err := joined.GroupBy(Col("campaign")).Count().WriteStream().Format("memory").QueryName("per_campaign").OutputMode("complete").Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.DropTempView("per_campaign")
+	m.Advance(2 * time.Second) // values 0..11: ads 0,1,2,3 three times each; ad 3 has no campaign
+	if err := q.ProcessAllAvailable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q.Stop(ctx)
+	rows, err := s.SQL("SELECT campaign, count FROM per_campaign ORDER BY campaign").Collect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0][0] != "blue" || rows[0][1] != int64(3) || rows[1][0] != "red" || rows[1][1] != int64(6) {
+		t.Errorf("per campaign = %v, want [[blue 3] [red 6]]", rows)
+	}
+	_, err = static.JoinUsing(ads, []string{"ad"}, "left").WriteStream().Format("console").Start(ctx)
+	if err == nil || !strings.Contains(err.Error(), "stream on the right") {
+		t.Errorf("stream on the right of a left join: %v", err)
+	}
+}
