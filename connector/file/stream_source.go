@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -694,9 +696,7 @@ func (s *StreamSource) Commit(ctx context.Context, end connector.Offsets) error 
 			err = os.Remove(src)
 		case CleanArchive:
 			dst := filepath.Join(s.archiveDir, filepath.FromSlash(f.Path))
-			if err = os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
-				err = os.Rename(src, dst)
-			}
+			err = archive(src, dst)
 		}
 		switch {
 		case err == nil:
@@ -737,3 +737,36 @@ func (s *StreamSource) Files(from, until int64) []string {
 
 // Close implements connector.OffsetSource; the source holds no resources.
 func (s *StreamSource) Close() error { return nil }
+
+// archive moves src to dst, creating dst's directory; across file systems
+// (where rename fails) it copies, syncs and then removes src.
+func archive(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	err := os.Rename(src, dst)
+	var le *os.LinkError
+	if err == nil || !errors.As(err, &le) || !errors.Is(err, syscall.EXDEV) {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".archiving"
+	out, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	err = errors.Join(err, out.Sync(), out.Close())
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Remove(src)
+}

@@ -546,3 +546,22 @@ func TestStreamSourceLogPurge(t *testing.T) {
 		t.Fatalf("Files = %v", got)
 	}
 }
+
+func TestArchiveAcrossFileSystems(t *testing.T) {
+	shm, err := os.MkdirTemp("/dev/shm", "spate-archive")
+	if err != nil {
+		t.Skip("no /dev/shm:", err)
+	}
+	defer os.RemoveAll(shm)
+	src := putFile(t, t.TempDir(), "a.json", "data", base)
+	dst := filepath.Join(shm, "sub", "a.json")
+	if err := archive(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(dst); err != nil || string(b) != "data" {
+		t.Fatalf("archived %q %v", b, err)
+	}
+	if _, err := os.Stat(src); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("source left: %v", err)
+	}
+}
