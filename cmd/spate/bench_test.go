@@ -53,8 +53,8 @@ func TestBenchAllShort(t *testing.T) {
 			}
 		}
 	}
-	if dstreams != 7 {
-		t.Errorf("%d dstream runs, want 7 (ysb and nexmark q0, q1, q2, q3, q5, q7)", dstreams)
+	if dstreams != 9 {
+		t.Errorf("%d dstream runs, want 9 (ysb and nexmark q0, q1, q2, q3, q4, q5, q7, q8)", dstreams)
 	}
 	if !strings.Contains(out, "| nexmark/q5 | dstream | ok ✓ |") {
 		t.Errorf("the table has no checked q5 row:\n%s", out)
@@ -78,7 +78,7 @@ func TestBenchUsageErrors(t *testing.T) {
 	}{
 		{[]string{"bench"}, "name a benchmark: ysb, nexmark or all"},
 		{[]string{"bench", "tpch"}, `unknown benchmark "tpch": want ysb, nexmark or all`},
-		{[]string{"bench", "nexmark", "--query", "q9"}, `unknown query "q9" for nexmark: valid queries are q0, q1, q2, q3, q5, q7`},
+		{[]string{"bench", "nexmark", "--query", "q9"}, `unknown query "q9" for nexmark: valid queries are q0, q1, q2, q3, q4, q5, q7, q8`},
 		{[]string{"bench", "ysb", "--query", "q5"}, `valid queries are ysb`},
 		{[]string{"bench", "ysb", "--events", "lots"}, `invalid value "lots" for flag -events`},
 		{[]string{"bench", "ysb", "--api", "flink"}, `unknown variant "flink": want one of dstream, dataframe, sql, handloop`},

@@ -270,8 +270,8 @@ func TestSelectAndValidate(t *testing.T) {
 	if err != nil || len(qs) != 2 || qs[0].Name != "q7" || qs[1].Name != "q0" {
 		t.Fatalf("Select = %v, %v", qs, err)
 	}
-	if qs, _ := Select("all", nil); len(qs) != 7 {
-		t.Errorf("all has %d queries, want 7", len(qs))
+	if qs, _ := Select("all", nil); len(qs) != 9 {
+		t.Errorf("all has %d queries, want 9", len(qs))
 	}
 	bad := []Params{
 		{},

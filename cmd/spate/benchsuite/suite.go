@@ -70,8 +70,10 @@ func Queries() []Query {
 		{Benchmark: "nexmark", Name: "q1", Title: "currency conversion", run: nexmarkQ1()},
 		{Benchmark: "nexmark", Name: "q2", Title: "selection (auction % 123 = 0)", run: nexmarkQ2()},
 		{Benchmark: "nexmark", Name: "q3", Title: "local item suggestion (auction ⋈ person, unwindowed)", Stateful: true, run: nexmarkQ3()},
+		{Benchmark: "nexmark", Name: "q4", Title: "average price per category (auction ⋈ bid, max per auction, average per category)", Stateful: true, run: nexmarkQ4()},
 		{Benchmark: "nexmark", Name: "q5", Title: "hot items (sliding window 10 s, slide 2 s)", Stateful: true, Window: 10 * time.Second, run: nexmarkQ5()},
 		{Benchmark: "nexmark", Name: "q7", Title: "highest bid (tumbling window 10 s)", Stateful: true, Window: 10 * time.Second, run: nexmarkQ7()},
+		{Benchmark: "nexmark", Name: "q8", Title: "new users with auctions (person ⋈ auction per 10 s window)", Stateful: true, Window: 10 * time.Second, run: nexmarkQ8()},
 	}
 }
 
