@@ -148,10 +148,12 @@ func (r *RateSource) Read(ctx context.Context, rg connector.OffsetRange, emit fu
 		vs := array.NewInt64Builder(r.opts.Alloc)
 		ts.Reserve(int(until - from))
 		vs.Reserve(int(until - from))
+		startMicros := start.UnixMicro()
 		for k := from; k < until; k++ {
 			v := k*p + i
-			at := start.Add(time.Duration(float64(v) / r.opts.RowsPerSecond * float64(time.Second))).Truncate(time.Millisecond)
-			ts.UnsafeAppend(arrow.Timestamp(at.UnixMicro()))
+			// The time v became due, in whole milliseconds after the start.
+			ms := int64(float64(v) / r.opts.RowsPerSecond * 1000)
+			ts.UnsafeAppend(arrow.Timestamp(startMicros + ms*1000))
 			vs.UnsafeAppend(v)
 		}
 		tsa, vsa := ts.NewArray(), vs.NewArray()
