@@ -2,11 +2,14 @@ package dataframe
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +18,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/spate-io/spate/connector/file"
+	"github.com/spate-io/spate/connector/kafka"
 	"github.com/spate-io/spate/expr"
 	"github.com/spate-io/spate/plan"
 	"github.com/spate-io/spate/streaming"
@@ -67,7 +72,7 @@ func (s *Session) ReadStream() *DataStreamReader {
 }
 
 // StreamFormats lists the formats ReadStream().Format accepts.
-func StreamFormats() []string { return []string{"rate"} }
+func StreamFormats() []string { return []string{"csv", "json", "kafka", "parquet", "rate", "text"} }
 
 // Format sets the source format (see StreamFormats).
 func (r *DataStreamReader) Format(f string) *DataStreamReader { r.format = f; return r }
@@ -78,14 +83,37 @@ func (r *DataStreamReader) Option(k, v string) *DataStreamReader { r.opts[k] = v
 // Schema sets the schema of sources that need one.
 func (r *DataStreamReader) Schema(s *arrow.Schema) *DataStreamReader { r.schema = s; return r }
 
-// Load returns the streaming DataFrame of the source.
+// Load returns the streaming DataFrame of the source; file formats take
+// the directory to watch as path.
 //
 // Formats and their options:
 //
-//	rate  rowsPerSecond (default 1), numPartitions (default 1): rows
-//	      (timestamp, value) with values 0, 1, 2, ... at a fixed rate
-func (r *DataStreamReader) Load() *DataFrame {
-	switch strings.ToLower(r.format) {
+//	rate                     rowsPerSecond (default 1), numPartitions (default 1):
+//	                         rows (timestamp, value) with values 0, 1, 2, ... at a fixed rate
+//	json, csv, parquet, text new files of a directory (connector/file's stream source:
+//	                         maxFilesPerTrigger, latestFirst, maxFileAge, cleanSource,
+//	                         inferSchema, and the format's read options); a schema is
+//	                         required unless inferSchema is true (text: a value column)
+//	kafka                    Spark's Kafka options (kafka.bootstrap.servers, subscribe,
+//	                         startingOffsets, maxOffsetsPerTrigger, ...; see connector/kafka):
+//	                         columns key, value, topic, partition, offset, timestamp, ...
+func (r *DataStreamReader) Load(path ...string) *DataFrame {
+	switch f := strings.ToLower(r.format); f {
+	case "json", "csv", "parquet", "text":
+		if len(path) != 1 || path[0] == "" {
+			return r.s.failed(fmt.Errorf("dataframe.ReadStream: format %s needs the directory to watch: Load(dir)", f))
+		}
+		src, err := file.NewStreamSource(context.Background(), path[0], f, file.StreamSourceOptions{Schema: r.schema, Options: r.opts, Alloc: r.s.cfg.alloc})
+		if err != nil {
+			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
+		}
+		return r.s.StreamFrom(src)
+	case "kafka":
+		src, err := kafka.Provider{}.OpenArrowSource(context.Background(), r.opts, kafka.Allocator(r.s.cfg.alloc))
+		if err != nil {
+			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
+		}
+		return r.s.StreamFrom(src)
 	case "rate":
 		o := streaming.RateOptions{Clock: r.s.cfg.clock, Alloc: r.s.cfg.alloc}
 		for k, v := range r.opts {
@@ -138,8 +166,14 @@ func (df *DataFrame) WriteStream() *DataStreamWriter {
 
 // Format sets the sink: "memory" (an in-memory table named after the
 // query, read with Session.Table; in complete mode it holds the latest
-// result, otherwise every batch's rows), "console" (options numRows, default
-// 20, and truncate, default true). ForeachBatch and Sink set other sinks.
+// result, otherwise every batch's rows), "console" (options numRows,
+// default 20, and truncate, default true), "json", "csv", "parquet",
+// "text" (option path: a directory of part files per batch with a
+// metadata log, so a re-run batch never duplicates files and readers
+// see only committed files; connector/file's stream sink), "kafka"
+// (Spark's options: kafka.bootstrap.servers, topic, kafka.transactional
+// for exactly-once; connector/kafka). ForeachBatch and Sink set other
+// sinks.
 func (w *DataStreamWriter) Format(f string) *DataStreamWriter { w.format = f; return w }
 
 // OutputMode sets "append" (default), "update" or "complete".
@@ -301,8 +335,39 @@ func (w *DataStreamWriter) makeSink(opts map[string]string) (streaming.Sink, fun
 			fmt.Fprintf(out, "-------------------------------------------\nBatch: %d\n-------------------------------------------\n", id)
 			return (&DataFrame{s: s, plan: rel}).ShowTo(ctx, out, n, truncate)
 		}), nil, nil
+	case "json", "csv", "parquet", "text":
+		path, ok := opts["path"]
+		if !ok || path == "" {
+			return nil, nil, fmt.Errorf("dataframe.WriteStream: the %s sink needs Option(\"path\", dir)", w.format)
+		}
+		delete(opts, "path")
+		sink, err := file.NewStreamSink(path, strings.ToLower(w.format), file.StreamSinkOptions{Options: opts, Alloc: s.cfg.alloc, Clock: s.cfg.clock, QueryID: w.queryKey()})
+		if err != nil {
+			return nil, nil, fmt.Errorf("dataframe.WriteStream: %w", err)
+		}
+		return sink, nil, nil
+	case "kafka":
+		sink, err := kafka.Provider{}.OpenArrowSink(context.Background(), opts, w.queryKey(), 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("dataframe.WriteStream: %w", err)
+		}
+		return sink, nil, nil
 	}
-	return nil, nil, fmt.Errorf("dataframe.WriteStream: unsupported format %q; supported: memory, console (and ForeachBatch, Sink)", w.format)
+	return nil, nil, fmt.Errorf("dataframe.WriteStream: unsupported format %q; supported: memory, console, json, csv, parquet, text, kafka (and ForeachBatch, Sink)", w.format)
+}
+
+// queryKey identifies the query to sinks that fence or tag their output
+// (the file sink's log, Kafka's transactional id): the query name, or
+// else the checkpoint location, which are the same across restarts.
+func (w *DataStreamWriter) queryKey() string {
+	if w.name != "" {
+		return w.name
+	}
+	if dir := w.opts["checkpointLocation"]; dir != "" {
+		sum := sha256.Sum256([]byte(filepath.Clean(dir)))
+		return hex.EncodeToString(sum[:8])
+	}
+	return ""
 }
 
 // batchSchema is the schema of a micro-batch's rows: the batches' own

@@ -151,7 +151,9 @@ func TestWriteStreamErrors(t *testing.T) {
 	}{
 		{rate.WriteStream(), "set exactly one sink"},
 		{rate.WriteStream().Format("memory"), "needs QueryName"},
-		{rate.WriteStream().Format("kafka"), `unsupported format "kafka"`},
+		{rate.WriteStream().Format("delta"), `unsupported format "delta"`},
+		{rate.WriteStream().Format("kafka"), `option "kafka.bootstrap.servers" is required`},
+		{rate.WriteStream().Format("json"), `the json sink needs Option("path", dir)`},
 		{rate.WriteStream().Format("console").Option("bogus", "1"), `unknown option "bogus"`},
 		{rate.WriteStream().Format("console").OutputMode("complete"), "complete output mode needs an aggregation"},
 		{rate.GroupBy(Col("value")).Count().WriteStream().Format("console"), "append output mode with an aggregation needs a watermark"},
@@ -161,7 +163,7 @@ func TestWriteStreamErrors(t *testing.T) {
 			t.Errorf("Start = %v, want %q", err, tc.want)
 		}
 	}
-	if err := s.ReadStream().Format("socket").Load().Err(); err == nil || !strings.Contains(err.Error(), "supported: rate") {
+	if err := s.ReadStream().Format("socket").Load().Err(); err == nil || !strings.Contains(err.Error(), "supported: csv, json, kafka, parquet, rate, text") {
 		t.Errorf("unsupported format: %v", err)
 	}
 	if err := s.ReadStream().Format("rate").Option("rowsPerSecond", "-1").Load().Err(); err == nil {

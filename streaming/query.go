@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -368,6 +369,13 @@ func (q *Query) open(ctx context.Context) error {
 		return err
 	}
 	q.dir = d
+	for i, s := range q.sources {
+		if ms, ok := s.Src.(MetadataSource); ok {
+			if err := ms.SetMetadataDir(filepath.Join(dir, "sources", strconv.Itoa(i))); err != nil {
+				return fmt.Errorf("source %s: %w", s.Src.Name(), err)
+			}
+		}
+	}
 	if q.agg != nil {
 		q.agg.dir = filepath.Join(dir, "state", "agg-0")
 	}

@@ -35,6 +35,14 @@ type StatefulSource interface {
 	Restore(json.RawMessage) error
 }
 
+// MetadataSource is implemented by sources that keep logs of their own
+// (the file source's seen-files log): the query gives each its directory
+// in the checkpoint, <checkpoint>/sources/<i>, when it starts, before any
+// other call.
+type MetadataSource interface {
+	SetMetadataDir(dir string) error
+}
+
 // ErrStreamingSource is returned when a plan with a streaming source is
 // run as a batch query.
 var ErrStreamingSource = errors.New("streaming: a streaming source can only be read by a streaming query; start one (streaming.Start, or WriteStream in package dataframe)")
