@@ -3,7 +3,6 @@ package benchsuite
 import (
 	"context"
 	"iter"
-	"slices"
 	"time"
 
 	"github.com/spate-io/spate/dstream"
@@ -19,7 +18,8 @@ import (
 //	  WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires
 //	  GROUP BY A.id, A.category) Q GROUP BY Q.category
 //
-// The DStream pipeline keys auctions and bids by auction id; a first
+// The DStream pipeline keeps, per partition, the highest bid per auction
+// and ms, keys auctions and bids by auction id; a first
 // MapWithState keeps each auction (and the bids that came before it) and
 // emits the change of its final price; a second one, keyed by category,
 // adds the changes up into a sum and a count. The result is, per
@@ -34,8 +34,8 @@ type q4Side struct {
 }
 
 // Q4Auction is the state of one auction id: the auction once seen, the
-// bids that came before it, and its final price so far. Pending is
-// replaced, never changed in place.
+// bids that came before it, and its final price so far. Pending only
+// grows at its end until the auction arrives.
 type Q4Auction struct {
 	Seen           bool
 	Category       int64
@@ -66,7 +66,9 @@ func q4Apply(s Q4Auction, v q4Side) (Q4Auction, int64, q4Delta, bool) {
 	} else if s.Seen {
 		bid(v.Price, v.DateTime)
 	} else {
-		s.Pending = append(slices.Clip(s.Pending), [2]int64{v.Price, v.DateTime})
+		// Appending may write past the end of an older state's slice,
+		// never into it, so a checkpoint encoding that state is safe.
+		s.Pending = append(s.Pending, [2]int64{v.Price, v.DateTime})
 	}
 	if s.Final == old {
 		return s, 0, q4Delta{}, false
@@ -95,9 +97,30 @@ func hashQ4(category int64, d q4Delta) uint64 { return hashInts(category, d.Sum,
 func nexmarkQ4() streamSpec[Event, *NexmarkGenerator] {
 	return nexmarkSpec(
 		func(_ *NexmarkGenerator, in *dstream.DStream[Event], _ time.Duration) (func() Result, error) {
-			sides := dstream.FlatMap(in.Filter(func(e Event) bool { return e.Type != PersonEvent }), func(e Event) []rdd.Pair[int64, q4Side] {
-				k, v, _ := q4Sides(&e)
-				return []rdd.Pair[int64, q4Side]{rdd.KV(k, v)}
+			// Bids of one auction at the same ms are alike but for their
+			// price (validity goes by dateTime), so each partition keeps
+			// only the highest of them: an exact pre-aggregation.
+			sides := dstream.MapPartitions(in.Filter(func(e Event) bool { return e.Type != PersonEvent }), func(in iter.Seq[Event]) iter.Seq[rdd.Pair[int64, q4Side]] {
+				return func(yield func(rdd.Pair[int64, q4Side]) bool) {
+					type at struct{ auction, ms int64 }
+					best := map[at]int64{}
+					for e := range in {
+						if e.Type == BidEvent {
+							k := at{e.Bid.Auction, e.Bid.DateTime}
+							best[k] = max(best[k], e.Bid.Price)
+							continue
+						}
+						k, v, _ := q4Sides(&e)
+						if !yield(rdd.KV(k, v)) {
+							return
+						}
+					}
+					for k, price := range best {
+						if !yield(rdd.KV(k.auction, q4Side{Price: price, DateTime: k.ms})) {
+							return
+						}
+					}
+				}
 			})
 			type change struct {
 				category int64
