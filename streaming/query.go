@@ -742,6 +742,26 @@ func (q *Query) recover(ctx context.Context) (int64, *offsetEntry, error) {
 		}
 	}
 	q.mu.Unlock()
+	// Tell sources that track what was processed (the file source's
+	// admission throttle, cleanSource) where the last committed batch
+	// ended.
+	if committed {
+		for i, s := range q.sources {
+			if c, ok := s.Src.(connector.Committer); ok {
+				if err := c.Commit(ctx, e.End[i]); err != nil {
+					q.cfg.logger.Warn("streaming: a source could not record the committed offsets", "source", s.Src.Name(), "err", err)
+				}
+			}
+		}
+	} else if last > 0 {
+		for i, s := range q.sources {
+			if c, ok := s.Src.(connector.Committer); ok {
+				if err := c.Commit(ctx, e.Start[i]); err != nil {
+					q.cfg.logger.Warn("streaming: a source could not record the committed offsets", "source", s.Src.Name(), "err", err)
+				}
+			}
+		}
+	}
 	if q.agg != nil {
 		stateOf := last
 		if !committed {
