@@ -94,7 +94,7 @@ func TestStructuredCrashRecovery(t *testing.T) {
 	addFile := func(rows int) {
 		var b strings.Builder
 		for range rows {
-			eventTime += time.Duration(100+rng.IntN(400)) * time.Millisecond
+			eventTime += time.Duration(1+rng.IntN(2)) * time.Millisecond
 			w := words[rng.IntN(len(words))]
 			ts := ssCrashBase.Add(eventTime)
 			fmt.Fprintf(&b, `{"ts":%q,"word":%q}`+"\n", ts.Format(time.RFC3339Nano), w)
@@ -120,18 +120,19 @@ func TestStructuredCrashRecovery(t *testing.T) {
 		}
 		return cmd, &stderr
 	}
-	kills := 0
+	kills, reruns := 0, 0
 	for kills < *ssCrashKills {
 		cmd, stderr := start()
 		for range 1 + rng.IntN(3) {
-			addFile(10 + rng.IntN(30))
+			addFile(20000 + rng.IntN(20000)) // batches long enough for kills to land inside them
 		}
-		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond) // the kill moment: random, the point of the test
+		time.Sleep(time.Duration(30+rng.IntN(400)) * time.Millisecond) // the kill moment: random, the point of the test
 		cmd.Process.Kill()
 		err := cmd.Wait()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
 			t.Fatalf("run %d ended before it was killed: %v\n%s", kills+1, err, stderr)
 		}
+		reruns += strings.Count(stderr.String(), "re-running the last batch")
 		kills++
 	}
 	// The last run: a row far ahead moves the watermark past every window
@@ -184,7 +185,7 @@ func TestStructuredCrashRecovery(t *testing.T) {
 		})
 		t.Logf("last run's stderr:\n%s\nfiles:\n%s", stderr, strings.Join(listing, "\n"))
 	}
-	t.Logf("survived %d SIGKILLs; %d files, %d windows checked", kills, files, len(want))
+	t.Logf("survived %d SIGKILLs (%d restarts re-ran a batch killed after its offsets were logged); %d files, %d windows checked", kills, reruns, files, len(want))
 }
 
 // readStructuredOutput reads the committed rows of the sink: count per
