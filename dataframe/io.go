@@ -78,8 +78,11 @@ func (r *DataFrameReader) CSV(path string) *DataFrame { return r.Format(file.For
 func (r *DataFrameReader) Load(path string) *DataFrame {
 	s := r.s
 	format := strings.ToLower(strings.TrimSpace(r.format))
+	if format == "kafka" {
+		return r.loadKafka()
+	}
 	if !containsString(file.Formats(), format) {
-		return s.failed(fmt.Errorf("dataframe.Load: %w %q: supported formats are %s", file.ErrUnsupportedFormat, r.format, strings.Join(file.Formats(), ", ")))
+		return s.failed(fmt.Errorf("dataframe.Load: %w %q: supported formats are %s", file.ErrUnsupportedFormat, r.format, strings.Join(append(file.Formats(), "kafka"), ", ")))
 	}
 	infos, err := file.ListFileInfos(path)
 	if err != nil {

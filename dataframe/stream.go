@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/spate-io/spate/connector/file"
@@ -399,37 +398,19 @@ func (m *memoryTable) Read(ctx context.Context, _ memory.Allocator, _ int, colum
 			b.Release()
 		}
 	}()
-	var idx []int
-	var projected *arrow.Schema
-	if columns != nil {
-		fields := make([]arrow.Field, 0, len(columns))
-		for _, c := range columns {
-			i, err := expr.FieldIndex(m.schema, c)
-			if err != nil {
-				return err
-			}
-			idx = append(idx, i)
-			fields = append(fields, m.schema.Field(i))
-		}
-		projected = arrow.NewSchema(fields, nil)
+	idx, projected, err := projection(m.schema, columns)
+	if err != nil {
+		return err
 	}
 	for _, b := range bs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if idx == nil {
-			if err := emit(b); err != nil {
-				return err
-			}
-			continue
+		out := project(b, idx, projected)
+		err := emit(out)
+		if out != b {
+			out.Release()
 		}
-		cols := make([]arrow.Array, len(idx))
-		for j, k := range idx {
-			cols[j] = b.Column(k)
-		}
-		p := array.NewRecordBatch(projected, cols, b.NumRows())
-		err := emit(p)
-		p.Release()
 		if err != nil {
 			return err
 		}

@@ -47,6 +47,17 @@ type QuerySourceProgress struct {
 	// Lag is the offsets available but not read yet, summed over the
 	// source's partitions (latest - end).
 	Lag int64 `json:"lag"`
+	// Partitions has the same per partition (a Kafka consumer lag view).
+	Partitions []PartitionOffsets `json:"partitions,omitempty"`
+}
+
+// PartitionOffsets is one source partition's position in a batch.
+type PartitionOffsets struct {
+	Partition string `json:"partition"`
+	Start     int64  `json:"start"`
+	End       int64  `json:"end"`
+	Latest    int64  `json:"latest"`
+	Lag       int64  `json:"lag"`
 }
 
 // QuerySinkProgress describes what a batch wrote.

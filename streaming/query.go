@@ -885,6 +885,9 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 		if latests != nil {
 			sp.LatestOffset = latests[i].String()
 			sp.Lag = e.End[i].Total(latests[i])
+			for _, pp := range connector.Progress(e.Start[i], e.End[i], latests[i]) {
+				sp.Partitions = append(sp.Partitions, metrics.PartitionOffsets{Partition: pp.Partition.String(), Start: pp.Start, End: pp.End, Latest: pp.Latest, Lag: pp.Lag})
+			}
 		}
 		prog.Sources = append(prog.Sources, sp)
 	}
