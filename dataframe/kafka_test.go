@@ -2,6 +2,8 @@ package dataframe_test
 
 import (
 	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
 	"strings"
 	"testing"
 
@@ -40,7 +42,7 @@ func TestKafkaBatchAndStreaming(t *testing.T) {
 	if err != nil || n != 30 {
 		t.Fatalf("batch read of the topic: %d rows, %v; want 30", n, err)
 	}
-	rows, err := read("in").SelectExpr("CAST(key AS STRING) AS k").GroupBy(Col("k")).Count().OrderBy(Col("k")).Collect(ctx)
+	rows, err := read("in").Select(Col("key").Cast(arrow.BinaryTypes.String).As("k")).GroupBy(Col("k")).Count().OrderBy(Col("k")).Collect(ctx)
 	if err != nil || len(rows) != 5 || rows[0][1] != int64(6) {
 		t.Fatalf("per key: %v, %v", rows, err)
 	}

@@ -2,6 +2,7 @@ package dataframe_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,21 @@ type sqlSale struct {
 	Amount int64  `spate:"amount"`
 }
 
+// skipWithoutCgo skips SQL tests in a build without cgo, where package
+// sql cannot parse (sql.ErrNoCgo).
+func skipWithoutCgo(t *testing.T, s *Session) {
+	t.Helper()
+	if errors.Is(s.SQL("SELECT 1").Err(), sql.ErrNoCgo) {
+		if os.Getenv("SPATE_INTEGRATION") != "" {
+			t.Fatal("SQL needs cgo (a C compiler), and SPATE_INTEGRATION is set")
+		}
+		t.Skip("SQL needs a build with cgo (CGO_ENABLED=1 and a C compiler)")
+	}
+}
+
 func TestSessionSQL(t *testing.T) {
 	s, _ := streamSession(t)
+	skipWithoutCgo(t, s)
 	ctx := streamCtx(t)
 	if err := CreateDataFrame(s, []sqlSale{{"eu", 10}, {"us", 5}, {"eu", 7}}).CreateOrReplaceTempView("sales"); err != nil {
 		t.Fatal(err)
@@ -43,6 +57,7 @@ func TestSessionSQL(t *testing.T) {
 // streaming DataFrame, written with WriteStream.
 func TestStreamingSQL(t *testing.T) {
 	s, m := streamSession(t)
+	skipWithoutCgo(t, s)
 	ctx := streamCtx(t)
 	if err := s.ReadStream().Format("rate").Option("rowsPerSecond", "10").Load().CreateOrReplaceTempView("ticks"); err != nil {
 		t.Fatal(err)

@@ -291,7 +291,7 @@ func TestStreamStaticJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	q.Stop(ctx)
-	rows, err := s.SQL("SELECT campaign, count FROM per_campaign ORDER BY campaign").Collect(ctx)
+	rows, err := s.Table("per_campaign").OrderBy(Col("campaign")).Collect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
