@@ -103,6 +103,9 @@
 // when the watermark passes its end. [Session.Streams] lists the active
 // queries. Batch actions on a streaming DataFrame fail with
 // streaming.ErrStreamingSource. Window also works on batch DataFrames.
+// Package dataframe/streamtest tests streaming queries step by step
+// (AddData, CheckAnswer, CheckNewAnswer, StopStream, StartStream,
+// AdvanceManualClock, ExpectFailure), as Spark's testStream.
 //
 // # Not yet
 //

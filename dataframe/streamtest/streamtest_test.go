@@ -1,0 +1,90 @@
+package streamtest_test
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spate-io/spate/dataframe"
+	"github.com/spate-io/spate/dataframe/streamtest"
+)
+
+type click struct {
+	User   string `spate:"user"`
+	Amount int64  `spate:"amount"`
+}
+
+type event struct {
+	TS   time.Time `spate:"ts"`
+	Word string    `spate:"word"`
+}
+
+func TestAggregationCompleteModeAcrossARestart(t *testing.T) {
+	streamtest.Run(t, []click{}, func(in *dataframe.DataFrame) *dataframe.DataFrame {
+		return in.GroupBy(dataframe.Col("user")).Agg(dataframe.Sum(dataframe.Col("amount")).As("total"))
+	}, streamtest.OutputMode("complete"),
+		streamtest.AddData([]click{{"ann", 1}, {"bob", 2}, {"ann", 3}}),
+		streamtest.CheckAnswer(streamtest.Row("ann", 4), streamtest.Row("bob", 2)),
+		streamtest.StopStream(),
+		streamtest.AddData([]click{{"bob", 5}}),
+		streamtest.StartStream(),
+		streamtest.CheckAnswer(streamtest.Row("ann", 4), streamtest.Row("bob", 7)),
+	)
+}
+
+func TestStatelessAppend(t *testing.T) {
+	streamtest.Run(t, []click{}, func(in *dataframe.DataFrame) *dataframe.DataFrame {
+		return in.Where(dataframe.Col("amount").Gt(1)).Select(dataframe.Col("user"))
+	},
+		streamtest.AddData([]click{{"ann", 1}, {"bob", 2}}),
+		streamtest.CheckNewAnswer(streamtest.Row("bob")),
+		streamtest.AddData([]click{{"cid", 3}}),
+		streamtest.CheckNewAnswer(streamtest.Row("cid")),
+		streamtest.CheckAnswer(streamtest.Row("bob"), streamtest.Row("cid")),
+		streamtest.CheckLastBatch(streamtest.Row("cid")),
+	)
+}
+
+func TestWindowsWithWatermarkAppend(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(int64(s), 0).UTC() }
+	streamtest.Run(t, []event{}, func(in *dataframe.DataFrame) *dataframe.DataFrame {
+		return in.WithWatermark("ts", 5*time.Second).GroupBy(dataframe.Window(dataframe.Col("ts"), 10*time.Second)).Count()
+	},
+		streamtest.AddData([]event{{at(3), "a"}, {at(12), "b"}}), // watermark after: 7 s
+		streamtest.CheckNewAnswer(),
+		streamtest.AddData([]event{{at(16), "c"}, {at(2), "late"}}), // the late row is dropped; watermark: 11 s
+		streamtest.CheckNewAnswer(streamtest.Row(at(0), at(10), 1)),
+		streamtest.AddData([]event{{at(40), "d"}}), // watermark: 35 s
+		streamtest.CheckNewAnswer(streamtest.Row(at(10), at(20), 2)),
+	)
+}
+
+// fatalRecorder is a testing.TB whose Fatalf records the message and ends
+// the goroutine, to test that Run reports a failing step.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func TestAFailingStepIsReported(t *testing.T) {
+	rec := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		streamtest.Run(rec, []click{}, func(in *dataframe.DataFrame) *dataframe.DataFrame { return in },
+			streamtest.AddData([]click{{"ann", 1}}),
+			streamtest.CheckAnswer(streamtest.Row("bob", 1)),
+		)
+	}()
+	<-done
+	if !strings.Contains(rec.msg, "step 2, CheckAnswer") || !strings.Contains(rec.msg, "[ann, 1]") {
+		t.Errorf("Run reported %q", rec.msg)
+	}
+}
