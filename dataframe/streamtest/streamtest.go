@@ -47,7 +47,9 @@ type Step struct {
 type Option = Step
 
 // OutputMode sets the query's output mode. Default: append.
-func OutputMode(m string) Option { return Step{name: "OutputMode", opt: func(r *runner) { r.mode = m }} }
+func OutputMode(m string) Option {
+	return Step{name: "OutputMode", opt: func(r *runner) { r.mode = m }}
+}
 
 // Row is an expected row.
 func Row(values ...any) []any { return values }
