@@ -22,10 +22,11 @@
 // Every event carries an event time computed from g: start + g/rate (YSB:
 // event_time in ms; Nexmark: dateTime). In a paced run that is the wall
 // clock time it became available; in a throughput run it advances at a
-// nominal rate (Config.EventRate) whatever the processing speed, as
+// nominal rate (Params.EventRate) whatever the processing speed, as
 // Nexmark's generator does. The windowed queries (YSB, q5, q7) key their
-// state by window start, aggregate each batch locally per input
-// partition, and merge the partial aggregates into MapWithState state;
+// state by window start (q5's first stage by auction), aggregate each
+// batch locally per input partition, and merge the partial aggregates
+// into MapWithState state;
 // every batch emits the updated windows, and the sink (an upsert table,
 // as YSB's Redis) keeps the latest value of each window, so the sink is at
 // any time the result over all events processed so far. There is no
@@ -39,5 +40,14 @@
 // Each query's result is a canonical set of rows (sorted), summarised as a
 // row count and an order-independent 64-bit checksum; the DStream run and
 // the baseline must agree exactly. The stateless Nexmark queries (q0–q2)
-// sum a hash of every output record in a black-hole sink.
+// and the joins q3 and q8 sum a hash of every output record in a
+// black-hole sink; q4 keeps a sum and a count per category.
+//
+// # Joins
+//
+// q3 (auction ⋈ person), q4 (auction ⋈ bid) and q8 (person ⋈ auction per
+// 10 s window) are incremental inner joins: both sides keyed by the join
+// key into one MapWithState, which keeps what it has seen of each key and
+// emits every match once, whichever side comes first. q8's state times out
+// with its window; q3's and q4's grow with the persons and auctions.
 package benchsuite
