@@ -100,7 +100,9 @@
 // (tumbling or sliding windows; the output has window_start and
 // window_end columns) drop rows older than the watermark, evict finished
 // windows from the state and, in append mode, write each window once,
-// when the watermark passes its end. [Session.Streams] lists the active
+// when the watermark passes its end. DropDuplicates and Distinct write each
+// key once (keys older than a watermark on a key column are evicted).
+// [Session.Streams] lists the active
 // queries. Batch actions on a streaming DataFrame fail with
 // streaming.ErrStreamingSource. Window also works on batch DataFrames.
 // Package dataframe/streamtest tests streaming queries step by step
@@ -109,8 +111,7 @@
 //
 // # Not yet
 //
-// Session windows, streaming deduplication, stream-stream joins, the
-// file and Kafka streaming formats in ReadStream/WriteStream, and
-// spilling to disk (every operator keeps its partition's state in
+// Session windows, stream-stream joins, more than one stateful operation
+// in a streaming query, and spilling to disk (every operator keeps its partition's state in
 // memory).
 package dataframe

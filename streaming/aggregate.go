@@ -72,15 +72,52 @@ func (a *aggOutput) Children() []plan.Node                       { return nil }
 func (a *aggOutput) WithChildren([]plan.Node) (plan.Node, error) { return a, nil }
 func (a *aggOutput) String() string                              { return "StreamingAggregate (state)" }
 
-// splitAggregate finds the plan's streaming aggregation and returns the
-// plan with it replaced by an aggOutput leaf, and the aggregation; a plan
-// without one comes back unchanged with nil.
-func splitAggregate(p plan.Node) (plan.Node, *plan.Aggregate, *aggOutput, error) {
-	var aggs []*plan.Aggregate
+// statefulOp is a stateful operator of a streaming query (an
+// aggregation, a deduplication): its output stands in the query's plan as
+// a placeholder leaf; each batch it reads its bound input and its state
+// and gives the batch's output rows.
+type statefulOp interface {
+	kind() string
+	placeholder() *aggOutput
+	inputPlan() plan.Node
+	setDir(dir string)
+	load(id int64, alloc memory.Allocator) error
+	// run returns the output relation, its rows (released by the caller
+	// once the batch's plan ran), the rows the batch changed in the
+	// state, and the watermark after the batch.
+	run(ctx context.Context, xc *exec.Context, input plan.Node, id int64, watermark time.Time) (plan.Node, []arrow.RecordBatch, int64, time.Time, error)
+	numRows() int64
+	close()
+}
+
+var (
+	_ statefulOp = (*streamingAgg)(nil)
+	_ statefulOp = (*streamingDedup)(nil)
+)
+
+func (sa *streamingAgg) kind() string            { return "aggregate" }
+func (sa *streamingAgg) placeholder() *aggOutput { return sa.node }
+func (sa *streamingAgg) inputPlan() plan.Node    { return sa.input }
+func (sa *streamingAgg) setDir(dir string)       { sa.dir = dir }
+func (sa *streamingAgg) numRows() int64          { return sa.stateRows }
+
+// splitStateful finds the plan's stateful operator over the stream (an
+// aggregation or a deduplication) and returns the plan with it replaced
+// by an aggOutput leaf, and the operator; a plan without one comes back
+// unchanged with nil.
+func splitStateful(p plan.Node) (plan.Node, plan.Node, *aggOutput, error) {
+	var ops []plan.Node
 	var walk func(n plan.Node)
 	walk = func(n plan.Node) {
-		if a, ok := n.(*plan.Aggregate); ok && IsStreaming(a.Child) {
-			aggs = append(aggs, a)
+		switch x := n.(type) {
+		case *plan.Aggregate:
+			if IsStreaming(x.Child) {
+				ops = append(ops, x)
+			}
+		case *plan.Deduplicate:
+			if IsStreaming(x.Child) {
+				ops = append(ops, x)
+			}
 		}
 		for _, c := range n.Children() {
 			walk(c)
@@ -88,14 +125,14 @@ func splitAggregate(p plan.Node) (plan.Node, *plan.Aggregate, *aggOutput, error)
 	}
 	walk(p)
 	switch {
-	case len(aggs) == 0:
+	case len(ops) == 0:
 		return p, nil, nil, nil
-	case len(aggs) > 1:
-		return nil, nil, nil, fmt.Errorf("%w: more than one aggregation over a stream (chained or in several branches) is not supported", ErrUnsupported)
+	case len(ops) > 1:
+		return nil, nil, nil, fmt.Errorf("%w: more than one stateful operation (aggregation, deduplication) over a stream is not supported yet", ErrUnsupported)
 	}
-	ph := &aggOutput{schema: aggs[0].Schema()}
-	top, err := bindBatch(p, nil, map[plan.Node]plan.Node{aggs[0]: ph}, time.Time{})
-	return top, aggs[0], ph, err
+	ph := &aggOutput{schema: ops[0].Schema()}
+	top, err := bindBatch(p, nil, map[plan.Node]plan.Node{ops[0]: ph}, time.Time{})
+	return top, ops[0], ph, err
 }
 
 // newStreamingAgg prepares the incremental form of the aggregation a,
@@ -351,6 +388,9 @@ func maxTimestamp(bs []arrow.RecordBatch, s *arrow.Schema, name string) (time.Ti
 // LocalRelation does not own its batches: the caller's references keep
 // them alive while a plan over it runs.
 func relation(s *arrow.Schema, bs []arrow.RecordBatch) (*plan.LocalRelation, error) {
+	if len(bs) > 0 && sameColumns(bs[0].Schema(), s) {
+		s = bs[0].Schema() // the batches' nullability may be looser than planned
+	}
 	return plan.NewLocalRelation(s, [][]arrow.RecordBatch{bs})
 }
 

@@ -168,7 +168,7 @@ func checkSupported(p plan.Node, mode OutputMode) error {
 		case *plan.Aggregate:
 			hasAgg = true // newStreamingAgg checks the rest
 		case *plan.Deduplicate:
-			bad = fmt.Errorf("%w: Distinct/DropDuplicates on a streaming DataFrame are not supported yet (they need streaming state)", ErrUnsupported)
+			// streamingDedup checks the rest
 		case *plan.Sort:
 			bad = fmt.Errorf("%w: sorting a streaming DataFrame is not supported yet; sort inside a foreachBatch sink instead", ErrUnsupported)
 		case *plan.Limit:
@@ -206,7 +206,7 @@ type Query struct {
 	plan            plan.Node // optimized, with streaming leaves
 	sources         []*SourceNode
 	sink            Sink
-	agg             *streamingAgg // the stateful aggregation, or nil
+	agg             statefulOp // the stateful operator (aggregation, deduplication), or nil
 	dir             *checkpoint.Dir
 	tempDir         string // removed at stop when the checkpoint is temporary
 
@@ -311,7 +311,7 @@ func Start(ctx context.Context, ec *engine.Context, p plan.Node, sink Sink, opts
 	// A streaming aggregation is split off: the plan above it and its
 	// input are optimized apart, so that the input keeps the columns the
 	// incremental aggregation needs (the event time).
-	top, a, ph, err := splitAggregate(p)
+	top, op, ph, err := splitStateful(p)
 	if err != nil {
 		return nil, err
 	}
@@ -320,13 +320,19 @@ func Start(ctx context.Context, ec *engine.Context, p plan.Node, sink Sink, opts
 		return nil, fmt.Errorf("streaming.Start: %w", err)
 	}
 	sources := sourcesOf(opt)
-	var agg *streamingAgg
-	if a != nil {
-		input, err := cfg.optimizer.Optimize(a.Child)
+	var agg statefulOp
+	if op != nil {
+		input, err := cfg.optimizer.Optimize(op.Children()[0])
 		if err != nil {
 			return nil, fmt.Errorf("streaming.Start: %w", err)
 		}
-		if agg, err = newStreamingAgg(a, ph, input, cfg.mode, ""); err != nil {
+		switch x := op.(type) {
+		case *plan.Aggregate:
+			agg, err = newStreamingAgg(x, ph, input, cfg.mode, "")
+		case *plan.Deduplicate:
+			agg, err = newStreamingDedup(x, ph, input)
+		}
+		if err != nil {
 			return nil, err
 		}
 		sources = append(sourcesOf(input), sources...)
@@ -377,7 +383,7 @@ func (q *Query) open(ctx context.Context) error {
 		}
 	}
 	if q.agg != nil {
-		q.agg.dir = filepath.Join(dir, "state", "agg-0")
+		q.agg.setDir(filepath.Join(dir, "state", q.agg.kind()+"-0"))
 	}
 	var meta queryMetadata
 	_, payload, err := d.Latest("metadata", "meta")
@@ -485,7 +491,7 @@ func (q *Query) RecentProgress() []metrics.QueryProgress {
 func (q *Query) Explain() string {
 	out := plan.Explain(q.plan)
 	if q.agg != nil {
-		out += "\nStreamingAggregate input:\n" + plan.Explain(q.agg.input)
+		out += "\n" + q.agg.kind() + " input:\n" + plan.Explain(q.agg.inputPlan())
 	}
 	return out
 }
@@ -903,7 +909,7 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 	}
 	after := watermark
 	if q.agg != nil {
-		input, err := bindBatch(q.agg.input, ranges, nil, watermark)
+		input, err := bindBatch(q.agg.inputPlan(), ranges, nil, watermark)
 		if err != nil {
 			return nil, fmt.Errorf("batch %d: %w", e.BatchID, err)
 		}
@@ -913,8 +919,8 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 		}
 		after = w
 		defer releaseAll(rows)
-		replace = map[plan.Node]plan.Node{q.agg.node: rel}
-		prog.StateOperators = append(prog.StateOperators, metrics.StateOperatorInfo{OperatorName: "aggregate", NumRowsTotal: q.agg.stateRows, NumRowsUpdated: updated})
+		replace = map[plan.Node]plan.Node{q.agg.placeholder(): rel}
+		prog.StateOperators = append(prog.StateOperators, metrics.StateOperatorInfo{OperatorName: q.agg.kind(), NumRowsTotal: q.agg.numRows(), NumRowsUpdated: updated})
 	}
 	if !watermark.IsZero() || !after.IsZero() {
 		prog.EventTime = map[string]string{"watermark": after.UTC().Format(time.RFC3339Nano)}

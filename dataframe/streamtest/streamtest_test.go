@@ -88,3 +88,34 @@ func TestAFailingStepIsReported(t *testing.T) {
 		t.Errorf("Run reported %q", rec.msg)
 	}
 }
+
+func TestDropDuplicatesAcrossBatchesAndRestart(t *testing.T) {
+	streamtest.Run(t, []click{}, func(in *dataframe.DataFrame) *dataframe.DataFrame {
+		return in.DropDuplicates("user")
+	},
+		streamtest.AddData([]click{{"ann", 1}, {"ann", 2}, {"bob", 3}}),
+		streamtest.CheckNewAnswer(streamtest.Row("ann", 1), streamtest.Row("bob", 3)),
+		streamtest.AddData([]click{{"bob", 4}, {"cid", 5}}),
+		streamtest.CheckNewAnswer(streamtest.Row("cid", 5)),
+		streamtest.StopStream(),
+		streamtest.StartStream(),
+		streamtest.AddData([]click{{"ann", 6}, {"dan", 7}}),
+		streamtest.CheckNewAnswer(streamtest.Row("dan", 7)),
+	)
+}
+
+func TestDropDuplicatesEvictsKeysPastTheWatermark(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(int64(s), 0).UTC() }
+	streamtest.Run(t, []event{}, func(in *dataframe.DataFrame) *dataframe.DataFrame {
+		return in.WithWatermark("ts", 5*time.Second).DropDuplicates("word", "ts")
+	},
+		streamtest.AddData([]event{{at(1), "a"}, {at(1), "a"}, {at(2), "b"}}),
+		streamtest.CheckNewAnswer(streamtest.Row(at(1), "a"), streamtest.Row(at(2), "b")),
+		streamtest.AddData([]event{{at(2), "b"}, {at(20), "c"}}), // watermark after: 15 s
+		streamtest.CheckNewAnswer(streamtest.Row(at(20), "c")),
+		// (a, 1) is older than the watermark: dropped as late, not
+		// compared with the evicted key.
+		streamtest.AddData([]event{{at(1), "a"}, {at(21), "c"}}),
+		streamtest.CheckNewAnswer(streamtest.Row(at(21), "c")),
+	)
+}
