@@ -231,6 +231,7 @@ func (s *Q5Auction) window(w int64) int64 {
 // q5AuctionCodec encodes Q5Auction states as 10 fixed-width integers.
 type q5AuctionCodec struct{}
 
+// Append appends v's 10 integers, little-endian.
 func (q5AuctionCodec) Append(dst []byte, v Q5Auction) ([]byte, error) {
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(v.Last))
 	for _, c := range v.Counts {
@@ -239,6 +240,7 @@ func (q5AuctionCodec) Append(dst []byte, v Q5Auction) ([]byte, error) {
 	return dst, nil
 }
 
+// Decode decodes one state from the front of src.
 func (q5AuctionCodec) Decode(src []byte) (Q5Auction, int, error) {
 	const n = 8 * (1 + q5Ring)
 	if len(src) < n {

@@ -62,14 +62,13 @@ type Measurement struct {
 	BatchP50Ms float64 `json:"batch_p50_ms,omitempty"`
 	BatchP99Ms float64 `json:"batch_p99_ms,omitempty"`
 
-	PeakRSSMiB   float64 `json:"peak_rss_mib"`
-	GCPauseMs    float64 `json:"gc_pause_ms"`
-	GCCycles     uint32  `json:"gc_cycles"`
-	AllocMiB     float64 `json:"alloc_mib"`
-	Result       Result  `json:"result"`
-	MatchesHand  *bool   `json:"matches_handloop,omitempty"`
-	genCfg       genConfig
-	processedAll bool
+	PeakRSSMiB  float64 `json:"peak_rss_mib"`
+	GCPauseMs   float64 `json:"gc_pause_ms"`
+	GCCycles    uint32  `json:"gc_cycles"`
+	AllocMiB    float64 `json:"alloc_mib"`
+	Result      Result  `json:"result"`
+	MatchesHand *bool   `json:"matches_handloop,omitempty"`
+	genCfg      genConfig
 }
 
 // Run runs the variants p.Variants of every query and returns one
@@ -353,7 +352,6 @@ func (s streamSpec[E, G]) dstream(ctx context.Context, q Query, p Params) (*Meas
 		var runErr error
 		select {
 		case <-done:
-			m.processedAll = true
 		case <-limit.C:
 			m.Status = "behind"
 		case <-stopped:
@@ -407,7 +405,6 @@ func (s streamSpec[E, G]) dstream(ctx context.Context, q Query, p Params) (*Meas
 			return nil, fmt.Errorf("benchsuite: %s: %w", q.ID(), runErr)
 		}
 		m.Events = n
-		m.processedAll = true
 		samples := make([]latencySample, len(took))
 		for i, d := range took {
 			samples[i] = latencySample{latency: d, weight: 1}

@@ -20,6 +20,7 @@ type Result struct {
 	Checksum string `json:"checksum"` // hex
 }
 
+// String formats the result for humans.
 func (r Result) String() string { return fmt.Sprintf("%d rows, checksum %s", r.Rows, r.Checksum) }
 
 func makeResult(rows int64, sum uint64) Result {
