@@ -67,10 +67,11 @@
 //	              EXTRACT(field FROM ts) and date_part, current_timestamp, now()
 //	math          abs, round(x[, scale]), floor, ceil (ceiling), sqrt, pow (power)
 //	null          coalesce, ifnull, nvl, nullif
-//	windows       window(ts, '10 seconds'[, slide]), session_window(ts, gap), TUMBLE(ts, size),
-//	              HOP(ts, slide, size) (Flink's order), SESSION(ts, gap): recognised and their
-//	              durations checked, but not supported yet (package expr has no time-window
-//	              expression), so they give an ErrUnsupported error
+//	windows       window(ts, '10 seconds') and TUMBLE(ts, size): the start of the tumbling
+//	              window holding ts (a timestamp), to GROUP BY; window(ts, size, slide),
+//	              HOP(ts, slide, size) (Flink's order), session_window(ts, gap) and
+//	              SESSION(ts, gap) are recognised and their durations checked, but give an
+//	              ErrUnsupported error (the DataFrame API's Window has sliding windows)
 //
 // Arguments that select behaviour (patterns, formats, positions, units)
 // must be constants. Window functions (OVER), FILTER, aggregate ORDER BY,

@@ -223,7 +223,7 @@ func (p *planner) call(fc *pg.FuncCall, c *exprCtx) (expr.Expr, error) {
 		return nil, p.errAt(at, ErrInvalid, "%s is not an aggregate function; * and DISTINCT are only allowed in aggregates (%s)", name, strings.Join(sortedKeys(aggregateFuncs), ", "))
 	}
 	if slices.Contains(windowFuncs, name) {
-		return nil, p.windowCall(fc, name, c)
+		return p.windowCall(fc, name, c)
 	}
 	f, ok := scalarFuncs[name]
 	if !ok {
@@ -300,9 +300,11 @@ func (p *planner) aggCall(fc *pg.FuncCall, name, agg string, c *exprCtx) (expr.E
 	return expr.NewAgg(agg, arg), nil
 }
 
-// windowCall checks a time-window function's arguments and reports that
-// windows cannot be planned yet: package expr has no window expression.
-func (p *planner) windowCall(fc *pg.FuncCall, name string, c *exprCtx) error {
+// windowCall plans a time-window function. A tumbling window (Spark's
+// window(ts, size), Flink's TUMBLE(ts, size)) is the start of the window
+// holding ts (expr.WindowBound), to group by; sliding and session windows
+// are not supported in SQL yet (the DataFrame API has sliding windows).
+func (p *planner) windowCall(fc *pg.FuncCall, name string, c *exprCtx) (expr.Expr, error) {
 	at := fc.Location
 	// Argument shapes: Spark window(ts, size[, slide[, start]]),
 	// session_window(ts, gap); Flink TUMBLE(ts, size), HOP(ts, slide, size),
@@ -315,18 +317,22 @@ func (p *planner) windowCall(fc *pg.FuncCall, name string, c *exprCtx) error {
 		lo, hi = 3, 3
 	}
 	if len(fc.Args) < lo || len(fc.Args) > hi {
-		return p.errAt(at, ErrInvalid, "%s takes %s, got %d", name, argCount(lo, hi), len(fc.Args))
+		return nil, p.errAt(at, ErrInvalid, "%s takes %s, got %d", name, argCount(lo, hi), len(fc.Args))
 	}
-	if _, err := p.expr(fc.Args[0], c); err != nil {
-		return err
+	ts, err := p.expr(fc.Args[0], c)
+	if err != nil {
+		return nil, err
 	}
 	durs := make([]time.Duration, 0, 3)
 	for _, a := range fc.Args[1:] {
 		d, err := p.durationArg(a)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		durs = append(durs, d)
+	}
+	if (name == "window" && len(durs) == 1) || name == "tumble" {
+		return expr.WindowBound(ts, durs[0], 0, 0, 0), nil
 	}
 	var what string
 	switch name {
@@ -340,7 +346,7 @@ func (p *planner) windowCall(fc *pg.FuncCall, name string, c *exprCtx) error {
 	default:
 		what = "a session window with gap " + durs[0].String()
 	}
-	return p.errAt(at, ErrUnsupported, "%s (%s) is not supported yet: package expr has no time-window expression", name, what)
+	return nil, p.errAt(at, ErrUnsupported, "%s (%s) is not supported in SQL yet: only tumbling windows are (window(ts, size), TUMBLE(ts, size)); use the DataFrame API's Window for sliding windows", name, what)
 }
 
 // durationArg reads a window size: an INTERVAL or a string such as
