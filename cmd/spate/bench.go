@@ -20,12 +20,12 @@ type benchConfig struct {
 	list, short bool
 	queries     string
 	events      count
-	duration    time.Duration
+	duration    optDuration
 	rate        count
 	interval    time.Duration
 	batchEvents count
-	partitions  int
-	slots       int
+	partitions  autoInt
+	slots       autoInt
 	seed        uint64
 	parser      string
 	eventRate   count
@@ -48,9 +48,11 @@ const (
 // plain digits.
 type count float64
 
+// String is empty for 0, which stands for "the default" (so that usage
+// does not print "(default 0)").
 func (c *count) String() string {
 	if c == nil || *c == 0 {
-		return "0"
+		return ""
 	}
 	return strconv.FormatFloat(float64(*c), 'f', -1, 64)
 }
@@ -73,21 +75,59 @@ func (c *count) Set(s string) error {
 	return nil
 }
 
+// autoInt is an int flag whose 0 means "chosen automatically".
+type autoInt int
+
+func (a *autoInt) String() string {
+	if a == nil || *a == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(*a))
+}
+
+func (a *autoInt) Set(s string) error {
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("want an integer")
+	}
+	*a = autoInt(v)
+	return nil
+}
+
+// optDuration is a duration flag whose 0 means "not given".
+type optDuration time.Duration
+
+func (d *optDuration) String() string {
+	if d == nil || *d == 0 {
+		return ""
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *optDuration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as 30s or 2m")
+	}
+	*d = optDuration(v)
+	return nil
+}
+
 func benchFlags(cfg *benchConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&cfg.list, "list", false, "list the benchmarks, their queries and variants, and exit")
 	fs.BoolVar(&cfg.short, "short", false, fmt.Sprintf("smoke run: %d events per query in batches of %d, checking every result against the baseline", shortEvents, shortBatchEvents))
 	fs.StringVar(&cfg.queries, "query", "", "run only the queries `Q[,Q...]` (e.g. q5 or q0,q7; see --list)")
-	fs.Var(&cfg.events, "events", "process `N` events per query (10M, 500K, ...; default 10M, or rate × duration)")
-	fs.DurationVar(&cfg.duration, "duration", 0, "run each query for `DURATION` (unpaced: as many events as it gets through; with --rate: rate × duration events)")
+	fs.Var(&cfg.events, "events", "process `N` events per query, e.g. 10M or 500K (default 10M, or rate × duration)")
+	fs.Var(&cfg.duration, "duration", "run each query for `DURATION` (unpaced: as many events as it gets through; with --rate: rate × duration events)")
 	fs.Var(&cfg.rate, "rate", "pace the source at `N` events per second and report end-to-end latency (0: unpaced, a throughput run)")
-	fs.DurationVar(&cfg.interval, "interval", 50*time.Millisecond, "batch interval of a paced run (`DURATION`)")
-	fs.Var(&cfg.batchEvents, "batch-events", "events per batch of an unpaced run (`N`; default 1M)")
-	fs.IntVar(&cfg.partitions, "partitions", 0, "source partitions, i.e. tasks per batch (`N`; default GOMAXPROCS)")
-	fs.IntVar(&cfg.slots, "slots", 0, "engine worker slots (`N`; default GOMAXPROCS)")
-	fs.Uint64Var(&cfg.seed, "seed", 1, "generator seed `N`")
-	fs.StringVar(&cfg.parser, "parser", benchsuite.ParserFast, "YSB JSON parser `NAME`: fast (hand-written) or encoding/json")
-	fs.Var(&cfg.eventRate, "event-rate", "event-time rate of an unpaced run, `N` events per second of event time (default 1M for ysb, 10M for nexmark)")
+	fs.DurationVar(&cfg.interval, "interval", 50*time.Millisecond, "cut a paced run into batches of `DURATION`")
+	fs.Var(&cfg.batchEvents, "batch-events", "put `N` events in each batch of an unpaced run (default 1M)")
+	fs.Var(&cfg.partitions, "partitions", "read `N` source partitions, i.e. tasks per batch (default GOMAXPROCS)")
+	fs.Var(&cfg.slots, "slots", "run at most `N` tasks at once (default GOMAXPROCS)")
+	fs.Uint64Var(&cfg.seed, "seed", 1, "generate the events from seed `N`")
+	fs.StringVar(&cfg.parser, "parser", benchsuite.ParserFast, "parse YSB events with `NAME`: fast (hand-written) or encoding/json")
+	fs.Var(&cfg.eventRate, "event-rate", "advance event time by 1 s per `N` events in an unpaced run (default 1M for ysb, 10M for nexmark)")
 	fs.StringVar(&cfg.api, "api", "dstream,handloop", "variants `V[,V...]` to run: dstream, dataframe, sql, handloop")
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the results as JSON to `FILE`")
 	fs.StringVar(&cfg.checkpoint, "checkpoint-dir", "", "checkpoint stateful queries under `DIR` (default: a temporary directory, removed afterwards)")
@@ -159,8 +199,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr("%v", err)
 	}
 	p := benchsuite.Params{
-		Events: int64(cfg.events), Duration: cfg.duration, Rate: float64(cfg.rate), Interval: cfg.interval,
-		BatchEvents: int64(cfg.batchEvents), Partitions: cfg.partitions, Slots: cfg.slots, Seed: cfg.seed,
+		Events: int64(cfg.events), Duration: time.Duration(cfg.duration), Rate: float64(cfg.rate), Interval: cfg.interval,
+		BatchEvents: int64(cfg.batchEvents), Partitions: int(cfg.partitions), Slots: int(cfg.slots), Seed: cfg.seed,
 		Parser: cfg.parser, EventRate: int64(cfg.eventRate), CheckpointDir: cfg.checkpoint,
 	}
 	for _, v := range strings.Split(cfg.api, ",") {
