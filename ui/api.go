@@ -303,13 +303,3 @@ func (s *Server) handleAPIReceivers(w http.ResponseWriter, r *http.Request) {
 	}
 	s.writeJSON(w, http.StatusOK, out)
 }
-
-// handleAPIQueries lists Structured Streaming queries. No events describe
-// queries yet, so the list is empty.
-func (s *Server) handleAPIQueries(w http.ResponseWriter, r *http.Request) {
-	s.writeJSON(w, http.StatusOK, []struct{}{})
-}
-
-func (s *Server) handleAPIQuery(w http.ResponseWriter, r *http.Request) {
-	s.apiError(w, http.StatusNotFound, "no query "+strconv.Quote(r.PathValue("id"))+": Structured Streaming queries are not reported yet")
-}

@@ -22,8 +22,9 @@
 //	/api/v1/streaming/batches             JSON: retained batches, newest first (?status=completed|active)
 //	/api/v1/streaming/batches/{batchTimeMs}  JSON: one batch with its output operations, jobs and stages
 //	/api/v1/streaming/receivers           JSON: the receivers
-//	/api/v1/queries                       JSON: Structured Streaming queries (none yet: [])
-//	/api/v1/queries/{id}/progress         JSON: a query's progress (404 until queries exist)
+//	/api/v1/queries                       JSON: Structured Streaming queries (id, run id, name, active, exception, last progress)
+//	/api/v1/queries/{id}                  JSON: one query
+//	/api/v1/queries/{id}/progress         JSON: a query's last 100 progress reports (Spark's StreamingQueryProgress fields)
 //	/metrics                              Prometheus text format
 //	POST /kill                            stops the streaming context, only with KillEnabled(true)
 //

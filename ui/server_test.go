@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -571,6 +572,38 @@ func TestQueriesAPI(t *testing.T) {
 	h.get("/api/v1/queries/abc/progress", http.StatusNotFound)
 	h.get("/api/v1/queries/abc", http.StatusNotFound)
 	h.get("/api/v1/nothing", http.StatusNotFound)
+
+	t0 := time.Unix(1000, 0).UTC()
+	h.post(
+		metrics.QueryStarted{ID: "q1", RunID: "r1", Name: "counts", Time: t0},
+		metrics.QueryProgressed{Progress: metrics.QueryProgress{ID: "q1", RunID: "r1", Name: "counts", Timestamp: t0, BatchID: 0, NumInputRows: 7,
+			Sources: []metrics.QuerySourceProgress{{Description: "rate", Lag: 3}}}},
+		metrics.QueryProgressed{Progress: metrics.QueryProgress{ID: "q1", RunID: "r1", Name: "counts", Timestamp: t0.Add(time.Second), BatchID: 1, NumInputRows: 5}},
+		metrics.QueryTerminated{ID: "q1", RunID: "r1", Name: "counts", Time: t0.Add(2 * time.Second), Err: errors.New("sink down")},
+	)
+	var list []struct {
+		ID, Name     string
+		IsActive     bool
+		Exception    *string
+		LastProgress struct{ BatchID int64 }
+	}
+	if err := json.Unmarshal([]byte(h.get("/api/v1/queries", http.StatusOK)), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].ID != "q1" || list[0].Name != "counts" || list[0].IsActive || list[0].Exception == nil || *list[0].Exception != "sink down" || list[0].LastProgress.BatchID != 1 {
+		t.Errorf("/api/v1/queries = %+v", list)
+	}
+	var progress []struct {
+		BatchID      int64
+		NumInputRows int64
+	}
+	if err := json.Unmarshal([]byte(h.get("/api/v1/queries/q1/progress", http.StatusOK)), &progress); err != nil {
+		t.Fatal(err)
+	}
+	if len(progress) != 2 || progress[0].NumInputRows != 7 || progress[1].BatchID != 1 {
+		t.Errorf("/api/v1/queries/q1/progress = %+v", progress)
+	}
+	h.get("/api/v1/queries/q1", http.StatusOK)
 }
 
 func TestPrometheus(t *testing.T) {

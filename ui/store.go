@@ -57,6 +57,9 @@ type store struct {
 
 	running []runningOp       // output operations started and not completed, in start order
 	jobs    map[int]*jobState // jobs of retained batches, by job ID
+
+	queries    map[string]*queryState // Structured Streaming queries, by id
+	queryOrder []string               // query ids, in the order first seen
 }
 
 type batchState struct {
@@ -179,6 +182,8 @@ func (s *store) OnEvent(e metrics.Event) {
 		s.lastEvent = t
 	}
 	switch e := e.(type) {
+	case metrics.QueryStarted, metrics.QueryProgressed, metrics.QueryTerminated:
+		s.onQueryEvent(e)
 	case metrics.StreamingStarted:
 		s.started, s.startTime, s.interval = true, e.Time, e.BatchInterval
 		s.stopped, s.stopErr = false, ""
