@@ -86,14 +86,15 @@
 //
 // # Streaming
 //
-// [Session.ReadStream] (format "rate") and [Session.StreamFrom] (any
+// [Session.ReadStream] (formats rate, socket, json, csv, parquet, text,
+// kafka) and [Session.StreamFrom] (any
 // streaming.Source, such as a streaming.MemoryStream) return streaming
 // DataFrames; the same operations build an incremental query, which
 // [DataFrame.WriteStream] starts (package streaming runs it: offset and
 // commit logs in the checkpoint location, exactly-once restart, triggers,
 // progress). Sinks: Format("memory") (a table named after the query,
-// read with Session.Table), Format("console"), ForeachBatch, or any
-// streaming.Sink. Stateless operations and aggregations with count, sum,
+// read with Session.Table), Format("console"), the file formats and
+// kafka, ForeachBatch, Foreach (a row writer), or any streaming.Sink. Stateless operations and aggregations with count, sum,
 // min, max and avg run incrementally, in update and complete modes, and
 // in append mode with event time: [DataFrame.WithWatermark] on a
 // timestamp column and GroupBy([Window](col, length[, slide]), ...)

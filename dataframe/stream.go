@@ -71,7 +71,9 @@ func (s *Session) ReadStream() *DataStreamReader {
 }
 
 // StreamFormats lists the formats ReadStream().Format accepts.
-func StreamFormats() []string { return []string{"csv", "json", "kafka", "parquet", "rate", "text"} }
+func StreamFormats() []string {
+	return []string{"csv", "json", "kafka", "parquet", "rate", "socket", "text"}
+}
 
 // Format sets the source format (see StreamFormats).
 func (r *DataStreamReader) Format(f string) *DataStreamReader { r.format = f; return r }
@@ -93,6 +95,8 @@ func (r *DataStreamReader) Schema(s *arrow.Schema) *DataStreamReader { r.schema 
 //	                         maxFilesPerTrigger, latestFirst, maxFileAge, cleanSource,
 //	                         inferSchema, and the format's read options); a schema is
 //	                         required unless inferSchema is true (text: a value column)
+//	socket                   host, port: lines of a TCP server (value, timestamp); not fault
+//	                         tolerant (lines live in memory only), for experiments
 //	kafka                    Spark's Kafka options (kafka.bootstrap.servers, subscribe,
 //	                         startingOffsets, maxOffsetsPerTrigger, ...; see connector/kafka):
 //	                         columns key, value, topic, partition, offset, timestamp, ...
@@ -103,6 +107,17 @@ func (r *DataStreamReader) Load(path ...string) *DataFrame {
 			return r.s.failed(fmt.Errorf("dataframe.ReadStream: format %s needs the directory to watch: Load(dir)", f))
 		}
 		src, err := file.NewStreamSource(context.Background(), path[0], f, file.StreamSourceOptions{Schema: r.schema, Options: r.opts, Alloc: r.s.cfg.alloc})
+		if err != nil {
+			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
+		}
+		return r.s.StreamFrom(src)
+	case "socket":
+		host, port := r.opts["host"], r.opts["port"]
+		p, err := strconv.Atoi(port)
+		if host == "" || err != nil || p < 1 || p > 65535 {
+			return r.s.failed(fmt.Errorf("dataframe.ReadStream: socket: options host and port (1..65535) are required, got host %q port %q", host, port))
+		}
+		src, err := streaming.NewSocketSource(context.Background(), host, p, r.s.cfg.alloc, r.s.cfg.clock.Now)
 		if err != nil {
 			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
 		}
@@ -196,6 +211,50 @@ func (w *DataStreamWriter) ForeachBatch(f func(ctx context.Context, batch *DataF
 	return w
 }
 
+// ForeachWriter writes rows one by one (Spark's ForeachWriter): for each
+// micro-batch, Open is called with the batch id (false skips the batch,
+// for a writer that knows it already wrote it), Process with every row,
+// and Close with the error that ended the batch (nil on success). The
+// query calls them from one goroutine.
+type ForeachWriter interface {
+	Open(ctx context.Context, batchID int64) (bool, error)
+	Process(ctx context.Context, row Row) error
+	Close(err error) error
+}
+
+// Foreach writes each row with w. It is at-least-once: after a restart a
+// batch may be written again; w.Open can skip batch ids it committed.
+func (w *DataStreamWriter) Foreach(fw ForeachWriter) *DataStreamWriter {
+	if fw == nil {
+		w.foreach = func(context.Context, *DataFrame, int64) error {
+			return errors.New("dataframe.WriteStream: nil ForeachWriter")
+		}
+		return w
+	}
+	w.foreach = func(ctx context.Context, batch *DataFrame, id int64) (err error) {
+		ok, err := fw.Open(ctx, id)
+		if err != nil || !ok {
+			return err
+		}
+		defer func() {
+			if cerr := fw.Close(err); err == nil {
+				err = cerr
+			}
+		}()
+		rows, err := batch.Collect(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := fw.Process(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return w
+}
+
 // Sink writes to a custom sink (a connector's streaming sink).
 func (w *DataStreamWriter) Sink(s streaming.Sink) *DataStreamWriter { w.sink = s; return w }
 
@@ -268,7 +327,7 @@ func (w *DataStreamWriter) makeSink(opts map[string]string) (streaming.Sink, fun
 		}
 	}
 	if set != 1 {
-		return nil, nil, errors.New("dataframe.WriteStream: set exactly one sink: Format(\"memory\"|\"console\"), ForeachBatch(f) or Sink(s)")
+		return nil, nil, errors.New("dataframe.WriteStream: set exactly one sink: Format(\"memory\"|\"console\"|...), ForeachBatch(f), Foreach(w) or Sink(s)")
 	}
 	switch {
 	case w.sink != nil:

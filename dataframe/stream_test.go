@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -163,7 +165,7 @@ func TestWriteStreamErrors(t *testing.T) {
 			t.Errorf("Start = %v, want %q", err, tc.want)
 		}
 	}
-	if err := s.ReadStream().Format("socket").Load().Err(); err == nil || !strings.Contains(err.Error(), "supported: csv, json, kafka, parquet, rate, text") {
+	if err := s.ReadStream().Format("delta").Load().Err(); err == nil || !strings.Contains(err.Error(), "supported: csv, json, kafka, parquet, rate, socket, text") {
 		t.Errorf("unsupported format: %v", err)
 	}
 	if err := s.ReadStream().Format("rate").Option("rowsPerSecond", "-1").Load().Err(); err == nil {
@@ -301,5 +303,86 @@ func TestStreamStaticJoin(t *testing.T) {
 	_, err = static.JoinUsing(ads, []string{"ad"}, "left").WriteStream().Format("console").Start(ctx)
 	if err == nil || !strings.Contains(err.Error(), "stream on the right") {
 		t.Errorf("stream on the right of a left join: %v", err)
+	}
+}
+
+type rowWriter struct {
+	opened []int64
+	rows   []Row
+	closed []error
+	skip   int64
+}
+
+func (w *rowWriter) Open(_ context.Context, id int64) (bool, error) {
+	w.opened = append(w.opened, id)
+	return id != w.skip, nil
+}
+func (w *rowWriter) Process(_ context.Context, r Row) error { w.rows = append(w.rows, r); return nil }
+func (w *rowWriter) Close(err error) error                 { w.closed = append(w.closed, err); return nil }
+
+func TestForeachWriter(t *testing.T) {
+	s, m := streamSession(t)
+	ctx := streamCtx(t)
+	w := &rowWriter{skip: 1}
+	q, err := s.ReadStream().Format("rate").Option("rowsPerSecond", "3").Load().Select(Col("value")).
+		WriteStream().Foreach(w).Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Advance(time.Second)
+	q.ProcessAllAvailable(ctx)
+	m.Advance(time.Second)
+	q.ProcessAllAvailable(ctx)
+	q.Stop(ctx)
+	if !slices.Equal(w.opened, []int64{0, 1}) || len(w.rows) != 3 || len(w.closed) != 1 || w.closed[0] != nil {
+		t.Errorf("opened %v, rows %v, closed %v; want batches 0 and 1 opened, batch 1 skipped", w.opened, w.rows, w.closed)
+	}
+}
+
+func TestSocketSource(t *testing.T) {
+	s, _ := streamSession(t)
+	ctx := streamCtx(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conns := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			conns <- c
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	words := s.ReadStream().Format("socket").Option("host", "127.0.0.1").Option("port", strconv.Itoa(port)).Load()
+	q, err := words.GroupBy(Col("value")).Count().WriteStream().Format("memory").QueryName("words").OutputMode("complete").Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.DropTempView("words")
+	c := <-conns
+	fmt.Fprint(c, "to\nbe\nor\nnot\nto\nbe\n")
+	c.Close()
+	// Wait until the lines are in (the source reads them asynchronously).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if err := q.ProcessAllAvailable(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := s.Table("words").Count(ctx); n == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the socket's lines did not arrive")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the network reader, with a deadline
+	}
+	q.Stop(ctx)
+	rows, err := s.Table("words").Where(Col("value").EqualTo("to")).Collect(ctx)
+	if err != nil || len(rows) != 1 || rows[0][1] != int64(2) {
+		t.Errorf("count of to = %v, %v", rows, err)
+	}
+	if err := s.ReadStream().Format("socket").Option("host", "127.0.0.1").Load().Err(); err == nil {
+		t.Error("a socket source without a port was accepted")
 	}
 }
