@@ -318,7 +318,7 @@ func (w *rowWriter) Open(_ context.Context, id int64) (bool, error) {
 	return id != w.skip, nil
 }
 func (w *rowWriter) Process(_ context.Context, r Row) error { w.rows = append(w.rows, r); return nil }
-func (w *rowWriter) Close(err error) error                 { w.closed = append(w.closed, err); return nil }
+func (w *rowWriter) Close(err error) error                  { w.closed = append(w.closed, err); return nil }
 
 func TestForeachWriter(t *testing.T) {
 	s, m := streamSession(t)
