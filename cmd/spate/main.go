@@ -8,6 +8,7 @@
 //
 //	demo        run a streaming word count with a web UI and print every batch (--batch: an RDD word count)
 //	checkpoint  describe a streaming program's checkpoint directory (--verify: check every state file)
+//	bench       run the YSB and Nexmark benchmarks against hand-written baselines (--list for the queries)
 //	version     print spate's version and the Go version it was built with
 //	help        print this usage, or a command's flags ("spate help demo")
 //
@@ -109,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // usage prints the list of commands.
 func usage(w io.Writer) {
-	fmt.Fprint(w, `spate runs Spark-style jobs and streams (typed RDDs, DStreams) on a Go execution core.
+	fmt.Fprint(w, `spate runs Spark-style jobs and streams (typed RDDs, DStreams, DataFrames, Structured Streaming) on a Go execution core.
 
 Usage:
   spate <command> [flags]
