@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -209,7 +210,10 @@ func TestLargeFilesSplitIntoPartitions(t *testing.T) {
 		t.Fatalf("explain:\n%s", ex)
 	}
 	parts := 0
+	var mu sync.Mutex // ForeachBatch calls f concurrently for different partitions
 	err = df.ForeachBatch(ctx, func(_ context.Context, part int, _ arrow.RecordBatch) error {
+		mu.Lock()
+		defer mu.Unlock()
 		if part+1 > parts {
 			parts = part + 1
 		}
