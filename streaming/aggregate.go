@@ -1,21 +1,15 @@
 package streaming
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/spate-io/spate/checkpoint"
 	"github.com/spate-io/spate/exec"
 	"github.com/spate-io/spate/expr"
 	"github.com/spate-io/spate/plan"
@@ -37,7 +31,7 @@ type streamingAgg struct {
 	// column the aggregation needs).
 	node       *aggOutput
 	input      plan.Node
-	dir        string // the state files: <checkpoint>/state/agg-<i>/<batch id>
+	st         tableState // the partial aggregates of every group
 	groupNames []string
 	partial    []expr.Expr // the batch's partial aggregates, named
 	merge      []expr.Expr // partials of the union of state and batch
@@ -46,10 +40,6 @@ type streamingAgg struct {
 	// partialGroups are the grouping expressions named as the
 	// aggregation's output names them.
 	partialGroups []expr.Expr
-
-	state       []arrow.RecordBatch // retained
-	stateSchema *arrow.Schema
-	stateRows   int64
 
 	// With a watermark: the event-time column and the delay; evictCol is
 	// the output column compared with the watermark to finish a group
@@ -98,8 +88,11 @@ var (
 func (sa *streamingAgg) kind() string            { return "aggregate" }
 func (sa *streamingAgg) placeholder() *aggOutput { return sa.node }
 func (sa *streamingAgg) inputPlan() plan.Node    { return sa.input }
-func (sa *streamingAgg) setDir(dir string)       { sa.dir = dir }
-func (sa *streamingAgg) numRows() int64          { return sa.stateRows }
+func (sa *streamingAgg) setDir(dir string)       { sa.st.dir = dir }
+func (sa *streamingAgg) numRows() int64          { return sa.st.rows }
+
+func (sa *streamingAgg) load(id int64, alloc memory.Allocator) error { return sa.st.load(id, alloc) }
+func (sa *streamingAgg) close()                                      { sa.st.close() }
 
 // splitStateful finds the plan's stateful operator over the stream (an
 // aggregation or a deduplication) and returns the plan with it replaced
@@ -138,7 +131,7 @@ func splitStateful(p plan.Node) (plan.Node, plan.Node, *aggOutput, error) {
 // newStreamingAgg prepares the incremental form of the aggregation a,
 // whose optimized input is input, rejecting what it cannot do.
 func newStreamingAgg(a *plan.Aggregate, ph *aggOutput, input plan.Node, mode OutputMode, dir string) (*streamingAgg, error) {
-	sa := &streamingAgg{node: ph, input: input, dir: dir, mode: mode, watermark: findWatermark(input)}
+	sa := &streamingAgg{node: ph, input: input, st: tableState{dir: dir, kind: "aggstate", what: "aggregation state"}, mode: mode, watermark: findWatermark(input)}
 	schema := a.Schema()
 	if sa.watermark != nil {
 		for j, g := range a.Groups {
@@ -210,7 +203,7 @@ func newStreamingAgg(a *plan.Aggregate, ph *aggOutput, input plan.Node, mode Out
 		return nil, fmt.Errorf("streaming aggregation: %w", err)
 	}
 	sa.partialGroups = partialGroups
-	sa.stateSchema = merged.Schema()
+	sa.st.schema = merged.Schema()
 	return sa, nil
 }
 
@@ -246,8 +239,8 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		return nil, nil, 0, watermark, err
 	}
 	in := plan.Node(partialRel)
-	if len(sa.state) > 0 {
-		stateRel, err := relation(sa.stateSchema, sa.state)
+	if len(sa.st.batches) > 0 {
+		stateRel, err := relation(sa.st.schema, sa.st.batches)
 		if err != nil {
 			return nil, nil, 0, watermark, err
 		}
@@ -300,18 +293,13 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		}
 		defer releaseAll(keep)
 	}
-	if err := sa.write(id, mergedSchema, keep); err != nil {
+	if err := sa.st.write(id, mergedSchema, keep); err != nil {
 		return nil, nil, 0, watermark, err
 	}
 	for _, b := range keep {
 		b.Retain()
 	}
-	releaseAll(sa.state)
-	sa.state, sa.stateSchema = keep, mergedSchema
-	sa.stateRows = 0
-	for _, b := range keep {
-		sa.stateRows += b.NumRows()
-	}
+	sa.st.replace(mergedSchema, keep)
 	var base plan.Node = out
 	if sa.mode == Append {
 		if finished == nil {
@@ -392,90 +380,4 @@ func relation(s *arrow.Schema, bs []arrow.RecordBatch) (*plan.LocalRelation, err
 		s = bs[0].Schema() // the batches' nullability may be looser than planned
 	}
 	return plan.NewLocalRelation(s, [][]arrow.RecordBatch{bs})
-}
-
-// write stores the state of batch id (Arrow IPC in a checkpoint file) and
-// removes old state files.
-func (sa *streamingAgg) write(id int64, s *arrow.Schema, bs []arrow.RecordBatch) error {
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(s))
-	for _, b := range bs {
-		if err := w.Write(b); err != nil {
-			return fmt.Errorf("encoding the aggregation state: %w", err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("encoding the aggregation state: %w", err)
-	}
-	if err := os.MkdirAll(sa.dir, 0o755); err != nil {
-		return err
-	}
-	if err := checkpoint.WriteFile(sa.dir, stateName(id), "aggstate", buf.Bytes()); err != nil {
-		return fmt.Errorf("writing the aggregation state: %w", err)
-	}
-	if old := id - stateFilesKept; old >= 0 {
-		os.Remove(filepath.Join(sa.dir, stateName(old)))
-	}
-	return nil
-}
-
-func stateName(id int64) string { return fmt.Sprintf("%020d", id) }
-
-// load makes the state of batch id current (id < 0: empty).
-func (sa *streamingAgg) load(id int64, alloc memory.Allocator) error {
-	releaseAll(sa.state)
-	sa.state, sa.stateRows = nil, 0
-	if id < 0 {
-		return nil
-	}
-	path := filepath.Join(sa.dir, stateName(id))
-	b, err := checkpoint.ReadFile(path, "aggstate")
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("the aggregation state of committed batch %d is missing (%s); the checkpoint is damaged", id, path)
-	}
-	if err != nil {
-		return err
-	}
-	r, err := ipc.NewReader(bytes.NewReader(b), ipc.WithAllocator(alloc))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	defer r.Release()
-	if !sameColumns(r.Schema(), sa.stateSchema) {
-		return fmt.Errorf("%s holds an aggregation state of schema %s, the query's is %s: the query changed; use a new checkpoint location", path, r.Schema(), sa.stateSchema)
-	}
-	sa.stateSchema = r.Schema()
-	for r.Next() {
-		rec := r.RecordBatch()
-		rec.Retain()
-		sa.state = append(sa.state, rec)
-		sa.stateRows += rec.NumRows()
-	}
-	if err := r.Err(); err != nil {
-		releaseAll(sa.state)
-		sa.state = nil
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
-// close releases the state.
-func (sa *streamingAgg) close() {
-	releaseAll(sa.state)
-	sa.state = nil
-}
-
-// sameColumns reports whether two schemas have the same column names and
-// types (nullability may differ).
-func sameColumns(a, b *arrow.Schema) bool {
-	if a.NumFields() != b.NumFields() {
-		return false
-	}
-	for i, f := range a.Fields() {
-		g := b.Field(i)
-		if f.Name != g.Name || !arrow.TypeEqual(f.Type, g.Type) {
-			return false
-		}
-	}
-	return true
 }

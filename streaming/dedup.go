@@ -1,20 +1,14 @@
 package streaming
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/spate-io/spate/checkpoint"
 	"github.com/spate-io/spate/exec"
 	"github.com/spate-io/spate/expr"
 	"github.com/spate-io/spate/plan"
@@ -30,18 +24,14 @@ import (
 type streamingDedup struct {
 	node      *aggOutput
 	input     plan.Node
-	dir       string
-	keys      []string // the key columns (every column when deduplicating whole rows)
+	st        tableState // the keys seen
+	keys      []string   // the key columns (every column when deduplicating whole rows)
 	watermark *Watermark
 	evict     bool // the watermark column is a key: old keys can be evicted
-
-	state       []arrow.RecordBatch // the keys seen, retained
-	stateSchema *arrow.Schema
-	stateRows   int64
 }
 
 func newStreamingDedup(d *plan.Deduplicate, ph *aggOutput, input plan.Node) (*streamingDedup, error) {
-	sd := &streamingDedup{node: ph, input: input, keys: d.Keys, watermark: findWatermark(input)}
+	sd := &streamingDedup{node: ph, input: input, st: tableState{kind: "dedupstate", what: "deduplication state"}, keys: d.Keys, watermark: findWatermark(input)}
 	if len(sd.keys) == 0 {
 		for _, f := range input.Schema().Fields() {
 			sd.keys = append(sd.keys, f.Name)
@@ -58,15 +48,15 @@ func newStreamingDedup(d *plan.Deduplicate, ph *aggOutput, input plan.Node) (*st
 			sd.evict = true
 		}
 	}
-	sd.stateSchema = arrow.NewSchema(fields, nil)
+	sd.st.schema = arrow.NewSchema(fields, nil)
 	return sd, nil
 }
 
 func (sd *streamingDedup) kind() string            { return "dedup" }
 func (sd *streamingDedup) placeholder() *aggOutput { return sd.node }
 func (sd *streamingDedup) inputPlan() plan.Node    { return sd.input }
-func (sd *streamingDedup) setDir(dir string)       { sd.dir = dir }
-func (sd *streamingDedup) numRows() int64          { return sd.stateRows }
+func (sd *streamingDedup) setDir(dir string)       { sd.st.dir = dir }
+func (sd *streamingDedup) numRows() int64          { return sd.st.rows }
 
 func (sd *streamingDedup) keyCols() []expr.Expr {
 	cols := make([]expr.Expr, len(sd.keys))
@@ -108,8 +98,8 @@ func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.
 		return fail(err)
 	}
 	fresh := batch
-	if len(sd.state) > 0 {
-		stateRel, err := relation(sd.stateSchema, sd.state)
+	if len(sd.st.batches) > 0 {
+		stateRel, err := relation(sd.st.schema, sd.st.batches)
 		if err != nil {
 			return fail(err)
 		}
@@ -152,8 +142,8 @@ func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.
 		return fail(err)
 	}
 	var all plan.Node = newKeys
-	if len(sd.state) > 0 {
-		stateRel, err := relation(sd.stateSchema, sd.state)
+	if len(sd.st.batches) > 0 {
+		stateRel, err := relation(sd.st.schema, sd.st.batches)
 		if err != nil {
 			return fail(err)
 		}
@@ -170,18 +160,11 @@ func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.
 	if err != nil {
 		return fail(err)
 	}
-	if err := sd.write(id, next); err != nil {
+	if err := sd.st.write(id, sd.st.schema, next); err != nil {
 		releaseAll(next)
 		return fail(err)
 	}
-	releaseAll(sd.state)
-	sd.state, sd.stateRows = next, 0
-	if len(next) > 0 {
-		sd.stateSchema = next[0].Schema()
-	}
-	for _, b := range next {
-		sd.stateRows += b.NumRows()
-	}
+	sd.st.replace(sd.st.schema, next)
 	// The output: the fresh rows, kept alive for the batch's plan.
 	for _, b := range fresh {
 		b.Retain()
@@ -194,69 +177,5 @@ func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.
 	return out, fresh, added, watermark, nil
 }
 
-func (sd *streamingDedup) write(id int64, bs []arrow.RecordBatch) error {
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(sd.stateSchemaOf(bs)))
-	for _, b := range bs {
-		if err := w.Write(b); err != nil {
-			return fmt.Errorf("encoding the deduplication state: %w", err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("encoding the deduplication state: %w", err)
-	}
-	if err := os.MkdirAll(sd.dir, 0o755); err != nil {
-		return err
-	}
-	if err := checkpoint.WriteFile(sd.dir, stateName(id), "dedupstate", buf.Bytes()); err != nil {
-		return fmt.Errorf("writing the deduplication state: %w", err)
-	}
-	if old := id - stateFilesKept; old >= 0 {
-		os.Remove(filepath.Join(sd.dir, stateName(old)))
-	}
-	return nil
-}
-
-func (sd *streamingDedup) stateSchemaOf(bs []arrow.RecordBatch) *arrow.Schema {
-	if len(bs) > 0 {
-		return bs[0].Schema()
-	}
-	return sd.stateSchema
-}
-
-func (sd *streamingDedup) load(id int64, alloc memory.Allocator) error {
-	releaseAll(sd.state)
-	sd.state, sd.stateRows = nil, 0
-	if id < 0 {
-		return nil
-	}
-	path := filepath.Join(sd.dir, stateName(id))
-	b, err := checkpoint.ReadFile(path, "dedupstate")
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("the deduplication state of committed batch %d is missing (%s); the checkpoint is damaged", id, path)
-	}
-	if err != nil {
-		return err
-	}
-	r, err := ipc.NewReader(bytes.NewReader(b), ipc.WithAllocator(alloc))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	defer r.Release()
-	if !sameColumns(r.Schema(), sd.stateSchema) {
-		return fmt.Errorf("%s holds deduplication keys %s, the query's are %s: the query changed; use a new checkpoint location", path, r.Schema(), sd.stateSchema)
-	}
-	sd.stateSchema = r.Schema()
-	for r.Next() {
-		rec := r.RecordBatch()
-		rec.Retain()
-		sd.state = append(sd.state, rec)
-		sd.stateRows += rec.NumRows()
-	}
-	return r.Err()
-}
-
-func (sd *streamingDedup) close() {
-	releaseAll(sd.state)
-	sd.state = nil
-}
+func (sd *streamingDedup) load(id int64, alloc memory.Allocator) error { return sd.st.load(id, alloc) }
+func (sd *streamingDedup) close()                                      { sd.st.close() }
