@@ -124,7 +124,7 @@ func splitStateful(p plan.Node) (plan.Node, plan.Node, *aggOutput, error) {
 		return nil, nil, nil, fmt.Errorf("%w: more than one stateful operation (aggregation, deduplication) over a stream is not supported yet", ErrUnsupported)
 	}
 	ph := &aggOutput{schema: ops[0].Schema()}
-	top, err := bindBatch(p, nil, map[plan.Node]plan.Node{ops[0]: ph}, time.Time{})
+	top, err := (&binding{replace: map[plan.Node]plan.Node{ops[0]: ph}}).bind(p)
 	return top, ops[0], ph, err
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -81,8 +82,10 @@ func ProcessingTime(d time.Duration) Trigger { return Trigger{triggerProcessingT
 // Once runs one batch with everything available, then stops.
 func Once() Trigger { return Trigger{kind: triggerOnce} }
 
-// AvailableNow processes everything available when the query starts, in
-// as many batches as the sources' rate limits need, then stops.
+// AvailableNow processes what the sources have, in as many batches as
+// their rate limits need, and stops at the first trigger that finds no
+// new data (so data arriving meanwhile is processed too; with a source
+// that never runs dry, such as rate, it does not stop).
 func AvailableNow() Trigger { return Trigger{kind: triggerAvailableNow} }
 
 func (t Trigger) String() string {
@@ -621,21 +624,10 @@ func (q *Query) loop(ctx context.Context) error {
 	q.mu.Lock()
 	q.nextBatch = next
 	q.mu.Unlock()
-	// AvailableNow: the latest offsets at the start are the end.
-	var target []connector.Offsets
-	if q.cfg.trigger.kind == triggerAvailableNow {
-		for _, s := range q.sources {
-			l, err := s.Src.LatestOffsets(ctx)
-			if err != nil {
-				return err
-			}
-			target = append(target, l)
-		}
-	}
 	clk := q.cfg.clock
 	started := clk.Now()
 	for {
-		ran, err := q.trigger(ctx, target)
+		ran, err := q.trigger(ctx)
 		if err != nil {
 			return err
 		}
@@ -784,9 +776,9 @@ func (q *Query) recover(ctx context.Context) (int64, *offsetEntry, error) {
 	return last + 1, &e, nil
 }
 
-// trigger plans and runs one batch if there is new data; target, for
-// AvailableNow, bounds the ranges. It reports whether a batch ran.
-func (q *Query) trigger(ctx context.Context, target []connector.Offsets) (bool, error) {
+// trigger plans and runs one batch if there is new data. It reports
+// whether a batch ran.
+func (q *Query) trigger(ctx context.Context) (bool, error) {
 	clk := q.cfg.clock
 	t0 := clk.Now()
 	q.setStatus("Getting offsets from sources", false)
@@ -798,7 +790,7 @@ func (q *Query) trigger(ctx context.Context, target []connector.Offsets) (bool, 
 	q.mu.Unlock()
 	var latests []connector.Offsets
 	var rows int64
-	for i, s := range q.sources {
+	for _, s := range q.sources {
 		q.mu.Lock()
 		start := q.committed[s].Clone()
 		q.mu.Unlock()
@@ -816,13 +808,6 @@ func (q *Query) trigger(ctx context.Context, target []connector.Offsets) (bool, 
 		for _, r := range ranges { // new partitions start where the plan says
 			if _, ok := start[r.Partition]; !ok {
 				start[r.Partition] = r.From
-			}
-		}
-		if target != nil {
-			for p, off := range end {
-				if t, ok := target[i][p]; ok && off > t {
-					end[p] = max(t, start[p])
-				}
 			}
 		}
 		for p := range start {
@@ -902,14 +887,19 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 		return nil, err
 	}
 	defer xc.Close()
-	var replace map[plan.Node]plan.Node
+	b := &binding{ranges: ranges, rows: map[*SourceNode]*atomic.Int64{}}
+	for _, s := range q.sources {
+		b.rows[s] = new(atomic.Int64)
+	}
 	var watermark time.Time
 	if e.WatermarkMicros != 0 {
 		watermark = time.UnixMicro(e.WatermarkMicros)
 	}
 	after := watermark
 	if q.agg != nil {
-		input, err := bindBatch(q.agg.inputPlan(), ranges, nil, watermark)
+		b.dropBefore = watermark
+		input, err := b.bind(q.agg.inputPlan())
+		b.dropBefore = time.Time{}
 		if err != nil {
 			return nil, fmt.Errorf("batch %d: %w", e.BatchID, err)
 		}
@@ -919,13 +909,13 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 		}
 		after = w
 		defer releaseAll(rows)
-		replace = map[plan.Node]plan.Node{q.agg.placeholder(): rel}
+		b.replace = map[plan.Node]plan.Node{q.agg.placeholder(): rel}
 		prog.StateOperators = append(prog.StateOperators, metrics.StateOperatorInfo{OperatorName: q.agg.kind(), NumRowsTotal: q.agg.numRows(), NumRowsUpdated: updated})
 	}
 	if !watermark.IsZero() || !after.IsZero() {
 		prog.EventTime = map[string]string{"watermark": after.UTC().Format(time.RFC3339Nano)}
 	}
-	bound, err := bindBatch(q.plan, ranges, replace, time.Time{})
+	bound, err := b.bind(q.plan)
 	if err != nil {
 		return nil, fmt.Errorf("batch %d: %w", e.BatchID, err)
 	}
@@ -941,8 +931,15 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 		return nil, fmt.Errorf("batch %d: %w", e.BatchID, err)
 	}
 	var out int64
-	for _, b := range bs {
-		out += b.NumRows()
+	for _, rb := range bs {
+		out += rb.NumRows()
+	}
+	// Rows read, not offsets (a file source's offset is a whole file).
+	prog.NumInputRows = 0
+	for i, s := range q.sources {
+		n := b.rows[s].Load()
+		prog.Sources[i].NumInputRows = n
+		prog.NumInputRows += n
 	}
 	err = q.sink.AddBatch(ctx, e.BatchID, bs)
 	releaseAll(bs)

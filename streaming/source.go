@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -89,10 +90,12 @@ func IsStreaming(p plan.Node) bool {
 }
 
 // rangeSource is the plan.Source of one micro-batch of a streaming
-// source: one partition per offset range.
+// source: one partition per offset range. rows, when set, counts the rows
+// read.
 type rangeSource struct {
 	src    Source
 	ranges []connector.OffsetRange
+	rows   *atomic.Int64
 }
 
 func (r *rangeSource) Schema() *arrow.Schema { return r.src.Schema() }
@@ -128,6 +131,9 @@ func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int
 				b.Release()
 				b = p
 			}
+			if r.rows != nil {
+				r.rows.Add(b.NumRows())
+			}
 			err := emit(b) // valid during the call only (exec's contract)
 			b.Release()
 			if err != nil {
@@ -145,27 +151,35 @@ func releaseAll(bs []arrow.RecordBatch) {
 	}
 }
 
-// bindBatch returns p with every streaming source replaced by a scan of
-// the batch's ranges for that source, and the nodes of replace by their
-// replacements.
-//
-// A Watermark node becomes its child; with dropBefore set (the input of a
-// stateful aggregation), also a filter that drops rows whose event time is
-// before it (late rows).
-func bindBatch(p plan.Node, ranges map[*SourceNode][]connector.OffsetRange, replace map[plan.Node]plan.Node, dropBefore time.Time) (plan.Node, error) {
-	if r, ok := replace[p]; ok {
+// binding is what a micro-batch binds a plan to: each streaming source's
+// ranges (and a counter of the rows read from it), replacements of
+// nodes, and for a stateful operator's input the time before which rows
+// are late (zero: none).
+type binding struct {
+	ranges     map[*SourceNode][]connector.OffsetRange
+	rows       map[*SourceNode]*atomic.Int64
+	replace    map[plan.Node]plan.Node
+	dropBefore time.Time
+}
+
+// bind returns p with every streaming source replaced by a scan of the
+// batch's ranges for that source, and the nodes of b.replace by their
+// replacements. A Watermark node becomes its child; with b.dropBefore
+// set, also a filter that drops rows whose event time is before it.
+func (b *binding) bind(p plan.Node) (plan.Node, error) {
+	if r, ok := b.replace[p]; ok {
 		return r, nil
 	}
 	if w, ok := p.(*Watermark); ok {
-		child, err := bindBatch(w.Child, ranges, replace, dropBefore)
-		if err != nil || dropBefore.IsZero() {
+		child, err := b.bind(w.Child)
+		if err != nil || b.dropBefore.IsZero() {
 			return child, err
 		}
-		return plan.NewFilter(child, expr.Ge(expr.Col(w.Column), expr.Lit(dropBefore.UTC())))
+		return plan.NewFilter(child, expr.Ge(expr.Col(w.Column), expr.Lit(b.dropBefore.UTC())))
 	}
 	if s, ok := p.(*plan.Scan); ok {
 		if n, ok := s.Source.(*SourceNode); ok {
-			return plan.NewScan(&rangeSource{src: n.Src, ranges: ranges[n]}, s.Columns, s.Filters)
+			return plan.NewScan(&rangeSource{src: n.Src, ranges: b.ranges[n], rows: b.rows[n]}, s.Columns, s.Filters)
 		}
 		return p, nil
 	}
@@ -176,12 +190,12 @@ func bindBatch(p plan.Node, ranges map[*SourceNode][]connector.OffsetRange, repl
 	bound := make([]plan.Node, len(children))
 	changed := false
 	for i, c := range children {
-		b, err := bindBatch(c, ranges, replace, dropBefore)
+		nb, err := b.bind(c)
 		if err != nil {
 			return nil, err
 		}
-		bound[i] = b
-		changed = changed || b != c
+		bound[i] = nb
+		changed = changed || nb != c
 	}
 	if !changed {
 		return p, nil

@@ -7,6 +7,7 @@
 // The commands are:
 //
 //	demo        run a streaming word count with a web UI and print every batch (--batch: an RDD word count)
+//	run         run a streaming pipeline written in SQL (CREATE SOURCE, CREATE SINK, INSERT INTO ... SELECT)
 //	checkpoint  describe a streaming program's checkpoint directory (--verify: check every state file)
 //	bench       run the YSB and Nexmark benchmarks against hand-written baselines (--list for the queries)
 //	version     print spate's version and the Go version it was built with
@@ -66,6 +67,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "demo", summary: "run a streaming word count with a web UI and print every batch (--batch: an RDD word count)", run: runDemo, usage: demoUsage},
+		{name: "run", summary: "run a streaming pipeline written in SQL (CREATE SOURCE, CREATE SINK, INSERT INTO ... SELECT)", run: runRun, usage: runUsage},
 		{name: "checkpoint", summary: "describe a streaming program's checkpoint directory (--verify: check every state file)", run: runCheckpoint, usage: checkpointUsage},
 		{name: "bench", summary: "run the YSB and Nexmark benchmarks against hand-written baselines (--list for the queries)", run: runBench, usage: benchUsage},
 		{name: "version", summary: "print spate's version and the Go version it was built with", run: runVersion, usage: versionUsage},

@@ -210,15 +210,7 @@ var _ metrics.Listener = (*streamReport)(nil)
 
 // lockedErr returns a writer to the error writer that takes the report's
 // lock, for the UI's log lines.
-func (s *streamReport) lockedErr() io.Writer { return lockedWriter{s} }
-
-type lockedWriter struct{ s *streamReport }
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	return w.s.errw.Write(p)
-}
+func (s *streamReport) lockedErr() io.Writer { return &lockedWriter{mu: &s.mu, w: s.errw} }
 
 func (s *streamReport) printf(format string, args ...any) {
 	s.mu.Lock()
