@@ -37,14 +37,26 @@ func (c sessionCatalog) TableNames() []string {
 // SQL returns the DataFrame of a SQL query over the session's temporary
 // views (syntax and supported constructs: package sql). A view of a
 // streaming DataFrame makes the result streaming: run it with
-// WriteStream. A bad query gives a DataFrame carrying an *sql.Error with
-// the line and column of the offending text.
+// WriteStream. EXPLAIN <query> returns a one-row DataFrame whose column
+// plan holds the query's plans (as DataFrame.Explain). A bad query gives a
+// DataFrame carrying an *sql.Error with the line and column of the
+// offending text.
 func (s *Session) SQL(query string) *DataFrame {
-	p, err := sql.Plan(context.Background(), query, sessionCatalog{s})
+	st, err := sql.PlanStatement(context.Background(), query, sessionCatalog{s})
 	if err != nil {
 		return s.failed(err)
 	}
-	return &DataFrame{s: s, plan: p}
+	df := &DataFrame{s: s, plan: st.Plan}
+	if !st.Explain {
+		return df
+	}
+	text, err := df.Explain()
+	if err != nil {
+		return s.failed(err)
+	}
+	return CreateDataFrame(s, []struct {
+		Plan string `spate:"plan"`
+	}{{text}})
 }
 
 // SelectExpr is Select with SQL expressions, such as "amount * 2 AS

@@ -46,6 +46,10 @@ func TestSessionSQL(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0][2] != int64(10) {
 		t.Errorf("SelectExpr/WhereExpr = %v, %v", got, err)
 	}
+	ex, err := s.SQL("EXPLAIN SELECT region FROM sales WHERE amount > 6").Collect(ctx)
+	if err != nil || len(ex) != 1 || !strings.Contains(ex[0][0].(string), "Filter") {
+		t.Errorf("EXPLAIN = %v, %v", ex, err)
+	}
 	err = s.SQL("SELECT regoin FROM sales").Err()
 	var se *sql.Error
 	if !errors.As(err, &se) || se.Line != 1 || !strings.Contains(err.Error(), "region") {
