@@ -414,3 +414,47 @@ func TestStringKeysWithNulls(t *testing.T) {
 		}
 	}
 }
+
+// TestTupleKeysWithNulls groups and joins by two and three int64-like
+// keys (the tuple fast path), with nulls (which take the encoded path).
+func TestTupleKeysWithNulls(t *testing.T) {
+	s := arrow.NewSchema([]arrow.Field{
+		{Name: "a", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "b", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "c", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	mk := func(a, b []int64, valid []bool) arrow.RecordBatch {
+		bl := array.NewRecordBuilder(memory.DefaultAllocator, s)
+		defer bl.Release()
+		bl.Field(0).(*array.Int64Builder).AppendValues(a, nil)
+		bl.Field(1).(*array.Int64Builder).AppendValues(b, valid)
+		for i := range a {
+			bl.Field(2).(*array.Int64Builder).Append(int64(i % 2))
+		}
+		return bl.NewRecordBatch()
+	}
+	rel := must(plan.NewLocalRelation(s, [][]arrow.RecordBatch{
+		{mk([]int64{1, 1, 2, 1}, []int64{10, 10, 20, 0}, []bool{true, true, true, false})},
+		{mk([]int64{1, 2, 1}, []int64{10, 20, 0}, []bool{true, true, false})},
+	}))
+	two := must(plan.NewAggregate(rel, []expr.Expr{expr.Col("a"), expr.Col("b")}, []expr.Expr{expr.Count(nil)}))
+	srt := must(plan.NewSort(two, []plan.SortOrder{{Expr: expr.Col("a")}, {Expr: expr.Col("b"), NullsFirst: true}}))
+	if got := run(t, srt, Config{ShufflePartitions: 3}); got != "1,(null),2\n1,10,3\n2,20,2\n" {
+		t.Errorf("group by (a, b): got %q", got)
+	}
+	three := must(plan.NewAggregate(rel, []expr.Expr{expr.Col("a"), expr.Col("b"), expr.Col("c")}, []expr.Expr{expr.Count(nil)}))
+	cnt := must(plan.NewAggregate(three, nil, []expr.Expr{expr.Count(nil)}))
+	// (1,10,0) (1,10,1) (2,20,0) (1,null,1) | (1,10,0) (2,20,1) (1,null,0)
+	if got := run(t, cnt, Config{ShufflePartitions: 2}); got != "6\n" {
+		t.Errorf("groups of (a, b, c): got %q", got)
+	}
+	r := must(plan.NewProject(rel, []expr.Expr{expr.As(expr.Col("a"), "a2"), expr.As(expr.Col("b"), "b2")}))
+	j := must(plan.NewJoin(rel, r, plan.InnerJoin, expr.And(expr.Eq(expr.Col("a"), expr.Col("a2")), expr.Eq(expr.Col("b"), expr.Col("b2")))))
+	jc := must(plan.NewAggregate(j, nil, []expr.Expr{expr.Count(nil)}))
+	for _, bc := range []int64{0, 100} {
+		// (1,10): 3×3, (2,20): 2×2; null keys never match.
+		if got := run(t, jc, Config{ShufflePartitions: 3, BroadcastRowThreshold: bc}); got != "13\n" {
+			t.Errorf("join on (a, b) (broadcast %d): got %q", bc, got)
+		}
+	}
+}

@@ -15,12 +15,17 @@ import (
 )
 
 // keyMap assigns dense ids (0, 1, ...) to distinct key rows. A single
-// int64-like key column takes a fast path keyed by the value; other keys
-// are encoded into bytes. Nulls form a key of their own.
+// int64-like key column takes a fast path keyed by the value, two or three
+// int64-like columns one keyed by the tuple of values (an event-time
+// window and a key, say); other keys are encoded into bytes. Nulls form a
+// key of their own (on the tuple path, rows with a null are encoded).
 type keyMap struct {
 	fast   bool // one int64-like key: ints
 	str    bool // one string key: strs, keyed by the value itself
+	multi  int  // 2 or 3 int64-like keys: ints2 or ints3
 	ints   map[int64]uint32
+	ints2  map[[2]int64]uint32
+	ints3  map[[3]int64]uint32
 	nullID int64 // id of the null key on the fast paths; -1 for none
 	strs   map[string]uint32
 	n      int
@@ -36,10 +41,52 @@ func newKeyMap(types []arrow.DataType) *keyMap {
 	case len(types) == 1 && types[0].ID() == arrow.STRING:
 		m.str = true
 		m.strs = map[string]uint32{}
+	case (len(types) == 2 || len(types) == 3) && allFast(types):
+		m.multi = len(types)
+		m.ints2, m.ints3 = map[[2]int64]uint32{}, map[[3]int64]uint32{}
+		m.strs = map[string]uint32{} // rows with a null
 	default:
 		m.strs = map[string]uint32{}
 	}
 	return m
+}
+
+func allFast(types []arrow.DataType) bool {
+	for _, t := range types {
+		if !fastKey(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// tuple returns row i's key values on the tuple path.
+func tuple(vals [][]int64, i int) (t [3]int64) {
+	for j, v := range vals {
+		t[j] = v[i]
+	}
+	return t
+}
+
+// multiID returns the id of the key tuple t, adding it when add is set.
+func (m *keyMap) multiID(t [3]int64, add bool) (uint32, bool, bool) {
+	var id uint32
+	var ok bool
+	if m.multi == 2 {
+		k := [2]int64{t[0], t[1]}
+		if id, ok = m.ints2[k]; !ok && add {
+			id = uint32(m.n)
+			m.ints2[k] = id
+			m.n++
+		}
+	} else {
+		if id, ok = m.ints3[t]; !ok && add {
+			id = uint32(m.n)
+			m.ints3[t] = id
+			m.n++
+		}
+	}
+	return id, ok, !ok && add
 }
 
 // fastKey reports whether a key of type dt can be read as []int64.
@@ -108,6 +155,38 @@ func (m *keyMap) assign(keys []arrow.Array, n int, ids []uint32, newRows []int32
 		}
 		return newRows
 	}
+	if m.multi > 0 {
+		vals := make([][]int64, len(keys))
+		hasNulls := false
+		for j, k := range keys {
+			vals[j] = expr.Values[int64](k)
+			hasNulls = hasNulls || k.NullN() > 0
+		}
+		var enc *encoder
+		for i := range n {
+			if hasNulls && anyNull(keys, i) {
+				if enc == nil {
+					enc = newEncoder(keys)
+				}
+				m.buf = enc.encode(m.buf[:0], i)
+				id, ok := m.strs[string(m.buf)]
+				if !ok {
+					id = uint32(m.n)
+					m.strs[string(m.buf)] = id
+					m.n++
+					newRows = append(newRows, int32(i))
+				}
+				ids[i] = id
+				continue
+			}
+			id, _, added := m.multiID(tuple(vals, i), true)
+			if added {
+				newRows = append(newRows, int32(i))
+			}
+			ids[i] = id
+		}
+		return newRows
+	}
 	enc := newEncoder(keys)
 	for i := range n {
 		m.buf = enc.encode(m.buf[:0], i)
@@ -140,9 +219,26 @@ func (m *keyMap) find(keys []arrow.Array, enc *encoder, i int, buf *[]byte) (uin
 		id, ok := m.strs[keys[0].(*array.String).Value(i)]
 		return id, ok
 	}
+	if m.multi > 0 {
+		var t [3]int64
+		for j, k := range keys {
+			t[j] = expr.Values[int64](k)[i]
+		}
+		id, ok, _ := m.multiID(t, false)
+		return id, ok
+	}
 	*buf = enc.encode((*buf)[:0], i)
 	id, ok := m.strs[string(*buf)]
 	return id, ok
+}
+
+func anyNull(keys []arrow.Array, i int) bool {
+	for _, k := range keys {
+		if k.IsNull(i) {
+			return true
+		}
+	}
+	return false
 }
 
 // encoder writes key rows as bytes: per column a null marker, then the
