@@ -31,8 +31,9 @@
 // # Triggers and output modes
 //
 // [ProcessingTime] (default, 0: the next batch as soon as the previous
-// ends), [Once] and [AvailableNow]. [Append] (default) and [Update] write
-// the rows of each batch; [Complete] needs an aggregation.
+// ends), [Once] and [AvailableNow] (until a trigger finds no new data).
+// [Append] (default) and [Update] write the rows of each batch;
+// [Complete] needs an aggregation. Progress counts the rows read.
 //
 // # What runs incrementally (so far)
 //
@@ -60,10 +61,14 @@
 //
 // [RateSource] (Spark's "rate": rows (timestamp, value) at a fixed rate,
 // replayable across restarts), [MemoryStream] (fed by the program, for
-// tests), [MemorySink] (rows kept in memory, a repeated batch replaces
-// its rows), [FuncSink] (foreachBatch; at-least-once unless the function
-// is idempotent by batch id). Connectors (files, Kafka) provide others
-// through the same interfaces.
+// tests), [SocketSource] (lines of a TCP server; not fault tolerant),
+// [MemorySink] (rows kept in memory, a repeated batch replaces its rows),
+// [FuncSink] (foreachBatch; at-least-once unless the function is
+// idempotent by batch id). Connectors (connector/file, connector/kafka)
+// provide others through the same interfaces; a source that keeps logs
+// of its own ([MetadataSource]) gets <checkpoint>/sources/<i>, and a
+// connector.Committer source is told the committed offsets after each
+// batch and on restart.
 //
 // # Monitoring
 //
