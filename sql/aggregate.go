@@ -177,7 +177,23 @@ func (p *planner) aggregate(sel *pg.SelectStmt, in *relation, items []selectItem
 	if len(sel.GroupClause) > 0 {
 		at = location(sel.GroupClause[0])
 	}
-	an, err := plan.NewAggregate(in.node, groups, aggs)
+	input := in.node
+	for i, g := range groups {
+		w, ok := expr.Unalias(g).(*slidingWindow)
+		if !ok {
+			continue
+		}
+		if input != in.node {
+			return nil, p.errAt(at, ErrUnsupported, "GROUP BY takes at most one sliding window")
+		}
+		expanded, err := expandWindows(in.node, w)
+		if err != nil {
+			return nil, p.planErr(at, err)
+		}
+		input = expanded
+		groups[i] = expr.As(expr.Col(windowStartColumn), expr.Name(g))
+	}
+	an, err := plan.NewAggregate(input, groups, aggs)
 	if err != nil {
 		return nil, p.planErr(at, err)
 	}

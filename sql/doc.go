@@ -68,10 +68,11 @@
 //	math          abs, round(x[, scale]), floor, ceil (ceiling), sqrt, pow (power)
 //	null          coalesce, ifnull, nvl, nullif
 //	windows       window(ts, '10 seconds') and TUMBLE(ts, size): the start of the tumbling
-//	              window holding ts (a timestamp), to GROUP BY; window(ts, size, slide),
-//	              HOP(ts, slide, size) (Flink's order), session_window(ts, gap) and
-//	              SESSION(ts, gap) are recognised and their durations checked, but give an
-//	              ErrUnsupported error (the DataFrame API's Window has sliding windows)
+//	              window holding ts (a timestamp), to GROUP BY; window(ts, size, slide) and
+//	              HOP(ts, slide, size) (Flink's order): sliding windows, valid as a GROUP BY
+//	              key (the input becomes one row per window holding it; the key is the
+//	              window's start); session_window(ts, gap) and SESSION(ts, gap) are
+//	              recognised and their durations checked, but give an ErrUnsupported error
 //
 // Arguments that select behaviour (patterns, formats, positions, units)
 // must be constants. Window functions (OVER), FILTER, aggregate ORDER BY,

@@ -302,8 +302,9 @@ func (p *planner) aggCall(fc *pg.FuncCall, name, agg string, c *exprCtx) (expr.E
 
 // windowCall plans a time-window function. A tumbling window (Spark's
 // window(ts, size), Flink's TUMBLE(ts, size)) is the start of the window
-// holding ts (expr.WindowBound), to group by; sliding and session windows
-// are not supported in SQL yet (the DataFrame API has sliding windows).
+// holding ts (expr.WindowBound), to group by; a sliding one (window(ts,
+// size, slide), HOP(ts, slide, size)) is a slidingWindow, which GROUP BY
+// expands; session windows are not supported yet.
 func (p *planner) windowCall(fc *pg.FuncCall, name string, c *exprCtx) (expr.Expr, error) {
 	at := fc.Location
 	// Argument shapes: Spark window(ts, size[, slide[, start]]),
@@ -331,8 +332,21 @@ func (p *planner) windowCall(fc *pg.FuncCall, name string, c *exprCtx) (expr.Exp
 		}
 		durs = append(durs, d)
 	}
-	if (name == "window" && len(durs) == 1) || name == "tumble" {
+	switch {
+	case (name == "window" && len(durs) == 1) || name == "tumble":
 		return expr.WindowBound(ts, durs[0], 0, 0, 0), nil
+	case name == "window" && len(durs) == 2, name == "hop":
+		size, slide := durs[0], durs[1]
+		if name == "hop" {
+			size, slide = durs[1], durs[0]
+		}
+		if slide <= 0 || slide > size {
+			return nil, p.errAt(at, ErrInvalid, "%s: the slide (%v) must be positive and at most the window's length (%v)", name, slide, size)
+		}
+		if size == slide {
+			return expr.WindowBound(ts, size, 0, 0, 0), nil
+		}
+		return &slidingWindow{ts: ts, size: size, slide: slide}, nil
 	}
 	var what string
 	switch name {
@@ -346,7 +360,7 @@ func (p *planner) windowCall(fc *pg.FuncCall, name string, c *exprCtx) (expr.Exp
 	default:
 		what = "a session window with gap " + durs[0].String()
 	}
-	return nil, p.errAt(at, ErrUnsupported, "%s (%s) is not supported in SQL yet: only tumbling windows are (window(ts, size), TUMBLE(ts, size)); use the DataFrame API's Window for sliding windows", name, what)
+	return nil, p.errAt(at, ErrUnsupported, "%s (%s) is not supported yet: tumbling and sliding windows are (window(ts, size[, slide]), TUMBLE, HOP)", name, what)
 }
 
 // durationArg reads a window size: an INTERVAL or a string such as

@@ -511,6 +511,13 @@ func (p *planner) selectCore(sel *pg.SelectStmt) (*relation, error) {
 			}
 		}
 	}
+	if !hasAgg {
+		for _, it := range items {
+			if hasSlidingWindow(it.e) {
+				return nil, p.errAt(it.at, ErrInvalid, "a sliding window (window(ts, size, slide), HOP) puts a row in several windows: use it in GROUP BY")
+			}
+		}
+	}
 	var pre *relation // the input of the final projection
 	var finals []expr.Expr
 	var agg *aggregation

@@ -45,9 +45,10 @@ type streamingAgg struct {
 	// the output column compared with the watermark to finish a group
 	// (window_end, or the event time itself when grouped by it), "" when
 	// groups never finish.
-	watermark *Watermark
-	evictCol  string
-	dropped   int64 // rows of the last batch dropped as late
+	watermark  *Watermark
+	evictCol   string
+	evictShift time.Duration // a group ends evictShift after evictCol's value
+	dropped    int64         // rows of the last batch dropped as late
 }
 
 // evMax names the partial aggregate holding a group's latest event time.
@@ -137,11 +138,21 @@ func newStreamingAgg(a *plan.Aggregate, ph *aggOutput, input plan.Node, mode Out
 		for j, g := range a.Groups {
 			name := schema.Field(j).Name
 			if name == "window_end" {
-				sa.evictCol = name
+				sa.evictCol, sa.evictShift = name, 0
 				break
 			}
 			if c, ok := g.(*expr.Column); ok && c.Name == sa.watermark.Column {
-				sa.evictCol = name
+				sa.evictCol, sa.evictShift = name, 0
+			}
+			// SQL's tumbling window(ts, size): the window's start; the
+			// window ends size later.
+			if c, ok := expr.Unalias(g).(*expr.Call); ok && c.Name == "window" && len(c.Params) == 4 {
+				size, _ := c.Params[0].(time.Duration)
+				back, _ := c.Params[2].(int)
+				add, _ := c.Params[3].(time.Duration)
+				if back == 0 && add == 0 && size > 0 {
+					sa.evictCol, sa.evictShift = name, size
+				}
 			}
 		}
 	}
@@ -278,7 +289,7 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	keep := next
 	var finished plan.Node // the groups the watermark finished
 	if sa.evictCol != "" && sa.mode != Complete && !watermark.IsZero() {
-		wl := expr.Lit(watermark.UTC())
+		wl := expr.Lit(watermark.Add(-sa.evictShift).UTC())
 		done, err := plan.NewFilter(out, expr.Le(expr.Col(sa.evictCol), wl))
 		if err != nil {
 			return nil, nil, 0, watermark, err
