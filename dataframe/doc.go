@@ -86,8 +86,8 @@
 //
 // # Streaming
 //
-// [Session.ReadStream] (formats rate, socket, json, csv, parquet, text,
-// kafka) and [Session.StreamFrom] (any
+// [Session.ReadStream] (formats rate, rate-micro-batch, socket, json, csv,
+// parquet, text, kafka) and [Session.StreamFrom] (any
 // streaming.Source, such as a streaming.MemoryStream) return streaming
 // DataFrames; the same operations build an incremental query, which
 // [DataFrame.WriteStream] starts (package streaming runs it: offset and

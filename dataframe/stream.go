@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -72,7 +73,7 @@ func (s *Session) ReadStream() *DataStreamReader {
 
 // StreamFormats lists the formats ReadStream().Format accepts.
 func StreamFormats() []string {
-	return []string{"csv", "json", "kafka", "parquet", "rate", "socket", "text"}
+	return []string{"csv", "json", "kafka", "parquet", "rate", "rate-micro-batch", "socket", "text"}
 }
 
 // Format sets the source format (see StreamFormats).
@@ -95,6 +96,9 @@ func (r *DataStreamReader) Schema(s *arrow.Schema) *DataStreamReader { r.schema 
 //	                         maxFilesPerTrigger, latestFirst, maxFileAge, cleanSource,
 //	                         inferSchema, and the format's read options); a schema is
 //	                         required unless inferSchema is true (text: a value column)
+//	rate-micro-batch         rowsPerBatch (required), numPartitions, startTimestamp (ms),
+//	                         advanceMillisPerBatch (default 1000): the same rows every run,
+//	                         rowsPerBatch per batch, stamped per batch (not by the clock)
 //	socket                   host, port: lines of a TCP server (value, timestamp); not fault
 //	                         tolerant (lines live in memory only), for experiments
 //	kafka                    Spark's Kafka options (kafka.bootstrap.servers, subscribe,
@@ -107,6 +111,31 @@ func (r *DataStreamReader) Load(path ...string) *DataFrame {
 			return r.s.failed(fmt.Errorf("dataframe.ReadStream: format %s needs the directory to watch: Load(dir)", f))
 		}
 		src, err := file.NewStreamSource(context.Background(), path[0], f, file.StreamSourceOptions{Schema: r.schema, Options: r.opts, Alloc: r.s.cfg.alloc})
+		if err != nil {
+			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
+		}
+		return r.s.StreamFrom(src)
+	case "rate-micro-batch":
+		o := streaming.RatePerBatchOptions{Alloc: r.s.cfg.alloc}
+		for k, v := range r.opts {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate-micro-batch: option %s must be an integer, got %q", k, v))
+			}
+			switch k {
+			case "rowsPerBatch":
+				o.RowsPerBatch = n
+			case "numPartitions":
+				o.NumPartitions = int(n)
+			case "startTimestamp":
+				o.StartTimestamp = time.UnixMilli(n)
+			case "advanceMillisPerBatch":
+				o.AdvancePerBatch = time.Duration(n) * time.Millisecond
+			default:
+				return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate-micro-batch: unknown option %q; supported: advanceMillisPerBatch, numPartitions, rowsPerBatch, startTimestamp", k))
+			}
+		}
+		src, err := streaming.NewRatePerBatchSource(o)
 		if err != nil {
 			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
 		}

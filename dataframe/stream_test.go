@@ -165,7 +165,7 @@ func TestWriteStreamErrors(t *testing.T) {
 			t.Errorf("Start = %v, want %q", err, tc.want)
 		}
 	}
-	if err := s.ReadStream().Format("delta").Load().Err(); err == nil || !strings.Contains(err.Error(), "supported: csv, json, kafka, parquet, rate, socket, text") {
+	if err := s.ReadStream().Format("delta").Load().Err(); err == nil || !strings.Contains(err.Error(), "supported: csv, json, kafka, parquet, rate, rate-micro-batch, socket, text") {
 		t.Errorf("unsupported format: %v", err)
 	}
 	if err := s.ReadStream().Format("rate").Option("rowsPerSecond", "-1").Load().Err(); err == nil {
@@ -384,5 +384,31 @@ func TestSocketSource(t *testing.T) {
 	}
 	if err := s.ReadStream().Format("socket").Option("host", "127.0.0.1").Load().Err(); err == nil {
 		t.Error("a socket source without a port was accepted")
+	}
+}
+
+func TestRateMicroBatchFormat(t *testing.T) {
+	s, _ := streamSession(t)
+	ctx := streamCtx(t)
+	var sums []int64
+	q, err := s.ReadStream().Format("rate-micro-batch").Option("rowsPerBatch", "4").Option("numPartitions", "2").Load().
+		Agg(Sum(Col("value")).As("s")).WriteStream().OutputMode("complete").
+		ForeachBatch(func(ctx context.Context, b *DataFrame, id int64) error {
+			rows, err := b.Collect(ctx)
+			if err != nil {
+				return err
+			}
+			sums = append(sums, rows[0][0].(int64))
+			if len(sums) == 3 {
+				return errors.New("enough")
+			}
+			return nil
+		}).Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.AwaitTermination(ctx)
+	if want := []int64{6, 28, 66}; !slices.Equal(sums, want) { // running sums of 0..3, 0..7, 0..11
+		t.Errorf("running sums = %v, want %v", sums, want)
 	}
 }

@@ -60,7 +60,9 @@
 // # Sources and sinks here
 //
 // [RateSource] (Spark's "rate": rows (timestamp, value) at a fixed rate,
-// replayable across restarts), [MemoryStream] (fed by the program, for
+// replayable across restarts), [RatePerBatchSource] ("rate-micro-batch":
+// a fixed number of rows per batch, stamped per batch, the same in every
+// run), [MemoryStream] (fed by the program, for
 // tests), [SocketSource] (lines of a TCP server; not fault tolerant),
 // [MemorySink] (rows kept in memory, a repeated batch replaces its rows),
 // [FuncSink] (foreachBatch; at-least-once unless the function is

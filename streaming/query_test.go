@@ -498,3 +498,42 @@ func TestStreamingAggregationRerunDoesNotCountTwice(t *testing.T) {
 		t.Fatalf("batches = %v, want %v (batch 1 counted once)", got, want)
 	}
 }
+
+func TestRatePerBatchSource(t *testing.T) {
+	ec := newEngine(t, nil)
+	src, err := streaming.NewRatePerBatchSource(streaming.RatePerBatchOptions{RowsPerBatch: 6, NumPartitions: 2,
+		StartTimestamp: time.Unix(100, 0), AdvancePerBatch: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan, _ := plan.NewScan(streaming.NewSourceNode(src), nil, nil)
+	var batches [][]string
+	sink := streaming.FuncSink(func(_ context.Context, _ int64, bs []arrow.RecordBatch) error {
+		var rows []string
+		for _, b := range bs {
+			ts := b.Column(0).(*array.Timestamp)
+			vs := b.Column(1).(*array.Int64)
+			for i := range int(b.NumRows()) {
+				rows = append(rows, itoa(vs.Value(i))+"@"+itoa(int64(ts.Value(i))/1e6))
+			}
+		}
+		slices.Sort(rows)
+		batches = append(batches, rows)
+		if len(batches) == 2 {
+			return errors.New("enough")
+		}
+		return nil
+	})
+	q, err := streaming.Start(testCtx(t), ec, scan, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.AwaitTermination(testCtx(t))
+	want := [][]string{{"0@100", "1@100", "2@100", "3@100", "4@100", "5@100"}, {"10@110", "11@110", "6@110", "7@110", "8@110", "9@110"}}
+	if !slices.EqualFunc(batches, want, slices.Equal) {
+		t.Errorf("batches = %v, want %v", batches, want)
+	}
+	if _, err := streaming.NewRatePerBatchSource(streaming.RatePerBatchOptions{RowsPerBatch: 5, NumPartitions: 2}); err == nil {
+		t.Error("rowsPerBatch not a multiple of numPartitions was accepted")
+	}
+}
