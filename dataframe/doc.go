@@ -99,20 +99,24 @@
 // in append mode with event time: [DataFrame.WithWatermark] on a
 // timestamp column and GroupBy([Window](col, length[, slide]), ...)
 // (tumbling or sliding windows; the output has window_start and
-// window_end columns) drop rows older than the watermark, evict finished
-// windows from the state and, in append mode, write each window once,
-// when the watermark passes its end. DropDuplicates and Distinct write each
+// window_end columns) or GroupBy([SessionWindow](col, gap), ...) (per
+// key, events less than gap apart form a session, from the first event
+// to the last plus gap; sessions in the state merge with new events)
+// drop rows older than the watermark, evict finished windows from the
+// state and, in append mode, write each window once, when the watermark
+// passes its end. DropDuplicates and Distinct write each
 // key once (keys older than a watermark on a key column are evicted).
 // [Session.Streams] lists the active
 // queries. Batch actions on a streaming DataFrame fail with
-// streaming.ErrStreamingSource. Window also works on batch DataFrames.
+// streaming.ErrStreamingSource. Window and SessionWindow also work on
+// batch DataFrames.
 // Package dataframe/streamtest tests streaming queries step by step
 // (AddData, CheckAnswer, CheckNewAnswer, StopStream, StartStream,
 // AdvanceManualClock, ExpectFailure), as Spark's testStream.
 //
 // # Not yet
 //
-// Session windows, stream-stream joins, more than one stateful operation
+// Stream-stream joins, more than one stateful operation
 // in a streaming query, and spilling to disk (every operator keeps its partition's state in
 // memory).
 package dataframe

@@ -267,3 +267,35 @@ func Example_streamBatchAsTable() {
 	// |   to|    1|
 	// +-----+-----+
 }
+
+// Sessions of page views per user: views less than 30 minutes apart are
+// one visit, from its first view to 30 minutes after its last.
+func ExampleSessionWindow() {
+	s, done := newExampleSession()
+	defer done()
+	type view struct {
+		User string    `spate:"user"`
+		TS   time.Time `spate:"ts"`
+	}
+	at := func(hhmm string) time.Time {
+		t, _ := time.Parse("15:04", hhmm)
+		return t.AddDate(2026, 10, 23)
+	}
+	views := dataframe.CreateDataFrame(s, []view{
+		{"ann", at("09:00")}, {"ann", at("09:20")}, {"ann", at("09:45")}, {"ann", at("11:00")}, {"bob", at("09:10")},
+	})
+	visits := views.GroupBy(dataframe.Col("user"), dataframe.SessionWindow(dataframe.Col("ts"), 30*time.Minute)).
+		Count().
+		OrderBy(dataframe.Col("user"), dataframe.Col("window_start"))
+	if err := visits.Show(context.Background(), 10); err != nil {
+		panic(err)
+	}
+	// Output:
+	// +----+-------------------+-------------------+-----+
+	// |user|       window_start|         window_end|count|
+	// +----+-------------------+-------------------+-----+
+	// | ann|2026-11-24 09:00:00|2026-11-24 10:15:00|    3|
+	// | ann|2026-11-24 11:00:00|2026-11-24 11:30:00|    1|
+	// | bob|2026-11-24 09:10:00|2026-11-24 09:40:00|    1|
+	// +----+-------------------+-------------------+-----+
+}

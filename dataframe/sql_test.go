@@ -7,8 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	. "github.com/spate-io/spate/dataframe"
+	"github.com/spate-io/spate/expr"
 	"github.com/spate-io/spate/sql"
+	"github.com/spate-io/spate/streaming"
 )
 
 type sqlSale struct {
@@ -86,5 +92,63 @@ func TestStreamingSQL(t *testing.T) {
 	}
 	if len(rows) != 2 || rows[0][1] != int64(10) || rows[1][1] != int64(10) {
 		t.Errorf("parities = %v, want 10 even and 10 odd", rows)
+	}
+}
+
+// TestStreamingSQLSessionWindows runs session_window over a streaming
+// view in append mode: a session is written once, when the watermark
+// passes its end, with session_end in the SELECT list; a later event
+// extends an open session.
+func TestStreamingSQLSessionWindows(t *testing.T) {
+	s, _ := streamSession(t)
+	skipWithoutCgo(t, s)
+	ctx := streamCtx(t)
+	type click struct {
+		user string
+		sec  int
+	}
+	at := func(sec int) time.Time { return time.Unix(int64(sec), 0).UTC() }
+	schema := arrow.NewSchema([]arrow.Field{{Name: "who", Type: arrow.BinaryTypes.String}, {Name: "ts", Type: expr.TimestampType}}, nil)
+	in := streaming.NewMemoryStream(schema, "clicks")
+	defer in.Close()
+	if err := s.StreamFrom(in).WithWatermark("ts", 5*time.Second).CreateOrReplaceTempView("clicks"); err != nil {
+		t.Fatal(err)
+	}
+	df := s.SQL(`SELECT who, session_window(ts, '10 seconds') AS visit_start, session_end(ts, '10 seconds') AS visit_end, count(*) AS clicks
+		FROM clicks GROUP BY who, session_window(ts, '10 seconds')`)
+	q, err := df.WriteStream().Format("memory").QueryName("visits").OutputMode("append").Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.DropTempView("visits")
+	for _, batch := range [][]click{
+		{{"ann", 0}, {"bob", 3}, {"ann", 8}}, // watermark 3
+		{{"ann", 16}},                        // extends ann's [0,18) to [0,26); watermark 11
+		{{"bob", 40}},                        // watermark 35: both sessions are final
+	} {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		for _, c := range batch {
+			b.Field(0).(*array.StringBuilder).Append(c.user)
+			b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(at(c.sec).UnixMicro()))
+		}
+		rec := b.NewRecordBatch()
+		b.Release()
+		_, err := in.AddBatches(rec)
+		rec.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.ProcessAllAvailable(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.Stop(ctx)
+	rows, err := s.SQL("SELECT * FROM visits ORDER BY who").Collect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0][0] != "ann" || !rows[0][1].(time.Time).Equal(at(0)) || !rows[0][2].(time.Time).Equal(at(26)) || rows[0][3] != int64(3) ||
+		rows[1][0] != "bob" || !rows[1][2].(time.Time).Equal(at(13)) || rows[1][3] != int64(1) {
+		t.Errorf("visits = %v", rows)
 	}
 }

@@ -46,6 +46,12 @@ func Plan(c *Context, n plan.Node) (Operator, error) {
 			return nil, err
 		}
 		return newHashAggregate(c, child, n.Groups, n.Aggs, n.Schema())
+	case *plan.MergeSessions:
+		child, err := Plan(c, n.Child)
+		if err != nil {
+			return nil, err
+		}
+		return newMergeSessions(c, child, n)
 	case *plan.Sort:
 		child, err := Plan(c, n.Child)
 		if err != nil {

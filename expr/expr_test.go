@@ -126,6 +126,8 @@ func TestExpressions(t *testing.T) {
 		{"hour", Hour(ts), "int32", "9 0 null 0"},
 		{"minute", Minute(ts), "int32", "26 0 null 0"},
 		{"unix_timestamp", UnixTimestamp(ts), "int64", "1773480413 1767225600 null 1"},
+		{"timestamp_add", TimestampAdd(ts, 90*time.Second), "timestamp[us, tz=UTC]", "2026-03-14 09:28:23 2026-01-01 00:01:30 null 1970-01-01 00:01:31"},
+		{"window bound", WindowBound(ts, 10*time.Second, 0, 1, 30*time.Second), "timestamp[us, tz=UTC]", "2026-03-14 09:27:10 2026-01-01 00:00:20 null 1970-01-01 00:00:20"},
 		{"date_trunc hour", DateTrunc("hour", ts), "timestamp[us, tz=UTC]", "2026-03-14 09:00:00 2026-01-01 00:00:00 null 1970-01-01 00:00:00"},
 		{"date_trunc month", DateTrunc("MONTH", ts), "timestamp[us, tz=UTC]", "2026-03-01 00:00:00 2026-01-01 00:00:00 null 1970-01-01 00:00:00"},
 		{"from_unixtime", FromUnixtime(i, "yyyy-MM-dd"), "utf8", "1970-01-01 1969-12-31 null 292277026596-12-04"},

@@ -40,3 +40,24 @@ var fnWindowBound = &function{args: 1, resolve: timestampIn(TimestampType), eval
 	}
 	return makeArray(TimestampType, n, valid, buf, nulls), nil
 }}
+
+// TimestampAdd returns the timestamp e shifted by d (negative: earlier).
+// Session windows use it for the end of a row's own session, ts + gap.
+func TimestampAdd(e Expr, d time.Duration) Expr {
+	return call("timestamp_add", fnTimestampAdd, []Expr{e}, d)
+}
+
+var fnTimestampAdd = &function{args: 1, resolve: timestampIn(TimestampType), eval: func(ec *EvalContext, c *Call, args []arrow.Array, n int) (arrow.Array, error) {
+	ts, err := timestamps(ec, args[0])
+	if err != nil {
+		return nil, err
+	}
+	defer ts.Release()
+	d := c.Params[0].(time.Duration).Microseconds()
+	valid, nulls := validityOf(ec.Alloc, n, ts)
+	buf, out := newFixedBuf[int64](ec.Alloc, n)
+	for i, v := range Values[int64](ts) {
+		out[i] = v + d
+	}
+	return makeArray(TimestampType, n, valid, buf, nulls), nil
+}}

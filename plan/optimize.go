@@ -643,6 +643,16 @@ func prune(n Node, req []string) (Node, error) {
 			return nil, err
 		}
 		return NewDeduplicate(child, n.Keys)
+	case *MergeSessions:
+		var creq []string
+		if req != nil {
+			creq = union(union(req, n.Keys...), n.Start, n.End)
+		}
+		child, err := prune(n.Child, creq)
+		if err != nil {
+			return nil, err
+		}
+		return NewMergeSessions(child, n.Keys, n.Start, n.End)
 	}
 	kids := n.Children()
 	if len(kids) == 0 {

@@ -178,13 +178,41 @@ func (p *planner) aggregate(sel *pg.SelectStmt, in *relation, items []selectItem
 		at = location(sel.GroupClause[0])
 	}
 	input := in.node
+	var session *sessionWindow
+	for _, g := range groups {
+		w, ok := expr.Unalias(g).(*sessionWindow)
+		switch {
+		case !ok:
+		case w.end:
+			return nil, p.errAt(at, ErrInvalid, "GROUP BY %s: group by session_window(%s, %v) and select session_end(%s, %v) for the end of the session", w, w.ts, w.gap, w.ts, w.gap)
+		case session != nil:
+			return nil, p.errAt(at, ErrUnsupported, "GROUP BY takes at most one session window")
+		default:
+			session = w
+		}
+	}
+	if session != nil {
+		for _, g := range groups {
+			if hasSlidingWindow(g) {
+				return nil, p.errAt(at, ErrUnsupported, "GROUP BY takes at most one sliding or session window")
+			}
+		}
+		end := &sessionWindow{ts: session.ts, gap: session.gap, end: true}
+		endName := uniqueName(expr.Name(end), used)
+		a.groupCols[end.String()] = endName
+		merged, sessionGroups, err := sessionInput(in.node, session, groups)
+		if err != nil {
+			return nil, p.planErr(at, err)
+		}
+		input, groups = merged, append(sessionGroups, expr.As(expr.Col(sessionEndColumn), endName))
+	}
 	for i, g := range groups {
 		w, ok := expr.Unalias(g).(*slidingWindow)
 		if !ok {
 			continue
 		}
 		if input != in.node {
-			return nil, p.errAt(at, ErrUnsupported, "GROUP BY takes at most one sliding window")
+			return nil, p.errAt(at, ErrUnsupported, "GROUP BY takes at most one sliding or session window")
 		}
 		expanded, err := expandWindows(in.node, w)
 		if err != nil {

@@ -71,8 +71,12 @@
 //	              window holding ts (a timestamp), to GROUP BY; window(ts, size, slide) and
 //	              HOP(ts, slide, size) (Flink's order): sliding windows, valid as a GROUP BY
 //	              key (the input becomes one row per window holding it; the key is the
-//	              window's start); session_window(ts, gap) and SESSION(ts, gap) are
-//	              recognised and their durations checked, but give an ErrUnsupported error
+//	              window's start); session_window(ts, gap) and SESSION(ts, gap): session
+//	              windows, valid as a GROUP BY key (per value of the other keys, rows less
+//	              than gap apart form one session; the key is the session's first row's
+//	              time), with session_end(ts, gap) in the SELECT list for its end (the
+//	              last row's time plus gap); on a stream a session is final, and written
+//	              in append mode, once the watermark passes its end
 //
 // Arguments that select behaviour (patterns, formats, positions, units)
 // must be constants. Window functions (OVER), FILTER, aggregate ORDER BY,

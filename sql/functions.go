@@ -166,8 +166,10 @@ func extract(p *planner, fc *pg.FuncCall, a []expr.Expr) (expr.Expr, error) {
 }
 
 // windowFuncs are the time-window grouping functions: Spark's window and
-// session_window, Flink's (and Arroyo's) TUMBLE, HOP and SESSION.
-var windowFuncs = []string{"window", "session_window", "tumble", "hop", "session"}
+// session_window, Flink's (and Arroyo's) TUMBLE, HOP and SESSION, and
+// session_end for the end of a session window (SESSION_END in Flink's
+// older syntax).
+var windowFuncs = []string{"window", "session_window", "tumble", "hop", "session", "session_end"}
 
 // constString returns argument i as a constant string.
 func (p *planner) constString(fc *pg.FuncCall, a []expr.Expr, i int, what string) (string, error) {
@@ -304,12 +306,14 @@ func (p *planner) aggCall(fc *pg.FuncCall, name, agg string, c *exprCtx) (expr.E
 // window(ts, size), Flink's TUMBLE(ts, size)) is the start of the window
 // holding ts (expr.WindowBound), to group by; a sliding one (window(ts,
 // size, slide), HOP(ts, slide, size)) is a slidingWindow, which GROUP BY
-// expands; session windows are not supported yet.
+// expands; a session window (session_window(ts, gap), SESSION(ts, gap))
+// is a sessionWindow, which GROUP BY turns into a session merge, and
+// session_end(ts, gap) the end of that session.
 func (p *planner) windowCall(fc *pg.FuncCall, name string, c *exprCtx) (expr.Expr, error) {
 	at := fc.Location
 	// Argument shapes: Spark window(ts, size[, slide[, start]]),
 	// session_window(ts, gap); Flink TUMBLE(ts, size), HOP(ts, slide, size),
-	// SESSION(ts, gap).
+	// SESSION(ts, gap); session_end(ts, gap).
 	lo, hi := 2, 2
 	switch name {
 	case "window":
@@ -333,6 +337,11 @@ func (p *planner) windowCall(fc *pg.FuncCall, name string, c *exprCtx) (expr.Exp
 		durs = append(durs, d)
 	}
 	switch {
+	case name == "session_window", name == "session", name == "session_end":
+		if durs[0] <= 0 {
+			return nil, p.errAt(at, ErrInvalid, "%s: the gap must be positive, got %v", name, durs[0])
+		}
+		return &sessionWindow{ts: ts, gap: durs[0], end: name == "session_end"}, nil
 	case (name == "window" && len(durs) == 1) || name == "tumble":
 		return expr.WindowBound(ts, durs[0], 0, 0, 0), nil
 	case name == "window" && len(durs) == 2, name == "hop":
@@ -348,19 +357,7 @@ func (p *planner) windowCall(fc *pg.FuncCall, name string, c *exprCtx) (expr.Exp
 		}
 		return &slidingWindow{ts: ts, size: size, slide: slide}, nil
 	}
-	var what string
-	switch name {
-	case "window", "tumble":
-		what = "a tumbling window of " + durs[0].String()
-		if len(durs) > 1 {
-			what = fmt.Sprintf("a sliding window of %s every %s", durs[0], durs[1])
-		}
-	case "hop":
-		what = fmt.Sprintf("a sliding window of %s every %s", durs[1], durs[0])
-	default:
-		what = "a session window with gap " + durs[0].String()
-	}
-	return nil, p.errAt(at, ErrUnsupported, "%s (%s) is not supported yet: tumbling and sliding windows are (window(ts, size[, slide]), TUMBLE, HOP)", name, what)
+	return nil, p.errAt(at, ErrUnsupported, "window(ts, size, slide, start) with a start offset is not supported yet")
 }
 
 // durationArg reads a window size: an INTERVAL or a string such as

@@ -516,6 +516,9 @@ func (p *planner) selectCore(sel *pg.SelectStmt) (*relation, error) {
 			if hasSlidingWindow(it.e) {
 				return nil, p.errAt(it.at, ErrInvalid, "a sliding window (window(ts, size, slide), HOP) puts a row in several windows: use it in GROUP BY")
 			}
+			if hasSessionWindow(it.e) {
+				return nil, p.errAt(it.at, ErrInvalid, "a session window depends on the other rows of its group: use session_window(ts, gap) in GROUP BY")
+			}
 		}
 	}
 	var pre *relation // the input of the final projection

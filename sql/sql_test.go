@@ -34,7 +34,7 @@ func TestErrorPositions(t *testing.T) {
 		{"DELETE FROM events", 1, 1, ErrUnsupported, "only queries"},
 		{"SELECT device FROM events OFFSET 1", 1, 34, ErrUnsupported, "OFFSET"},
 		{"SELECT device, count(*) FROM events", 1, 8, ErrInvalid, "GROUP BY"},
-		{"SELECT session_window(ts, '1 minute') FROM events", 1, 8, ErrUnsupported, "not supported yet"},
+		{"SELECT session_window(ts, '1 minute') FROM events", 1, 8, ErrInvalid, "use session_window(ts, gap) in GROUP BY"},
 		{"SELECT window(ts, '1 minute', '10 seconds') FROM events", 1, 8, ErrInvalid, "use it in GROUP BY"},
 		{"SELECT device FROM events WHERE sum(signal) > 1", 1, 33, ErrInvalid, "HAVING"},
 		{"", 0, 0, ErrSyntax, "empty query"},

@@ -90,3 +90,98 @@ func hasSlidingWindow(e expr.Expr) bool {
 	}
 	return false
 }
+
+// sessionWindow is session_window(ts, gap) (SESSION(ts, gap)), the start
+// of the session window holding ts, or with end set session_end(ts, gap),
+// its end. A session depends on the other rows of its group, so it is
+// only valid as a GROUP BY key (session_end: in the SELECT list of such a
+// grouping), where the aggregation's input gets a session merge (see
+// sessionInput).
+type sessionWindow struct {
+	ts  expr.Expr
+	gap time.Duration
+	end bool
+}
+
+var _ expr.Expr = (*sessionWindow)(nil)
+
+func (w *sessionWindow) Resolve(s *arrow.Schema) (expr.Type, error) {
+	return expr.TimestampAdd(w.ts, w.gap).Resolve(s)
+}
+
+func (w *sessionWindow) Eval(*expr.EvalContext, arrow.RecordBatch) (arrow.Array, error) {
+	return nil, errors.New("sql: session_window(ts, gap) is only valid as a GROUP BY key, and session_end(ts, gap) in the SELECT list of such a grouping")
+}
+
+func (w *sessionWindow) String() string {
+	if w.end {
+		return fmt.Sprintf("session_end(%s, %v)", w.ts, w.gap)
+	}
+	return fmt.Sprintf("session_window(%s, %v)", w.ts, w.gap)
+}
+
+func (w *sessionWindow) Children() []expr.Expr { return []expr.Expr{w.ts} }
+
+func (w *sessionWindow) WithChildren(c []expr.Expr) (expr.Expr, error) {
+	if len(c) != 1 {
+		return nil, fmt.Errorf("session_window takes 1 child, got %d", len(c))
+	}
+	return &sessionWindow{ts: c[0], gap: w.gap, end: w.end}, nil
+}
+
+// Columns sessionInput adds to an aggregation's input.
+const (
+	sessionStartColumn = "__session_start"
+	sessionEndColumn   = "__session_end"
+)
+
+// sessionInput returns in with every row's session bounds (session
+// window w per value of the other groups) in __session_start and
+// __session_end, and the groups rewritten over it: the session becomes
+// its start column, the other groups columns (an expression is computed
+// into a column of its output name first).
+func sessionInput(in plan.Node, w *sessionWindow, groups []expr.Expr) (plan.Node, []expr.Expr, error) {
+	s := in.Schema()
+	cols := make([]expr.Expr, 0, s.NumFields()+len(groups)+2)
+	for _, f := range s.Fields() {
+		cols = append(cols, expr.Col(f.Name))
+	}
+	var keys []string
+	out := make([]expr.Expr, len(groups))
+	for i, g := range groups {
+		switch x := expr.Unalias(g).(type) {
+		case *sessionWindow:
+			out[i] = expr.As(expr.Col(sessionStartColumn), expr.Name(g))
+		case *expr.Column:
+			keys = append(keys, x.Name)
+			out[i] = g
+		default:
+			col := fmt.Sprintf("__group_%d", i)
+			cols = append(cols, expr.As(x, col))
+			keys = append(keys, col)
+			out[i] = expr.As(expr.Col(col), expr.Name(g))
+		}
+	}
+	cols = append(cols,
+		expr.As(expr.TimestampAdd(w.ts, 0), sessionStartColumn),
+		expr.As(expr.TimestampAdd(w.ts, w.gap), sessionEndColumn))
+	proj, err := plan.NewProject(in, cols)
+	if err != nil {
+		return nil, nil, err
+	}
+	ms, err := plan.NewMergeSessions(proj, keys, sessionStartColumn, sessionEndColumn)
+	return ms, out, err
+}
+
+// hasSessionWindow reports whether e contains a session window.
+func hasSessionWindow(e expr.Expr) bool {
+	if _, ok := e.(*sessionWindow); ok {
+		return true
+	}
+	for _, c := range e.Children() {
+		if hasSessionWindow(c) {
+			return true
+		}
+	}
+	return false
+}

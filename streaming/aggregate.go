@@ -49,6 +49,14 @@ type streamingAgg struct {
 	evictCol   string
 	evictShift time.Duration // a group ends evictShift after evictCol's value
 	dropped    int64         // rows of the last batch dropped as late
+
+	// session is set for an aggregation over session windows (its input
+	// is a MergeSessions): the partial aggregates of the batch (one per
+	// event time and key) and the sessions in the state are merged into
+	// sessions again before the merge aggregation. sessionOut is the
+	// same merge over the aggregation's output columns.
+	session    *plan.MergeSessions
+	sessionOut *plan.MergeSessions
 }
 
 // evMax names the partial aggregate holding a group's latest event time.
@@ -134,7 +142,19 @@ func splitStateful(p plan.Node) (plan.Node, plan.Node, *aggOutput, error) {
 func newStreamingAgg(a *plan.Aggregate, ph *aggOutput, input plan.Node, mode OutputMode, dir string) (*streamingAgg, error) {
 	sa := &streamingAgg{node: ph, input: input, st: tableState{dir: dir, kind: "aggstate", what: "aggregation state"}, mode: mode, watermark: findWatermark(input)}
 	schema := a.Schema()
-	if sa.watermark != nil {
+	partialInput := input
+	if ms, ok := input.(*plan.MergeSessions); ok {
+		sa.session, partialInput = ms, ms.Child
+	}
+	if sa.session != nil {
+		if err := sa.sessionColumns(a); err != nil {
+			return nil, err
+		}
+	}
+	if sa.watermark != nil && sa.session != nil {
+		sa.evictCol = sa.sessionOut.End // a session ends at its end
+	}
+	if sa.watermark != nil && sa.session == nil {
 		for j, g := range a.Groups {
 			name := schema.Field(j).Name
 			if name == "window_end" {
@@ -202,11 +222,15 @@ func newStreamingAgg(a *plan.Aggregate, ph *aggOutput, input plan.Node, mode Out
 		sa.merge = append(sa.merge, expr.As(expr.Max(expr.Col(evMax)), evMax))
 	}
 	// Check the rewrite against the schemas now, not at the first batch.
-	partial, err := plan.NewAggregate(input, partialGroups, sa.partial)
+	partial, err := plan.NewAggregate(partialInput, partialGroups, sa.partial)
 	if err != nil {
 		return nil, fmt.Errorf("streaming aggregation: %w", err)
 	}
-	merged, err := plan.NewAggregate(partial, groupCols, sa.merge)
+	mergeInput, err := sa.sessions(partial)
+	if err != nil {
+		return nil, fmt.Errorf("streaming aggregation: %w", err)
+	}
+	merged, err := plan.NewAggregate(mergeInput, groupCols, sa.merge)
 	if err != nil {
 		return nil, fmt.Errorf("streaming aggregation: %w", err)
 	}
@@ -231,6 +255,9 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 			return nil, err
 		}
 		return xc.Collect(ctx, op, what)
+	}
+	if ms, ok := input.(*plan.MergeSessions); ok && sa.session != nil {
+		input = ms.Child
 	}
 	partialPlan, err := plan.NewAggregate(input, sa.partialGroups, sa.partial)
 	if err != nil {
@@ -262,6 +289,9 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	groupCols := make([]expr.Expr, len(sa.groupNames))
 	for j, n := range sa.groupNames {
 		groupCols[j] = expr.Col(n)
+	}
+	if in, err = sa.sessions(in); err != nil {
+		return nil, nil, 0, watermark, err
 	}
 	mergePlan, err := plan.NewAggregate(in, groupCols, sa.merge)
 	if err != nil {
@@ -331,6 +361,14 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 			k := "__key_" + strconv.Itoa(j)
 			keys[j] = expr.As(expr.Col(n), k)
 			eq := expr.Eq(expr.Col(n), expr.Col(k))
+			switch {
+			case sa.session != nil && n == sa.sessionOut.Start:
+				// A session the batch touched contains one of its events.
+				eq = expr.Le(expr.Col(n), expr.Col(k))
+			case sa.session != nil && n == sa.sessionOut.End:
+				keys[j] = expr.As(expr.Col(sa.sessionOut.Start), k)
+				eq = expr.Gt(expr.Col(n), expr.Col(k))
+			}
 			if cond == nil {
 				cond = eq
 			} else {
@@ -359,6 +397,47 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		return nil, nil, 0, watermark, err
 	}
 	return rel, rows, updated, watermark, nil
+}
+
+// sessionColumns finds the output columns of a session-windowed
+// aggregation a that hold its session keys and bounds: the groups that
+// are those columns of the MergeSessions below it.
+func (sa *streamingAgg) sessionColumns(a *plan.Aggregate) error {
+	out := func(col string) (string, error) {
+		for j, g := range a.Groups {
+			if c, ok := expr.Unalias(g).(*expr.Column); ok && c.Name == col {
+				return a.Schema().Field(j).Name, nil
+			}
+		}
+		return "", fmt.Errorf("%w: a streaming aggregation over session windows must group by the session's keys and bounds; %s is not a grouping column", ErrUnsupported, col)
+	}
+	ms := &plan.MergeSessions{}
+	for _, k := range sa.session.Keys {
+		name, err := out(k)
+		if err != nil {
+			return err
+		}
+		ms.Keys = append(ms.Keys, name)
+	}
+	var err error
+	if ms.Start, err = out(sa.session.Start); err != nil {
+		return err
+	}
+	if ms.End, err = out(sa.session.End); err != nil {
+		return err
+	}
+	sa.sessionOut = ms
+	return nil
+}
+
+// sessions merges the session windows of in (partial aggregates of the
+// batch and of the state) when the aggregation is over session windows.
+func (sa *streamingAgg) sessions(in plan.Node) (plan.Node, error) {
+	if sa.session == nil {
+		return in, nil
+	}
+	o := sa.sessionOut
+	return plan.NewMergeSessions(in, o.Keys, o.Start, o.End)
 }
 
 // maxTimestamp returns the latest valid timestamp of column name in bs.

@@ -51,7 +51,11 @@
 // latest event time seen less the delay, never going back; kept in the
 // commit log) are evicted from the state, and append mode writes each
 // group once, in the batch that finished it (Spark writes it in the next
-// batch). Start rejects, with [ErrUnsupported] and a message saying what
+// batch). Over session windows (a plan.MergeSessions below the
+// aggregation, from dataframe.SessionWindow or SQL session_window) the
+// state holds each open session's partial aggregates and bounds; a batch
+// merges its events with them (a new event may extend or join sessions),
+// and a session is finished once the watermark passes its end. Start rejects, with [ErrUnsupported] and a message saying what
 // to change, what is not built yet: other aggregate functions, several
 // aggregations, Distinct/DropDuplicates, joins of two streams, sorts and
 // limits, complete mode without an aggregation, and append mode with an
