@@ -90,8 +90,10 @@ func (r *DataStreamReader) Schema(s *arrow.Schema) *DataStreamReader { r.schema 
 //
 // Formats and their options:
 //
-//	rate                     rowsPerSecond (default 1), numPartitions (default 1):
-//	                         rows (timestamp, value) with values 0, 1, 2, ... at a fixed rate
+//	rate                     rowsPerSecond (default 1), numPartitions (default 1),
+//	                         rampUpTime (whole seconds, "10" or "10s"; default 0): rows
+//	                         (timestamp, value) with values 0, 1, 2, ... at a fixed rate,
+//	                         reached linearly over rampUpTime (see streaming.RateOptions)
 //	json, csv, parquet, text new files of a directory (connector/file's stream source:
 //	                         maxFilesPerTrigger, latestFirst, maxFileAge, cleanSource,
 //	                         inferSchema, and the format's read options); a schema is
@@ -173,8 +175,14 @@ func (r *DataStreamReader) Load(path ...string) *DataFrame {
 					return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate: numPartitions must be a positive integer, got %q", v))
 				}
 				o.NumPartitions = n
+			case "rampUpTime":
+				d, err := streaming.ParseRampUpTime(v)
+				if err != nil {
+					return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate: %w", err))
+				}
+				o.RampUpTime = d
 			default:
-				return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate: unknown option %q; supported: numPartitions, rowsPerSecond", k))
+				return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate: unknown option %q; supported: numPartitions, rampUpTime, rowsPerSecond", k))
 			}
 		}
 		src, err := streaming.NewRateSource(o)

@@ -64,7 +64,9 @@
 // # Sources and sinks here
 //
 // [RateSource] (Spark's "rate": rows (timestamp, value) at a fixed rate,
-// replayable across restarts), [RatePerBatchSource] ("rate-micro-batch":
+// reached linearly over an optional ramp-up of whole seconds
+// ([RateOptions].RampUpTime, option rampUpTime: second k of an s-second
+// ramp has k/(s+1) of the rate), replayable across restarts), [RatePerBatchSource] ("rate-micro-batch":
 // a fixed number of rows per batch, stamped per batch, the same in every
 // run), [MemoryStream] (fed by the program, for
 // tests), [SocketSource] (lines of a TCP server; not fault tolerant),

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +30,15 @@ var RateSchema = arrow.NewSchema([]arrow.Field{
 type RateOptions struct {
 	// RowsPerSecond is how many rows become due per second. Default: 1.
 	RowsPerSecond float64
+	// RampUpTime is how long the rate takes to reach RowsPerSecond, in
+	// whole seconds (Spark's rampUpTime). During it the rate grows by
+	// RowsPerSecond/(s+1) rows per second each second, s being RampUpTime
+	// in seconds: second k (k = 1..s) of the query has k*RowsPerSecond/(s+1)
+	// rows, and every later second RowsPerSecond. So s*RowsPerSecond/2
+	// rows are due at the end of the ramp, and RowsPerSecond more each
+	// second after it. Within a second rows become due evenly. Default: 0
+	// (the full rate from the start).
+	RampUpTime time.Duration
 	// NumPartitions spreads the rows over partitions (value v goes to
 	// partition v mod NumPartitions). Default: 1.
 	NumPartitions int
@@ -38,8 +50,10 @@ type RateOptions struct {
 
 // RateSource is Spark's "rate" source: rows (timestamp, value) with
 // values 0, 1, 2, ... becoming due at RowsPerSecond from the query's first
-// start. It is replayable: a row's value and timestamp depend only on its
-// position and the start time, which the query keeps in its checkpoint.
+// start (after an optional linear ramp-up, RampUpTime). A row's timestamp
+// is the time it became due, in whole milliseconds. It is replayable: a
+// row's value and timestamp depend only on its position, the options and
+// the start time, which the query keeps in its checkpoint.
 type RateSource struct {
 	opts RateOptions
 
@@ -67,12 +81,92 @@ func NewRateSource(o RateOptions) (*RateSource, error) {
 		o.Alloc = memory.DefaultAllocator
 	}
 	switch {
-	case o.RowsPerSecond < 0:
-		return nil, fmt.Errorf("streaming: rate source: rowsPerSecond must be positive, got %v", o.RowsPerSecond)
+	case o.RowsPerSecond < 0 || math.IsNaN(o.RowsPerSecond) || math.IsInf(o.RowsPerSecond, 0):
+		return nil, fmt.Errorf("streaming: rate source: rowsPerSecond must be a positive number, got %v", o.RowsPerSecond)
 	case o.NumPartitions < 0:
 		return nil, fmt.Errorf("streaming: rate source: numPartitions must be at least 1, got %d", o.NumPartitions)
+	case o.RampUpTime < 0:
+		return nil, fmt.Errorf("streaming: rate source: rampUpTime must not be negative, got %v", o.RampUpTime)
+	case o.RampUpTime%time.Second != 0:
+		return nil, fmt.Errorf("streaming: rate source: rampUpTime must be whole seconds (the rate steps up once a second), got %v", o.RampUpTime)
 	}
 	return &RateSource{opts: o}, nil
+}
+
+// ParseRampUpTime parses the rate source's rampUpTime option as Spark
+// does: a whole number of seconds ("5"), or a duration in whole seconds
+// ("5s", "2m", "1m30s"). Errors name the option and the value.
+func ParseRampUpTime(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 || n > math.MaxInt64/int64(time.Second) {
+			return 0, fmt.Errorf("rampUpTime must be a non-negative number of seconds, got %q", v)
+		}
+		d = time.Duration(n) * time.Second
+	} else {
+		d, err = time.ParseDuration(v)
+		if err != nil {
+			return 0, fmt.Errorf("rampUpTime must be whole seconds such as 10 or 10s (or 2m), got %q", v)
+		}
+	}
+	switch {
+	case d < 0:
+		return 0, fmt.Errorf("rampUpTime must not be negative, got %q", v)
+	case d%time.Second != 0:
+		return 0, fmt.Errorf("rampUpTime must be whole seconds (the rate steps up once a second), got %q", v)
+	}
+	return d, nil
+}
+
+// rampSeconds is RampUpTime in seconds.
+func (r *RateSource) rampSeconds() float64 { return float64(r.opts.RampUpTime / time.Second) }
+
+// due returns the number of rows due after elapsed time e since the
+// start. With a ramp-up of s seconds and rate R, the rows due by second
+// k <= s are R*k*(k+1)/(2(s+1)) (Spark's valueAtSecond, without its
+// rounding of R/(s+1) to an integer), rows become due evenly within each
+// second, and after the ramp R*(t - s/2) rows are due at time t.
+// Computed in this order, whole-second counts are exact for an integral
+// rate.
+func (r *RateSource) due(e time.Duration) int64 {
+	if e <= 0 {
+		return 0
+	}
+	rps, s, t := r.opts.RowsPerSecond, r.rampSeconds(), e.Seconds()
+	if t >= s {
+		if s == 0 {
+			return int64(t * rps) // as before ramp-ups existed
+		}
+		return int64(rps * (2*t - s) / 2)
+	}
+	k := math.Floor(t) // whole seconds elapsed: second k+1 is under way
+	f := t - k
+	// k(k+1)/2 seconds' worth of increments, plus f of second k+1's k+1.
+	return int64(rps * (k*(k+1) + 2*(k+1)*f) / (2 * (s + 1)))
+}
+
+// dueMillis returns when row v became due, in whole milliseconds after
+// the start: the inverse of due.
+func (r *RateSource) dueMillis(v int64) int64 {
+	rps, s := r.opts.RowsPerSecond, r.rampSeconds()
+	if s == 0 {
+		return int64(float64(v) / rps * 1000) // as before ramp-ups existed
+	}
+	if float64(v) >= rps*s/2 {
+		return int64((float64(v)/rps + s/2) * 1000)
+	}
+	// In units of the per-second increment: second k (1-based) ends at
+	// u = k(k+1) and row v sits at u = 2(s+1)v/rps.
+	u := 2 * (s + 1) * float64(v) / rps
+	k := math.Floor((math.Sqrt(1+4*u) - 1) / 2) // seconds completed
+	for k > 0 && k*(k+1) > u {
+		k--
+	}
+	for (k+1)*(k+2) <= u {
+		k++
+	}
+	return int64((k + (u-k*(k+1))/(2*(k+1))) * 1000)
 }
 
 // Schema implements Source.
@@ -80,6 +174,9 @@ func (r *RateSource) Schema() *arrow.Schema { return RateSchema }
 
 // Name implements Source.
 func (r *RateSource) Name() string {
+	if r.opts.RampUpTime > 0 {
+		return fmt.Sprintf("RateSource[rowsPerSecond=%v, rampUpTime=%v, numPartitions=%d]", r.opts.RowsPerSecond, r.opts.RampUpTime, r.opts.NumPartitions)
+	}
 	return fmt.Sprintf("RateSource[rowsPerSecond=%v, numPartitions=%d]", r.opts.RowsPerSecond, r.opts.NumPartitions)
 }
 
@@ -110,7 +207,7 @@ func (r *RateSource) LatestOffsets(ctx context.Context) (connector.Offsets, erro
 	if start.IsZero() {
 		return r.InitialOffsets(ctx)
 	}
-	due := int64(r.opts.Clock.Since(start).Seconds() * r.opts.RowsPerSecond)
+	due := r.due(r.opts.Clock.Since(start))
 	p := int64(r.opts.NumPartitions)
 	o := connector.Offsets{}
 	for i := range p {
@@ -151,8 +248,7 @@ func (r *RateSource) Read(ctx context.Context, rg connector.OffsetRange, emit fu
 		startMicros := start.UnixMicro()
 		for k := from; k < until; k++ {
 			v := k*p + i
-			// The time v became due, in whole milliseconds after the start.
-			ms := int64(float64(v) / r.opts.RowsPerSecond * 1000)
+			ms := r.dueMillis(v)
 			ts.UnsafeAppend(arrow.Timestamp(startMicros + ms*1000))
 			vs.UnsafeAppend(v)
 		}

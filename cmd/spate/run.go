@@ -205,7 +205,7 @@ func runPipeline(ctx context.Context, file string, cfg runConfig, stdout, stderr
 // the readers and writers take.
 var optionNames = func() map[string]string {
 	m := map[string]string{}
-	for _, n := range []string{"rowsPerSecond", "numPartitions", "maxFilesPerTrigger", "latestFirst", "maxFileAge",
+	for _, n := range []string{"rowsPerSecond", "rampUpTime", "numPartitions", "maxFilesPerTrigger", "latestFirst", "maxFileAge",
 		"cleanSource", "sourceArchiveDir", "pathGlobFilter", "ignoreMissingFiles", "inferSchema", "nullValue",
 		"timestampFormat", "dateFormat", "timeZone", "multiLine", "samplingRatio", "columnNameOfCorruptRecord",
 		"startingOffsets", "endingOffsets", "startingTimestamp", "maxOffsetsPerTrigger", "minOffsetsPerTrigger",
