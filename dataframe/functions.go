@@ -1,6 +1,8 @@
 package dataframe
 
 import (
+	"time"
+
 	"github.com/spate-io/spate/expr"
 )
 
@@ -82,6 +84,13 @@ func FromUnixtime(c Column, format ...string) Column {
 
 // UnixTimestamp returns the seconds since the epoch of a timestamp.
 func UnixTimestamp(c Column) Column { return unary(c, expr.UnixTimestamp) }
+
+// TimestampAdd shifts a timestamp by d (earlier when d is negative), as
+// SQL's ts + INTERVAL: the time bounds of a stream-stream join are
+// written with it.
+func TimestampAdd(c Column, d time.Duration) Column {
+	return unary(c, func(e expr.Expr) expr.Expr { return expr.TimestampAdd(e, d) })
+}
 
 // DateTrunc truncates a timestamp to unit: year, quarter, month, week,
 // day, hour, minute or second.

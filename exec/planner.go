@@ -46,6 +46,12 @@ func Plan(c *Context, n plan.Node) (Operator, error) {
 			return nil, err
 		}
 		return newHashAggregate(c, child, n.Groups, n.Aggs, n.Schema())
+	case *plan.Observe:
+		child, err := Plan(c, n.Child)
+		if err != nil {
+			return nil, err
+		}
+		return newObserve(c, child, n), nil
 	case *plan.MergeSessions:
 		child, err := Plan(c, n.Child)
 		if err != nil {
@@ -134,7 +140,7 @@ func EstimateRows(n plan.Node) (int64, bool) {
 			return min(r, n.N), true
 		}
 		return n.N, true
-	case *plan.Filter, *plan.Project, *plan.Sort, *plan.Aggregate, *plan.Deduplicate, *plan.SubqueryAlias:
+	case *plan.Filter, *plan.Project, *plan.Sort, *plan.Aggregate, *plan.Deduplicate, *plan.SubqueryAlias, *plan.Observe, *plan.MergeSessions:
 		return EstimateRows(n.Children()[0])
 	case *plan.Union:
 		var sum int64

@@ -201,3 +201,26 @@ func timestampArray(c *Context, like arrow.Array, vals []int64) arrow.Array {
 	}
 	return bld.NewArray()
 }
+
+// ObserveExec runs plan.Observe: its child's batches, each shown to the
+// observer on the way.
+type ObserveExec struct {
+	base
+	fn    func(arrow.RecordBatch)
+	label string
+}
+
+func newObserve(c *Context, child Operator, o *plan.Observe) *ObserveExec {
+	return &ObserveExec{base: newBase(c, "Observe", child.NumPartitions(), child.Schema(), child), fn: o.Fn, label: o.Label}
+}
+
+// Describe implements Operator.
+func (o *ObserveExec) Describe() []string { return []string{"Observe " + o.label} }
+
+// Execute implements Operator.
+func (o *ObserveExec) Execute(ctx context.Context, tc *engine.TaskContext, part int, emit Emit) error {
+	return o.inputs[0].Execute(ctx, tc, part, func(b arrow.RecordBatch) error {
+		o.fn(b)
+		return emit(b)
+	})
+}

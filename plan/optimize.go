@@ -437,7 +437,7 @@ func pushDown(n Node) (Node, error) {
 			if err != nil {
 				return n, nil
 			}
-			return NewDeduplicate(in, nil)
+			return c.WithChildren([]Node{in})
 		case *Scan:
 			fs, ok := c.Source.(FilterSupport)
 			if !ok {
@@ -642,7 +642,7 @@ func prune(n Node, req []string) (Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return NewDeduplicate(child, n.Keys)
+		return n.WithChildren([]Node{child})
 	case *MergeSessions:
 		var creq []string
 		if req != nil {

@@ -481,10 +481,26 @@ func (u *Union) WithChildren(c []Node) (Node, error) {
 func (u *Union) String() string { return "Union" }
 
 // Deduplicate keeps one row (the first seen) per distinct value of Keys,
-// or per distinct row when Keys is empty (Distinct).
+// or per distinct row when Keys is empty (Distinct). WithinWatermark
+// (Spark's dropDuplicatesWithinWatermark) changes only streaming
+// execution: a key is remembered until the watermark passes the event
+// time of its first row plus the watermark's delay, so that the event
+// time need not be a key; on a batch it is plain deduplication.
 type Deduplicate struct {
-	Keys  []string
-	Child Node
+	Keys            []string
+	Child           Node
+	WithinWatermark bool
+}
+
+// NewDeduplicateWithinWatermark returns child without duplicates on keys
+// (all columns when keys is empty) within the watermark's delay.
+func NewDeduplicateWithinWatermark(child Node, keys []string) (*Deduplicate, error) {
+	d, err := NewDeduplicate(child, keys)
+	if err != nil {
+		return nil, err
+	}
+	d.WithinWatermark = true
+	return d, nil
 }
 
 // NewDeduplicate returns child without duplicates on keys (all columns
@@ -512,15 +528,25 @@ func (d *Deduplicate) WithChildren(c []Node) (Node, error) {
 	if len(c) != 1 {
 		return nil, wrap("Deduplicate", errors.New("needs one child"))
 	}
+	if d.WithinWatermark {
+		return NewDeduplicateWithinWatermark(c[0], d.Keys)
+	}
 	return NewDeduplicate(c[0], d.Keys)
 }
 
 // String implements Node.
 func (d *Deduplicate) String() string {
+	name := "Deduplicate"
+	if d.WithinWatermark {
+		name = "DeduplicateWithinWatermark"
+	}
 	if len(d.Keys) == 0 {
+		if d.WithinWatermark {
+			return name
+		}
 		return "Distinct"
 	}
-	return "Deduplicate [" + strings.Join(d.Keys, ", ") + "]"
+	return name + " [" + strings.Join(d.Keys, ", ") + "]"
 }
 
 // KeyNames returns the deduplication keys: Keys, or every column.

@@ -80,8 +80,9 @@
 //
 // Arguments that select behaviour (patterns, formats, positions, units)
 // must be constants. Window functions (OVER), FILTER, aggregate ORDER BY,
-// GREATEST/LEAST, arrays, subscripts and interval arithmetic are not
-// supported and say so.
+// GREATEST/LEAST, arrays, subscripts and interval arithmetic other than
+// a timestamp plus or minus an INTERVAL constant are not supported and
+// say so.
 //
 // # Pipeline scripts
 //

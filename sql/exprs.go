@@ -296,9 +296,25 @@ func (p *planner) aexpr(a *pg.A_Expr, c *exprCtx) (expr.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A timestamp plus or minus an INTERVAL constant (a time bound of
+		// a stream-stream join, say).
+		if iv, ok := r.(*intervalLit); ok && (op == "+" || op == "-") {
+			if _, ok := l.(*intervalLit); !ok {
+				d := iv.d
+				if op == "-" {
+					d = -d
+				}
+				return expr.TimestampAdd(l, d), nil
+			}
+		}
+		if iv, ok := l.(*intervalLit); ok && op == "+" {
+			if _, ok := r.(*intervalLit); !ok {
+				return expr.TimestampAdd(r, iv.d), nil
+			}
+		}
 		for _, side := range []expr.Expr{l, r} {
 			if iv, ok := side.(*intervalLit); ok {
-				return nil, p.errAt(at, ErrUnsupported, "arithmetic with INTERVAL %s is not supported yet (spate has no interval type); intervals are window function arguments", iv.d)
+				return nil, p.errAt(at, ErrUnsupported, "arithmetic with INTERVAL %s is not supported (spate has no interval type): a timestamp plus or minus an INTERVAL constant is, and window functions take intervals", iv.d)
 			}
 		}
 		return f(l, r), nil
