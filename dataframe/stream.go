@@ -97,7 +97,9 @@ func (r *DataStreamReader) Schema(s *arrow.Schema) *DataStreamReader { r.schema 
 //	json, csv, parquet, text new files of a directory (connector/file's stream source:
 //	                         maxFilesPerTrigger, latestFirst, maxFileAge, cleanSource,
 //	                         inferSchema, and the format's read options); a schema is
-//	                         required unless inferSchema is true (text: a value column)
+//	                         required unless inferSchema is true (text: a value column);
+//	                         with mode DROPMALFORMED the progress counts each batch's
+//	                         dropped records (numDroppedMalformedRows)
 //	rate-micro-batch         rowsPerBatch (required), numPartitions, startTimestamp (ms),
 //	                         advanceMillisPerBatch (default 1000): the same rows every run,
 //	                         rowsPerBatch per batch, stamped per batch (not by the clock)

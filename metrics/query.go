@@ -44,6 +44,10 @@ type QuerySourceProgress struct {
 	EndOffset    string `json:"endOffset"`
 	LatestOffset string `json:"latestOffset"`
 	NumInputRows int64  `json:"numInputRows"`
+	// NumDroppedMalformedRows is the records the batch's reads dropped as
+	// malformed (a file source in DROPMALFORMED mode); 0 for sources that
+	// do not parse records.
+	NumDroppedMalformedRows int64 `json:"numDroppedMalformedRows"`
 	// Lag is the offsets available but not read yet, summed over the
 	// source's partitions (latest - end).
 	Lag int64 `json:"lag"`

@@ -84,6 +84,11 @@
 // StreamingQueryProgress fields) is kept by the query (LastProgress,
 // RecentProgress) and posted on the engine's bus with
 // metrics.QueryStarted, QueryProgressed, QueryIdle and QueryTerminated.
+// A source's progress counts the rows read and, for a source that parses
+// records ([MalformedCountingSource]: the file source), the records the
+// batch dropped as malformed (numDroppedMalformedRows; mode DROPMALFORMED
+// of the json and csv formats — PERMISSIVE keeps them as rows of nulls,
+// FAILFAST stops the query with an error naming the file and line).
 // [Manager] tracks a session's queries: unique names among active ones,
 // AwaitAnyTermination, ResetTerminated.
 package streaming

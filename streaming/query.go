@@ -939,6 +939,7 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 	for i, s := range q.sources {
 		n := b.rows[s].Load()
 		prog.Sources[i].NumInputRows = n
+		prog.Sources[i].NumDroppedMalformedRows = b.droppedMalformed(s)
 		prog.NumInputRows += n
 	}
 	err = q.sink.AddBatch(ctx, e.BatchID, bs)

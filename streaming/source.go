@@ -44,6 +44,19 @@ type MetadataSource interface {
 	SetMetadataDir(dir string) error
 }
 
+// MalformedCountingSource is implemented by sources that parse records
+// and may drop malformed ones (connector/file's stream source with mode
+// DROPMALFORMED). The query then reads the source with
+// ReadCountingMalformed instead of Read: the same read (same ranges,
+// same rows, same errors, called concurrently for different ranges) that
+// also returns how many malformed records it dropped. The counts of a
+// batch's reads make its progress's NumDroppedMalformedRows for that
+// source (a read that fails fails the batch, and its count is not
+// reported). Without it, the source is read with Read and reports 0.
+type MalformedCountingSource interface {
+	ReadCountingMalformed(ctx context.Context, r connector.OffsetRange, emit func([]arrow.RecordBatch) error) (dropped int64, err error)
+}
+
 // ErrStreamingSource is returned when a plan with a streaming source is
 // run as a batch query.
 var ErrStreamingSource = errors.New("streaming: a streaming source can only be read by a streaming query; start one (streaming.Start, or WriteStream in package dataframe)")
@@ -91,11 +104,13 @@ func IsStreaming(p plan.Node) bool {
 
 // rangeSource is the plan.Source of one micro-batch of a streaming
 // source: one partition per offset range. rows, when set, counts the rows
-// read.
+// read; dropped, when set, the malformed records a MalformedCountingSource
+// dropped.
 type rangeSource struct {
-	src    Source
-	ranges []connector.OffsetRange
-	rows   *atomic.Int64
+	src     Source
+	ranges  []connector.OffsetRange
+	rows    *atomic.Int64
+	dropped *atomic.Int64
 }
 
 func (r *rangeSource) Schema() *arrow.Schema { return r.src.Schema() }
@@ -120,7 +135,7 @@ func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int
 		fields = append(fields, schema.Field(i))
 	}
 	projected := arrow.NewSchema(fields, nil)
-	return r.src.Read(ctx, r.ranges[part], func(bs []arrow.RecordBatch) error {
+	each := func(bs []arrow.RecordBatch) error {
 		for i, b := range bs {
 			if columns != nil {
 				cols := make([]arrow.Array, len(idx))
@@ -142,7 +157,15 @@ func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int
 			}
 		}
 		return nil
-	})
+	}
+	if mc, ok := r.src.(MalformedCountingSource); ok && r.dropped != nil {
+		n, err := mc.ReadCountingMalformed(ctx, r.ranges[part], each)
+		if err == nil {
+			r.dropped.Add(n)
+		}
+		return err
+	}
+	return r.src.Read(ctx, r.ranges[part], each)
 }
 
 func releaseAll(bs []arrow.RecordBatch) {
@@ -160,6 +183,18 @@ type binding struct {
 	rows       map[*SourceNode]*atomic.Int64
 	replace    map[plan.Node]plan.Node
 	dropBefore time.Time
+	// dropped counts the malformed records dropped per source (made by
+	// bind, read with droppedMalformed).
+	dropped map[*SourceNode]*atomic.Int64
+}
+
+// droppedMalformed returns the malformed records the batch's reads of n
+// dropped (see MalformedCountingSource).
+func (b *binding) droppedMalformed(n *SourceNode) int64 {
+	if c := b.dropped[n]; c != nil {
+		return c.Load()
+	}
+	return 0
 }
 
 // bind returns p with every streaming source replaced by a scan of the
@@ -179,7 +214,13 @@ func (b *binding) bind(p plan.Node) (plan.Node, error) {
 	}
 	if s, ok := p.(*plan.Scan); ok {
 		if n, ok := s.Source.(*SourceNode); ok {
-			return plan.NewScan(&rangeSource{src: n.Src, ranges: b.ranges[n], rows: b.rows[n]}, s.Columns, s.Filters)
+			if b.dropped == nil {
+				b.dropped = map[*SourceNode]*atomic.Int64{}
+			}
+			if b.dropped[n] == nil {
+				b.dropped[n] = new(atomic.Int64)
+			}
+			return plan.NewScan(&rangeSource{src: n.Src, ranges: b.ranges[n], rows: b.rows[n], dropped: b.dropped[n]}, s.Columns, s.Filters)
 		}
 		return p, nil
 	}

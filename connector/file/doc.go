@@ -140,7 +140,12 @@
 //
 // Source options (with the format's read options in the same map, passed
 // through to [ReadFile]; malformed records follow the mode option and are
-// counted in [StreamSource.Stats]):
+// counted in [StreamSource.Stats]). A streaming query reads the source
+// with [StreamSource.ReadCountingMalformed], so each batch's progress
+// has the records it dropped in DROPMALFORMED mode
+// (numDroppedMalformedRows of its source); in FAILFAST mode the first
+// malformed record fails the batch, and the query stops with an error
+// wrapping [ErrMalformed] that names the file and line:
 //
 //	name                meaning                                                           default
 //	maxFilesPerTrigger  most files per batch (StreamSource.Limits); also caps admission:  none

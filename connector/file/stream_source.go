@@ -617,14 +617,33 @@ func (s *StreamSource) persist(add []seenFile) error {
 // ranges may run concurrently; connector.SplitRanges cuts a range into
 // pieces that read disjoint files, for parallelism.
 func (s *StreamSource) Read(ctx context.Context, r connector.OffsetRange, emit func([]arrow.RecordBatch) error) error {
+	_, err := s.read(ctx, r, emit)
+	return err
+}
+
+// ReadCountingMalformed is Read that also returns how many malformed
+// records the read dropped (mode DROPMALFORMED; 0 in the other modes).
+// The streaming engine (package streaming, MalformedCountingSource) calls
+// it instead of Read and reports the count of each batch in the query's
+// progress (numDroppedMalformedRows). With mode FAILFAST the read fails
+// at the first malformed record with an error wrapping [ErrMalformed]
+// that names the file and line.
+func (s *StreamSource) ReadCountingMalformed(ctx context.Context, r connector.OffsetRange, emit func([]arrow.RecordBatch) error) (int64, error) {
+	st, err := s.read(ctx, r, emit)
+	return st.DroppedRows, err
+}
+
+// read is Read, returning the stats of the files it read.
+func (s *StreamSource) read(ctx context.Context, r connector.OffsetRange, emit func([]arrow.RecordBatch) error) (ReadStats, error) {
+	var total ReadStats
 	if r.Partition != StreamPartition {
-		return fmt.Errorf("file: stream source: unknown partition %s (the source has only %s)", r.Partition, StreamPartition)
+		return total, fmt.Errorf("file: stream source: unknown partition %s (the source has only %s)", r.Partition, StreamPartition)
 	}
 	s.mu.Lock()
 	if r.From < s.base || r.Until > s.length() {
 		base, n := s.base, s.length()
 		s.mu.Unlock()
-		return fmt.Errorf("file: stream source: range %s is outside the seen-files log (files %d..%d); the log in the metadata directory does not belong to this query's offsets", r, base, n)
+		return total, fmt.Errorf("file: stream source: range %s is outside the seen-files log (files %d..%d); the log in the metadata directory does not belong to this query's offsets", r, base, n)
 	}
 	todo := slices.Clone(s.files[r.From-s.base : max(r.From, r.Until)-s.base])
 	s.consumed = max(s.consumed, r.Until)
@@ -646,6 +665,7 @@ func (s *StreamSource) Read(ctx context.Context, r connector.OffsetRange, emit f
 		st, err := ReadFile(ctx, s.format, path, ro, func(rec arrow.RecordBatch) error {
 			return emit([]arrow.RecordBatch{rec})
 		})
+		total = total.Add(st)
 		s.mu.Lock()
 		s.stats.ReadStats = s.stats.ReadStats.Add(st)
 		if err == nil {
@@ -653,10 +673,10 @@ func (s *StreamSource) Read(ctx context.Context, r connector.OffsetRange, emit f
 		}
 		s.mu.Unlock()
 		if err != nil {
-			return err
+			return total, err
 		}
 	}
-	return nil
+	return total, nil
 }
 
 // Commit implements connector.Committer. The engine calls it after the
