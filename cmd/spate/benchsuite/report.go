@@ -39,10 +39,10 @@ func (r Report) WriteJSON(w io.Writer) error {
 // WriteMarkdown writes the measurements as a Markdown table.
 func WriteMarkdown(w io.Writer, ms []Measurement) error {
 	var b strings.Builder
-	b.WriteString("| query | variant | status | events | s | events/s | events/s/core | cpu cores | ratio/core | ratio cpu | p50 ms | p99 ms | peak RSS MiB | GC pause ms (cycles) | result |\n")
+	b.WriteString("| query | api | status | events | s | events/s | events/s/core | cpu cores | ratio/core | ratio cpu | p50 ms | p99 ms | peak RSS MiB | GC pause ms (cycles) | result |\n")
 	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, m := range ms {
-		if m.Status == "not yet" || m.Status == "error" {
+		if m.Status == "error" || m.Status == StatusUnsupported || m.Status == StatusSkipped {
 			note := m.Status
 			if m.Error != "" {
 				note += ": " + strings.ReplaceAll(m.Error, "|", "\\|")
@@ -86,7 +86,8 @@ func human(v float64) string {
 	return fmt.Sprintf("%.0f", v)
 }
 
-// WriteList writes the queries and which variants each has.
+// WriteList writes the queries, which (query, api) pairs exist, and why
+// the others do not.
 func WriteList(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("benchmark  query  stateful  title\n")
@@ -100,11 +101,12 @@ func WriteList(w io.Writer) error {
 		for _, v := range allVariants {
 			if q.Implemented(v) {
 				vs = append(vs, v)
-			} else {
-				vs = append(vs, v+" (not yet)")
 			}
 		}
-		fmt.Fprintf(&b, "%-10s %-6s variants: %s\n", "", "", strings.Join(vs, ", "))
+		fmt.Fprintf(&b, "%-10s %-6s apis: %s\n", "", "", strings.Join(vs, ", "))
+		if why := q.Unsupported(); why != "" {
+			fmt.Fprintf(&b, "%-10s %-6s no dataframe, sql: %s\n", "", "", why)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

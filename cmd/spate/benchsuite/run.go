@@ -24,9 +24,13 @@ import (
 type Measurement struct {
 	Query   string `json:"query"` // "ysb", "nexmark/q5"
 	Variant string `json:"variant"`
+	// API is the variant again, under the name the report's column has.
+	API string `json:"api"`
 	// Status is "ok", "mismatch" (the result differs from the
-	// baseline's), "not yet" (the variant does not exist yet), "behind"
-	// (a paced run could not keep up) or "error".
+	// baseline's), "unsupported" (the engine cannot express the query in
+	// this API yet; Error says why), "skipped" (the variant does not run
+	// in this kind of run or build; Error says why), "behind" (a paced
+	// run could not keep up) or "error".
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
 	Mode   string `json:"mode,omitempty"` // "throughput" or "paced"
@@ -72,10 +76,12 @@ type Measurement struct {
 }
 
 // Run runs the variants p.Variants of every query and returns one
-// measurement per query and variant. A variant that does not exist yet is
-// reported "not yet". The DStream run goes first; the baseline then
-// processes the same events (the same count, generator configuration and
-// seed), and the DStream result must equal the baseline's.
+// measurement per query and variant. A variant the engine cannot express
+// is reported "unsupported", one that cannot run here "skipped". The
+// DStream run goes first, then the DataFrame and SQL runs over the same
+// events; the baseline then processes the same events (the same count,
+// generator configuration and seed), and every engine result must equal
+// the baseline's.
 func Run(ctx context.Context, queries []Query, p Params, progress func(Measurement)) ([]Measurement, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -97,6 +103,7 @@ func Run(ctx context.Context, queries []Query, p Params, progress func(Measureme
 func runQuery(ctx context.Context, q Query, p Params, progress func(Measurement)) ([]Measurement, error) {
 	var out []Measurement
 	emit := func(m Measurement) {
+		m.API = m.Variant
 		out = append(out, m)
 		progress(m)
 	}
@@ -111,16 +118,31 @@ func runQuery(ctx context.Context, q Query, p Params, progress func(Measurement)
 		}
 		ds = m
 	}
+	engines := []*Measurement{}
+	if ds != nil {
+		engines = append(engines, ds)
+	}
 	for _, v := range []string{VariantDataFrame, VariantSQL} {
-		if slices.Contains(p.Variants, v) {
-			emit(Measurement{Query: q.ID(), Variant: v, Status: "not yet"})
+		if !slices.Contains(p.Variants, v) {
+			continue
 		}
+		m, err := runStructured(ctx, q, p, v, ds)
+		if err != nil {
+			if ctx.Err() != nil {
+				return out, err
+			}
+			m = &Measurement{Query: q.ID(), Variant: v, Status: "error", Error: err.Error()}
+		}
+		engines = append(engines, m)
 	}
 	var hand *Measurement
 	if slices.Contains(p.Variants, VariantHandloop) {
 		n, gc := p.Events, genConfig{Seed: p.Seed}
-		if ds != nil && ds.Status != "error" {
-			n, gc = ds.Events, ds.genCfg
+		for _, m := range engines {
+			if m.Status == "ok" || m.Status == "behind" {
+				n, gc = m.Events, m.genCfg
+				break
+			}
 		}
 		if n == 0 {
 			n = 10_000_000 // a duration-only run without the engine side
@@ -134,8 +156,8 @@ func runQuery(ctx context.Context, q Query, p Params, progress func(Measurement)
 		}
 		hand = m
 	}
-	if ds != nil {
-		if hand != nil && hand.Status == "ok" && ds.Status != "error" {
+	for _, ds := range engines {
+		if hand != nil && hand.Status == "ok" && (ds.Status == "ok" || ds.Status == "behind") {
 			match := ds.Result == hand.Result
 			ds.MatchesHand = &match
 			if !match {
@@ -155,6 +177,29 @@ func runQuery(ctx context.Context, q Query, p Params, progress func(Measurement)
 		emit(*hand)
 	}
 	return out, nil
+}
+
+// runStructured runs the DataFrame or SQL variant v of q, over the events
+// the DStream run processed (ds, when it ran) or p.Events events.
+func runStructured(ctx context.Context, q Query, p Params, v string, ds *Measurement) (*Measurement, error) {
+	skip := func(status, why string) (*Measurement, error) {
+		return &Measurement{Query: q.ID(), Variant: v, Status: status, Error: why}, nil
+	}
+	if q.structured == nil {
+		return skip(StatusUnsupported, q.unsupported)
+	}
+	if p.paced() {
+		return skip(StatusSkipped, "paced runs (--rate) exist for the dstream variant only")
+	}
+	n := p.Events
+	gc := genConfig{Seed: p.Seed, BaseMs: defaultBaseMs, EventRate: cmpOr(p.EventRate, q.run.defaultRate())}
+	if ds != nil && ds.Status == "ok" {
+		n, gc = ds.Events, ds.genCfg
+	}
+	if n == 0 {
+		return skip(StatusSkipped, "a duration-only run needs the dstream variant to fix the number of events; give --events")
+	}
+	return q.structured.run(ctx, q, p, v, gc, n)
 }
 
 func measureHandloop(ctx context.Context, q Query, p Params, gc genConfig, n int64) (*Measurement, error) {
@@ -215,6 +260,8 @@ func (s streamSpec[E, G]) handloop(ctx context.Context, _ Query, p Params, gc ge
 	}
 	return s.base(ctx, s.newGen(gc), p, n)
 }
+
+func (s streamSpec[E, G]) defaultRate() int64 { return s.defaultEventRate }
 
 func cmpOr(a, b int64) int64 {
 	if a != 0 {

@@ -1,0 +1,309 @@
+package benchsuite
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/spate-io/spate/dataframe"
+)
+
+// The DataFrame and SQL variants. YSB reads its events as JSON lines
+// through the engine's streaming JSON file source (so the engine parses
+// the JSON); Nexmark reads NexmarkArrowSource, the generator as an Arrow
+// source, through Session.StreamFrom.
+
+// ysbSchema is the schema the YSB query reads its JSON lines with:
+// every field is a string, as the generator writes them.
+var ysbSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "user_id", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "page_id", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "ad_id", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "ad_type", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "event_type", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "event_time", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "ip_address", Type: arrow.BinaryTypes.String, Nullable: true},
+}, nil)
+
+// writeYSBFiles writes events 0..n-1 of g as JSON lines for the streaming
+// file source: one directory per partition (in-<p>), and in each, one
+// file per batch of batchEvents events (<batch>.json) holding the
+// batch's events g with g mod parts = p, in order. It returns the
+// directories.
+func writeYSBFiles(ctx context.Context, g *YSBGenerator, dir string, parts int, n, batchEvents int64) ([]string, error) {
+	dirs := make([]string, parts)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		dirs[p] = filepath.Join(dir, fmt.Sprintf("in-%d", p))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[p] = writeYSBPartition(ctx, g, dirs[p], p, parts, n, batchEvents)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return dirs, nil
+}
+
+func writeYSBPartition(ctx context.Context, g *YSBGenerator, dir string, p, parts int, n, batchEvents int64) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("benchsuite: writing YSB files: %w", err)
+	}
+	staging := dir + ".staging"
+	if err := os.MkdirAll(staging, 0o755); err != nil {
+		return fmt.Errorf("benchsuite: writing YSB files: %w", err)
+	}
+	defer os.RemoveAll(staging)
+	buf := make([]byte, 0, ysbEventSize)
+	for batch, from := 0, int64(0); from < n; batch, from = batch+1, from+batchEvents {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := fmt.Sprintf("%08d.json", batch)
+		f, err := os.Create(filepath.Join(staging, name))
+		if err != nil {
+			return fmt.Errorf("benchsuite: writing YSB files: %w", err)
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		first := from + (int64(p)-from%int64(parts)+int64(parts))%int64(parts)
+		for ev := first; ev < min(from+batchEvents, n); ev += int64(parts) {
+			buf = append(g.AppendEvent(buf[:0], ev), '\n')
+			_, _ = w.Write(buf)
+		}
+		err = w.Flush()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil { // files must appear whole: rename into the watched directory
+			err = os.Rename(filepath.Join(staging, name), filepath.Join(dir, name))
+		}
+		if err != nil {
+			return fmt.Errorf("benchsuite: writing YSB files: %w", err)
+		}
+	}
+	return nil
+}
+
+// ysbAd is a row of YSB's static table.
+type ysbAd struct {
+	AdID       string `spate:"ad_id"`
+	CampaignID string `spate:"campaign_id"`
+}
+
+// ysbStructured is YSB's DataFrame and SQL variants: the JSON file
+// source (one per partition, unioned, one file each per batch) → filter
+// event_type = 'view' → project → join ad_id → campaign_id with the
+// static table → count per campaign and 10 s window (update mode; the
+// DataFrame variant with a 10 s watermark, which drops no event of the
+// ordered generator but lets the state forget old windows). The sink
+// keeps the latest count of every (campaign, window).
+func ysbStructured() *structuredSpec {
+	return &structuredSpec{
+		input: func(ctx context.Context, s *dataframe.Session, p Params, gc genConfig, n int64, dir string) (*dataframe.DataFrame, error) {
+			g := NewYSBGenerator(YSBConfig{Seed: gc.Seed, BaseMs: gc.BaseMs, EventRate: gc.EventRate})
+			dirs, err := writeYSBFiles(ctx, g, dir, p.Partitions, n, p.BatchEvents)
+			if err != nil {
+				return nil, err
+			}
+			var in *dataframe.DataFrame
+			for _, d := range dirs {
+				df := s.ReadStream().Format("json").Schema(ysbSchema).Option("maxFilesPerTrigger", "1").Load(d)
+				if in == nil {
+					in = df
+				} else {
+					in = in.Union(df)
+				}
+			}
+			return in, in.Err()
+		},
+		static: func(s *dataframe.Session, gc genConfig) (map[string]*dataframe.DataFrame, error) {
+			g := NewYSBGenerator(YSBConfig{Seed: gc.Seed, BaseMs: gc.BaseMs, EventRate: gc.EventRate})
+			rows := make([]ysbAd, len(g.Ads()))
+			for i, ad := range g.Ads() {
+				rows[i] = ysbAd{AdID: ad, CampaignID: g.Campaigns()[i/ysbAdsPerCampaign]}
+			}
+			ads := dataframe.CreateDataFrame(s, rows)
+			if err := ads.CreateOrReplaceTempView("ads"); err != nil {
+				return nil, err
+			}
+			return map[string]*dataframe.DataFrame{"ads": ads}, nil
+		},
+		dataframe: func(in *dataframe.DataFrame, static map[string]*dataframe.DataFrame) *dataframe.DataFrame {
+			col := dataframe.Col
+			return in.Where(col("event_type").EqualTo("view")).
+				Select(col("ad_id"), col("event_time").Cast(arrow.PrimitiveTypes.Int64).Cast(arrow.FixedWidthTypes.Timestamp_ms).As("event_time")).
+				WithWatermark("event_time", 10*time.Second).
+				JoinUsing(dataframe.Broadcast(static["ads"]), []string{"ad_id"}, "inner").
+				GroupBy(dataframe.Window(col("event_time"), 10*time.Second), col("campaign_id")).
+				Count()
+		},
+		// CAST(bigint AS TIMESTAMP) reads microseconds here (Arrow's
+		// cast), hence × 1000 for event_time in ms.
+		sql: `SELECT a.campaign_id, window(CAST(CAST(e.event_time AS BIGINT) * 1000 AS TIMESTAMP), '10 seconds') AS window_start, count(*) AS count
+FROM events e JOIN ads a ON e.ad_id = a.ad_id
+WHERE e.event_type = 'view'
+GROUP BY 1, 2`,
+		mode: "update",
+		sink: func(gc genConfig) structuredSink {
+			g := NewYSBGenerator(YSBConfig{Seed: gc.Seed, BaseMs: gc.BaseMs, EventRate: gc.EventRate})
+			idx := map[string]int32{}
+			for i, c := range g.Campaigns() {
+				idx[c] = int32(i)
+			}
+			return &ysbSink{campaign: idx, counts: map[int64]int64{}}
+		},
+	}
+}
+
+// ysbSink is YSB's upsert table: the latest count per (campaign,
+// window), keyed as the DStream variant's.
+type ysbSink struct {
+	campaign map[string]int32
+	mu       sync.Mutex
+	counts   map[int64]int64
+}
+
+func (s *ysbSink) add(r arrow.RecordBatch) error {
+	camp, err := strs(r, "campaign_id")
+	if err != nil {
+		return err
+	}
+	win, err := int64s(r, "window_start")
+	if err != nil {
+		return err
+	}
+	cnt, err := int64s(r, "count")
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range int(r.NumRows()) {
+		c, ok := s.campaign[camp(i)]
+		if !ok {
+			return fmt.Errorf("benchsuite: ysb: unknown campaign %q in the output", camp(i))
+		}
+		k := ysbPack(ysbKey{Campaign: c, Window: win(i)})
+		s.counts[k] = max(s.counts[k], cnt(i)) // counts only grow
+	}
+	return nil
+}
+
+func (s *ysbSink) result() Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var a accumulator
+	for k, c := range s.counts {
+		a.add(ysbRowHash(k, c))
+	}
+	return a.result()
+}
+
+// nexmarkStateless is q0–q2's DataFrame and SQL variants over
+// NexmarkArrowSource (filling only columns), in append mode, into a
+// black hole that hashes every row as the DStream variant's does.
+func nexmarkStateless(columns []string, build func(in *dataframe.DataFrame) *dataframe.DataFrame, sqlText string,
+	hash func(r arrow.RecordBatch) (func(i int) uint64, error)) *structuredSpec {
+	return &structuredSpec{
+		input: func(_ context.Context, s *dataframe.Session, p Params, gc genConfig, n int64, _ string) (*dataframe.DataFrame, error) {
+			g := NewNexmarkGenerator(NexmarkConfig{Seed: gc.Seed, BaseMs: gc.BaseMs, EventRate: gc.EventRate})
+			src, err := NewNexmarkArrowSource(g, p.Partitions, n, p.BatchEvents, columns, nil)
+			if err != nil {
+				return nil, err
+			}
+			in := s.StreamFrom(src)
+			return in, in.Err()
+		},
+		dataframe: func(in *dataframe.DataFrame, _ map[string]*dataframe.DataFrame) *dataframe.DataFrame {
+			return build(in)
+		},
+		sql:  sqlText,
+		mode: "append",
+		sink: func(genConfig) structuredSink { return &rowSink{hash: hash} },
+	}
+}
+
+var q0Columns = []string{"event_type", "bid_auction", "bid_bidder", "bid_price", "bid_date_time", "bid_extra"}
+
+// hashQ0Rows hashes q0's and q1's output rows as hashQ0.
+func hashQ0Rows(r arrow.RecordBatch) (func(i int) uint64, error) {
+	auction, err := int64s(r, "auction")
+	if err != nil {
+		return nil, err
+	}
+	bidder, err := int64s(r, "bidder")
+	if err != nil {
+		return nil, err
+	}
+	price, err := int64s(r, "price")
+	if err != nil {
+		return nil, err
+	}
+	dt, err := int64s(r, "date_time")
+	if err != nil {
+		return nil, err
+	}
+	extra, err := strs(r, "extra")
+	if err != nil {
+		return nil, err
+	}
+	return func(i int) uint64 {
+		return hashQ0(Q0Row{Auction: auction(i), Bidder: bidder(i), Price: price(i), DateTime: dt(i), Extra: extra(i)})
+	}, nil
+}
+
+func q0q1DataFrame(price dataframe.Column) func(in *dataframe.DataFrame) *dataframe.DataFrame {
+	col := dataframe.Col
+	return func(in *dataframe.DataFrame) *dataframe.DataFrame {
+		return in.Where(col("event_type").EqualTo(int32(BidEvent))).
+			Select(col("bid_auction").As("auction"), col("bid_bidder").As("bidder"), price.As("price"),
+				col("bid_date_time").As("date_time"), col("bid_extra").As("extra"))
+	}
+}
+
+func nexmarkQ0Structured() *structuredSpec {
+	return nexmarkStateless(q0Columns, q0q1DataFrame(dataframe.Col("bid_price")),
+		`SELECT bid_auction AS auction, bid_bidder AS bidder, bid_price AS price, bid_date_time AS date_time, bid_extra AS extra
+FROM events WHERE event_type = 2`, hashQ0Rows)
+}
+
+// q1 as the DStream variant: price × 0.908 kept exact, in thousandths of
+// a cent (price × 908).
+func nexmarkQ1Structured() *structuredSpec {
+	return nexmarkStateless(q0Columns, q0q1DataFrame(dataframe.Col("bid_price").Multiply(int64(908))),
+		`SELECT bid_auction AS auction, bid_bidder AS bidder, bid_price * 908 AS price, bid_date_time AS date_time, bid_extra AS extra
+FROM events WHERE event_type = 2`, hashQ0Rows)
+}
+
+func nexmarkQ2Structured() *structuredSpec {
+	col := dataframe.Col
+	return nexmarkStateless([]string{"event_type", "bid_auction", "bid_price"},
+		func(in *dataframe.DataFrame) *dataframe.DataFrame {
+			return in.Where(col("event_type").EqualTo(int32(BidEvent)).And(col("bid_auction").Mod(int64(123)).EqualTo(int64(0)))).
+				Select(col("bid_auction").As("auction"), col("bid_price").As("price"))
+		},
+		`SELECT bid_auction AS auction, bid_price AS price FROM events WHERE event_type = 2 AND bid_auction % 123 = 0`,
+		func(r arrow.RecordBatch) (func(i int) uint64, error) {
+			auction, err := int64s(r, "auction")
+			if err != nil {
+				return nil, err
+			}
+			price, err := int64s(r, "price")
+			if err != nil {
+				return nil, err
+			}
+			return func(i int) uint64 { return hashInts(auction(i), price(i)) }, nil
+		})
+}

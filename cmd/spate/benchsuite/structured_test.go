@@ -1,0 +1,159 @@
+package benchsuite
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/spate-io/spate/connector"
+	"github.com/spate-io/spate/sql"
+)
+
+// TestStructuredMatchBaselines runs the DataFrame and SQL variants of
+// every query that has them on a few batches, and checks each result
+// against the baseline (SQL is skipped, with sql.ErrNoCgo's message, in
+// a build without cgo).
+func TestStructuredMatchBaselines(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, q := range Queries() {
+		t.Run(q.Name, func(t *testing.T) {
+			p := testParams()
+			p.CheckpointDir = t.TempDir()
+			p.Variants = []string{VariantDataFrame, VariantSQL}
+			ms, err := Run(ctx, []Query{q}, p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ms) != 3 {
+				t.Fatalf("got %d measurements, want 3 (dataframe, sql, handloop): %+v", len(ms), ms)
+			}
+			hand := ms[2]
+			if hand.Variant != VariantHandloop || hand.Status != "ok" {
+				t.Fatalf("baseline: %+v", hand)
+			}
+			for _, m := range ms[:2] {
+				switch {
+				case !q.Implemented(m.Variant):
+					if m.Status != StatusUnsupported || m.Error == "" || m.Error != q.Unsupported() {
+						t.Errorf("%s: status %q (%s), want unsupported with the reason", m.Variant, m.Status, m.Error)
+					}
+				case m.Variant == VariantSQL && m.Status == StatusSkipped:
+					if m.Error != sql.ErrNoCgo.Error() {
+						t.Errorf("sql skipped: %s", m.Error)
+					}
+				default:
+					if m.Status != "ok" || m.Events != p.Events || m.MatchesHand == nil || !*m.MatchesHand || m.Result.Rows == 0 {
+						t.Errorf("%s: status %q (%s), %d events, result %v; baseline %v", m.Variant, m.Status, m.Error, m.Events, m.Result, hand.Result)
+					}
+					if m.API != m.Variant || m.BatchP50Ms <= 0 {
+						t.Errorf("%s: api %q, batch p50 %v ms", m.Variant, m.API, m.BatchP50Ms)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestStructuredPacedSkipped: a paced run has no DataFrame or SQL
+// variant yet; they are reported skipped, and the DStream run is checked.
+func TestStructuredPacedSkipped(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	qs, err := Select("nexmark", []string{"q2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Params{Rate: 40_000, Duration: 200 * time.Millisecond, Interval: 20 * time.Millisecond, Partitions: 2, Variants: []string{VariantAll}}
+	ms, err := Run(ctx, qs, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"dstream ok", "dataframe skipped", "sql skipped", "handloop ok"}
+	if len(ms) != len(want) {
+		t.Fatalf("got %d measurements, want %d: %+v", len(ms), len(want), ms)
+	}
+	for i, m := range ms {
+		if got := m.Variant + " " + m.Status; got != want[i] {
+			t.Errorf("measurement %d: %s (%s), want %s", i, got, m.Error, want[i])
+		}
+	}
+}
+
+// TestNexmarkArrowSource: the Arrow source's rows are the generator's
+// events at the source's offsets (bids and the others in separate
+// batches, each in order), unfilled columns are null, and batches are
+// capped.
+func TestNexmarkArrowSource(t *testing.T) {
+	g := NewNexmarkGenerator(NexmarkConfig{Seed: 3})
+	src, err := NewNexmarkArrowSource(g, 2, 1000, 300, []string{"bid_price", "person_name"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lim := src.Limits(); lim.MaxPerPartition != 150 {
+		t.Errorf("MaxPerPartition %d, want 150", lim.MaxPerPartition)
+	}
+	part := connector.Partition{Stream: "nexmark", Index: 1}
+	var want [2][]Event // bids, others
+	for off := int64(10); off < 80; off++ {
+		e := g.Generate(nil, src.gen.Event(1, off), 1, 1)[0]
+		if e.Type == BidEvent {
+			want[0] = append(want[0], e)
+		} else {
+			want[1] = append(want[1], e)
+		}
+	}
+	if len(want[1]) == 0 {
+		t.Fatal("the range has no person or auction")
+	}
+	var seen [2]int
+	err = src.Read(context.Background(), connector.OffsetRange{Partition: part, From: 10, Until: 80}, func(bs []arrow.RecordBatch) error {
+		for _, b := range bs {
+			et := b.Column(0).(*array.Int32)
+			price := b.Column(NexmarkSchema.FieldIndices("bid_price")[0]).(*array.Int64)
+			name := b.Column(NexmarkSchema.FieldIndices("person_name")[0]).(*array.String)
+			city := b.Column(NexmarkSchema.FieldIndices("person_city")[0])
+			grp := 1
+			if EventType(et.Value(0)) == BidEvent {
+				grp = 0
+			}
+			for i := range int(b.NumRows()) {
+				if seen[grp] >= len(want[grp]) {
+					t.Fatalf("group %d: more rows than events", grp)
+				}
+				w := want[grp][seen[grp]]
+				seen[grp]++
+				if EventType(et.Value(i)) != w.Type {
+					t.Fatalf("group %d row %d: type %d, want %d (a batch mixes bids and others?)", grp, seen[grp], et.Value(i), w.Type)
+				}
+				switch w.Type {
+				case BidEvent:
+					if price.IsNull(i) || price.Value(i) != w.Bid.Price || !name.IsNull(i) {
+						t.Errorf("bid %d: price %v, want %d", seen[grp], price.Value(i), w.Bid.Price)
+					}
+				case PersonEvent:
+					if name.Value(i) != w.Person.Name || !price.IsNull(i) {
+						t.Errorf("person %d: name %q, want %q", seen[grp], name.Value(i), w.Person.Name)
+					}
+				}
+				if city.IsValid(i) {
+					t.Errorf("an unfilled column has a value")
+				}
+			}
+			b.Release()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen[0] != len(want[0]) || seen[1] != len(want[1]) {
+		t.Errorf("read %v rows, want %d and %d", seen, len(want[0]), len(want[1]))
+	}
+	if _, err := NewNexmarkArrowSource(g, 2, 10, 10, []string{"nope"}, nil); err == nil {
+		t.Error("an unknown column was accepted")
+	}
+}
