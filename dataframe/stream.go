@@ -239,7 +239,18 @@ func (w *DataStreamWriter) Trigger(t streaming.Trigger) *DataStreamWriter { w.tr
 // QueryName names the query (and the memory sink's table).
 func (w *DataStreamWriter) QueryName(n string) *DataStreamWriter { w.name = n; return w }
 
-// Option sets a writer option: checkpointLocation, or a sink option.
+// Option sets a writer option: a query option or a sink option. The
+// query options:
+//
+//	checkpointLocation     the query's checkpoint directory (default: a
+//	                       temporary one, no recovery)
+//	numStatePartitions     the number of state partitions of a stateful
+//	                       query (a positive integer, default 4), fixed at
+//	                       the first run from a checkpoint location: a
+//	                       restart with another number fails
+//	                       (streaming.NumStatePartitions)
+//	stateSnapshotInterval  state snapshot every n batches (a positive
+//	                       integer, default 10; streaming.StateSnapshotInterval)
 func (w *DataStreamWriter) Option(k, v string) *DataStreamWriter { w.opts[k] = v; return w }
 
 // ForeachBatch writes each micro-batch with f, given the batch as a
@@ -334,6 +345,21 @@ func (w *DataStreamWriter) Start(ctx context.Context) (*streaming.Query, error) 
 		opts = append(opts, streaming.CheckpointLocation(dir))
 		delete(sinkOpts, "checkpointLocation")
 	}
+	for _, o := range []struct {
+		name string
+		opt  func(int) streaming.Option
+	}{{"numStatePartitions", streaming.NumStatePartitions}, {"stateSnapshotInterval", streaming.StateSnapshotInterval}} {
+		v, ok := sinkOpts[o.name]
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("dataframe.WriteStream: option %s must be a positive integer, got %q", o.name, v)
+		}
+		opts = append(opts, o.opt(n))
+		delete(sinkOpts, o.name)
+	}
 	sink, after, err := w.makeSink(sinkOpts)
 	if err != nil {
 		return nil, err
@@ -354,7 +380,7 @@ func (w *DataStreamWriter) makeSink(opts map[string]string) (streaming.Sink, fun
 	unknown := func(format string, supported ...string) error {
 		for k := range opts {
 			if !slices.Contains(supported, k) {
-				return fmt.Errorf("dataframe.WriteStream: %s sink: unknown option %q; supported: %s", format, k, strings.Join(append([]string{"checkpointLocation"}, supported...), ", "))
+				return fmt.Errorf("dataframe.WriteStream: %s sink: unknown option %q; supported: %s", format, k, strings.Join(append([]string{"checkpointLocation", "numStatePartitions", "stateSnapshotInterval"}, supported...), ", "))
 			}
 		}
 		return nil

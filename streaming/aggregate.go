@@ -80,7 +80,7 @@ type statefulOp interface {
 	placeholder() *aggOutput
 	inputPlan() plan.Node
 	setDir(dir string)
-	load(id int64, alloc memory.Allocator) error
+	load(ctx context.Context, id int64, alloc memory.Allocator) error
 	// run returns the output relation, its rows (released by the caller
 	// once the batch's plan ran), the rows the batch changed in the
 	// state, and the watermark after the batch.
@@ -100,8 +100,10 @@ func (sa *streamingAgg) inputPlan() plan.Node    { return sa.input }
 func (sa *streamingAgg) setDir(dir string)       { sa.st.dir = dir }
 func (sa *streamingAgg) numRows() int64          { return sa.st.rows }
 
-func (sa *streamingAgg) load(id int64, alloc memory.Allocator) error { return sa.st.load(id, alloc) }
-func (sa *streamingAgg) close()                                      { sa.st.close() }
+func (sa *streamingAgg) load(ctx context.Context, id int64, alloc memory.Allocator) error {
+	return sa.st.load(ctx, id, alloc)
+}
+func (sa *streamingAgg) close() { sa.st.close() }
 
 // splitStateful finds the plan's stateful operator over the stream (an
 // aggregation or a deduplication) and returns the plan with it replaced
@@ -334,7 +336,7 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		}
 		defer releaseAll(keep)
 	}
-	if err := sa.st.write(id, mergedSchema, keep); err != nil {
+	if err := sa.st.write(ctx, id, mergedSchema, keep); err != nil {
 		return nil, nil, 0, watermark, err
 	}
 	for _, b := range keep {

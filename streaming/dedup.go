@@ -160,7 +160,7 @@ func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.
 	if err != nil {
 		return fail(err)
 	}
-	if err := sd.st.write(id, sd.st.schema, next); err != nil {
+	if err := sd.st.write(ctx, id, sd.st.schema, next); err != nil {
 		releaseAll(next)
 		return fail(err)
 	}
@@ -177,5 +177,7 @@ func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.
 	return out, fresh, added, watermark, nil
 }
 
-func (sd *streamingDedup) load(id int64, alloc memory.Allocator) error { return sd.st.load(id, alloc) }
-func (sd *streamingDedup) close()                                      { sd.st.close() }
+func (sd *streamingDedup) load(ctx context.Context, id int64, alloc memory.Allocator) error {
+	return sd.st.load(ctx, id, alloc)
+}
+func (sd *streamingDedup) close() { sd.st.close() }

@@ -40,10 +40,9 @@
 // Stateless queries: projections, filters, unions, and joins of a stream
 // with a static DataFrame (inner, or left outer/semi/anti with the stream
 // on the left). One aggregation over the stream with count, sum, min, max
-// and avg: its state is the partial aggregates of every group, an Arrow
-// table written to the checkpoint (state/agg-0/<batch id>, Arrow IPC)
-// before the batch commits; a re-run batch starts from the previous
-// batch's state. Update mode writes the groups a batch touched, complete
+// and avg: its state is the partial aggregates of every group, written to
+// the checkpoint's state store (see "State" below) before the batch
+// commits; a re-run batch starts from the previous batch's state. Update mode writes the groups a batch touched, complete
 // mode all of them. With a [Watermark] (WithWatermark) below the
 // aggregation and a grouping by a window's end (dataframe.Window) or by
 // the event-time column: rows older than the watermark are dropped, the
@@ -60,6 +59,46 @@
 // aggregations, Distinct/DropDuplicates, joins of two streams, sorts and
 // limits, complete mode without an aggregation, and append mode with an
 // aggregation but no watermark.
+//
+// # State
+//
+// A stateful operator (the aggregation, the deduplication) works on its
+// state as an Arrow table in memory and keeps it in the query's state
+// store (package state) under the checkpoint location:
+//
+//	<checkpoint>/state/metadata-0…0                  the number of state partitions
+//	<checkpoint>/state/<operator>/schema             the state's columns and key columns
+//	<checkpoint>/state/<operator>/<p>/delta-<v>      the keys put and deleted by version v
+//	<checkpoint>/state/<operator>/<p>/snapshot-<v>   partition p's whole state at version v
+//
+// <operator> is the operator's id, its kind and its index in the query
+// ("aggregate-0", "dedup-0"). A row's key is its key columns (an
+// aggregation's groups, every column of a deduplication), its value the
+// other columns, both encoded with a canonical row format (integers,
+// floats, bool, strings, binary, timestamps, dates, times, durations and
+// nulls; Start rejects other column types with [ErrUnsupported]). The key
+// picks the state partition: FNV-1a of the key's bytes with a fixed
+// finaliser, modulo the number of partitions, the same in every process.
+// State version v holds the state after batch v-1: version 0 is the empty
+// state, so batch N loads version N and commits version N+1, whatever an
+// earlier attempt of batch N left. Each batch writes, for every partition
+// in parallel, only the rows that changed since the previous batch and the
+// keys that left (evicted by the watermark); every
+// [StateSnapshotInterval] versions (default 10) a partition writes a
+// snapshot in the background, and files no longer needed for the last 100
+// versions are removed. A restart loads the last committed version (the
+// newest snapshot plus the deltas after it) and rebuilds the table,
+// partition after partition in key order. A damaged state file stops the
+// query with an error naming the file (a [*state.FileError]); a state
+// written by a query with other state columns is refused at Start.
+//
+// The number of state partitions ([NumStatePartitions], default 4;
+// dataframe's writer option numStatePartitions) is recorded at a query's
+// first run: every key was routed by it, so a restart with another number
+// fails at Start with an error that wraps [*state.PartitionCountMismatchError]
+// and says to set the old number back or use a new checkpoint location.
+// Progress reports each operator's rows and the state store's memory
+// estimate (StateOperators' numRowsTotal and memoryUsedBytes).
 //
 // # Sources and sinks here
 //

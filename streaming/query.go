@@ -24,6 +24,7 @@ import (
 	"github.com/spate-io/spate/exec"
 	"github.com/spate-io/spate/metrics"
 	"github.com/spate-io/spate/plan"
+	"github.com/spate-io/spate/state"
 )
 
 // OutputMode says what a query writes after each batch.
@@ -113,6 +114,7 @@ type config struct {
 	logger     *slog.Logger
 	manager    *Manager
 	poll       time.Duration
+	state      stateConfig // NumStatePartitions, StateSnapshotInterval (statefile.go)
 }
 
 // QueryName names the query; names are unique among a manager's active
@@ -211,7 +213,8 @@ type Query struct {
 	sink            Sink
 	agg             statefulOp // the stateful operator (aggregation, deduplication), or nil
 	dir             *checkpoint.Dir
-	tempDir         string // removed at stop when the checkpoint is temporary
+	state           *state.Provider // the stateful operator's state store, or nil
+	tempDir         string          // removed at stop when the checkpoint is temporary
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -385,8 +388,8 @@ func (q *Query) open(ctx context.Context) error {
 			}
 		}
 	}
-	if q.agg != nil {
-		q.agg.setDir(filepath.Join(dir, "state", q.agg.kind()+"-0"))
+	if err := q.openState(dir); err != nil {
+		return err
 	}
 	var meta queryMetadata
 	_, payload, err := d.Latest("metadata", "meta")
@@ -581,9 +584,7 @@ func (q *Query) run(ctx context.Context) {
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = nil // stopped
 	}
-	if q.agg != nil {
-		q.agg.close()
-	}
+	q.closeState()
 	if cerr := q.sink.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("streaming: closing the sink: %w", cerr)
 	}
@@ -693,7 +694,7 @@ func (q *Query) recover(ctx context.Context) (int64, *offsetEntry, error) {
 			q.mu.Unlock()
 		}
 		if q.agg != nil {
-			if err := q.agg.load(-1, q.cfg.alloc); err != nil {
+			if err := q.agg.load(ctx, -1, q.cfg.alloc); err != nil {
 				return 0, nil, err
 			}
 		}
@@ -765,7 +766,7 @@ func (q *Query) recover(ctx context.Context) (int64, *offsetEntry, error) {
 		if !committed {
 			stateOf = last - 1
 		}
-		if err := q.agg.load(stateOf, q.cfg.alloc); err != nil {
+		if err := q.agg.load(ctx, stateOf, q.cfg.alloc); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -910,7 +911,8 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 		after = w
 		defer releaseAll(rows)
 		b.replace = map[plan.Node]plan.Node{q.agg.placeholder(): rel}
-		prog.StateOperators = append(prog.StateOperators, metrics.StateOperatorInfo{OperatorName: q.agg.kind(), NumRowsTotal: q.agg.numRows(), NumRowsUpdated: updated})
+		prog.StateOperators = append(prog.StateOperators, metrics.StateOperatorInfo{OperatorName: q.agg.kind(), NumRowsTotal: q.agg.numRows(), NumRowsUpdated: updated,
+			MemoryUsedBytes: q.stateMemory()})
 	}
 	if !watermark.IsZero() || !after.IsZero() {
 		prog.EventTime = map[string]string{"watermark": after.UTC().Format(time.RFC3339Nano)}

@@ -2,58 +2,365 @@ package streaming
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/spate-io/spate/checkpoint"
+	"github.com/spate-io/spate/state"
 )
 
+// DefaultNumStatePartitions is the number of state partitions of a query
+// whose first run did not set [NumStatePartitions].
+const DefaultNumStatePartitions = 4
+
+// NumStatePartitions sets the number of state partitions: each stateful
+// operator's state is split by a hash of its key into n partitions, each
+// with its own versioned store and files (see the package documentation,
+// "State"). The number is recorded at the query's first run and cannot
+// change afterwards: a restart from the same checkpoint location with
+// another number fails at Start. n must be at least 1. Default: 4
+// (DefaultNumStatePartitions): every batch writes one delta file per
+// partition, and the partitions are written in parallel, so a few keep
+// the per-batch cost low on one machine while leaving room to spread the
+// state over a few instances later.
+func NumStatePartitions(n int) Option {
+	return func(c *config) { c.state.partitions, c.state.partitionsSet = n, true }
+}
+
+// StateSnapshotInterval makes every state partition write a snapshot (its
+// whole state) once k batches changed it since the last one; loading the
+// state after a restart replays at most about k delta files. It can change
+// between runs. k must be at least 1. Default: 10
+// (state.DefaultSnapshotInterval).
+func StateSnapshotInterval(k int) Option {
+	return func(c *config) { c.state.snapshotInterval, c.state.snapshotSet = k, true }
+}
+
+// stateConfig is the state store part of a query's configuration.
+type stateConfig struct {
+	partitions       int
+	partitionsSet    bool
+	snapshotInterval int
+	snapshotSet      bool
+}
+
+// openState checks the state options and, for a query with a stateful
+// operator, opens the state store under root (the checkpoint location) and
+// attaches the operator to it.
+func (q *Query) openState(root string) error {
+	sc := q.cfg.state
+	n := DefaultNumStatePartitions
+	if sc.partitionsSet {
+		if sc.partitions < 1 {
+			return fmt.Errorf("NumStatePartitions(%d) (writer option numStatePartitions): must be at least 1", sc.partitions)
+		}
+		n = sc.partitions
+	}
+	var opts []state.Option
+	if sc.snapshotSet {
+		if sc.snapshotInterval < 1 {
+			return fmt.Errorf("StateSnapshotInterval(%d) (writer option stateSnapshotInterval): must be at least 1", sc.snapshotInterval)
+		}
+		opts = append(opts, state.SnapshotInterval(sc.snapshotInterval))
+	}
+	if q.agg == nil {
+		return nil
+	}
+	opts = append(opts, state.WithClock(q.cfg.clock))
+	prov, err := state.NewProvider(root, n, opts...)
+	if pm := (*state.PartitionCountMismatchError)(nil); errors.As(err, &pm) {
+		return fmt.Errorf("numStatePartitions %d: this checkpoint's state has %d state partitions and the number cannot change; set numStatePartitions back to %d or use a new checkpoint location: %w",
+			n, pm.Recorded, pm.Recorded, err)
+	}
+	if err != nil {
+		return err
+	}
+	q.state = prov
+	// The operator id names the operator's directory, state/<id>/; with
+	// one stateful operator per query it is its kind and 0.
+	opID := q.agg.kind() + "-0"
+	q.agg.setDir(filepath.Join(prov.Dir(), opID))
+	ts, keyCols := stateTableOf(q.agg)
+	if ts == nil {
+		return fmt.Errorf("streaming: the stateful operator %s keeps no state table", q.agg.kind())
+	}
+	return ts.attach(prov, opID, keyCols)
+}
+
+// closeState releases the stateful operator's table and waits for the
+// state store's background snapshots.
+func (q *Query) closeState() {
+	if q.agg != nil {
+		q.agg.close()
+	}
+	if q.state != nil {
+		if err := q.state.Close(context.Background()); err != nil {
+			q.cfg.logger.Warn("streaming: closing the state store", "err", err)
+		}
+	}
+}
+
+// stateMemory estimates the memory the stateful operator's state store
+// takes (not counting its Arrow table).
+func (q *Query) stateMemory() int64 {
+	if q.agg == nil {
+		return 0
+	}
+	ts, _ := stateTableOf(q.agg)
+	if ts == nil {
+		return 0
+	}
+	var n int64
+	for _, pt := range ts.parts {
+		n += pt.Metrics().MemoryBytes
+	}
+	return n
+}
+
+// stateTableOf returns a stateful operator's table and its number of key
+// columns (the first ones): an aggregation's groups, a deduplication's
+// keys (all its columns); nil for another operator.
+func stateTableOf(op statefulOp) (*tableState, int) {
+	switch x := op.(type) {
+	case *streamingAgg:
+		return &x.st, len(x.groupNames)
+	case *streamingDedup:
+		return &x.st, x.st.schema.NumFields()
+	}
+	return nil, 0
+}
+
 // tableState is a stateful operator's state: an Arrow table held in
-// memory and written to the checkpoint once per batch (Arrow IPC in a
-// checkpoint file named after the batch id, the last stateFilesKept
-// kept), so that a batch re-run after a failure starts from the previous
-// batch's table.
+// memory (the working set of the operator's plans), persisted through a
+// state store ([state.Provider]) split into state partitions. The first
+// keyCols columns of the table are the key, the others the value; each
+// row is encoded (see staterow.go) and routed to a partition by a hash of
+// its key. Writing batch id's table commits, in every partition, the
+// changes from the previous batch's table (the rows put and the keys
+// deleted) as state version id+1: state version 0 is the empty state, so
+// batch id starts from version id (the state of batch id-1) whatever an
+// earlier attempt of it left, and a batch re-run after a failure starts
+// from the previous batch's state.
 type tableState struct {
-	dir  string // <checkpoint>/state/<operator>-0
-	kind string // the checkpoint file kind, such as "aggstate"
+	dir  string // <checkpoint>/state/<operator>, for messages
+	kind string // the checkpoint file kind of the operator's schema file, such as "aggstate"
 	what string // for messages, such as "aggregation state"
+
+	opID    string
+	keyCols int                // the first keyCols columns are the key
+	parts   []*state.Partition // by state partition
 
 	batches []arrow.RecordBatch // retained
 	schema  *arrow.Schema
 	rows    int64
 }
 
-func stateName(id int64) string { return fmt.Sprintf("%020d", id) }
+// stateVersion is the state version that holds the state after batch id:
+// state versions start at 0 (empty), batch ids at 0.
+func stateVersion(batchID int64) int64 { return batchID + 1 }
 
-// write stores bs as the state of batch id and removes old files.
-func (ts *tableState) write(id int64, s *arrow.Schema, bs []arrow.RecordBatch) error {
-	if len(bs) > 0 {
-		s = bs[0].Schema()
+// stateSchemaFile names the file in the operator's directory that records
+// the columns of its state, so that a query changed since the state was
+// written is refused rather than decoded wrongly.
+const stateSchemaFile = "schema"
+
+type stateSchema struct {
+	Format     int           `json:"format"` // the row format, 1
+	KeyColumns int           `json:"keyColumns"`
+	Columns    []stateColumn `json:"columns"`
+}
+
+type stateColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+func stateSchemaOf(s *arrow.Schema, keyCols int) stateSchema {
+	out := stateSchema{Format: 1, KeyColumns: keyCols}
+	for _, f := range s.Fields() {
+		out.Columns = append(out.Columns, stateColumn{Name: f.Name, Type: f.Type.String()})
 	}
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(s))
-	for _, b := range bs {
-		if err := w.Write(b); err != nil {
-			return fmt.Errorf("encoding the %s: %w", ts.what, err)
-		}
+	return out
+}
+
+// attach binds the state to operator opID of prov: it checks that every
+// column can be kept in state, and that the state on disk (if any) has the
+// same columns.
+func (ts *tableState) attach(prov *state.Provider, opID string, keyCols int) error {
+	if err := checkStateSchema(ts.schema); err != nil {
+		return fmt.Errorf("%w: the %s: %w", ErrUnsupported, ts.what, err)
 	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("encoding the %s: %w", ts.what, err)
+	if keyCols < 0 || keyCols > ts.schema.NumFields() {
+		return fmt.Errorf("streaming: the %s has %d key columns of %d", ts.what, keyCols, ts.schema.NumFields())
 	}
+	ts.opID, ts.keyCols, ts.dir = opID, keyCols, filepath.Join(prov.Dir(), opID)
 	if err := os.MkdirAll(ts.dir, 0o755); err != nil {
 		return err
 	}
-	if err := checkpoint.WriteFile(ts.dir, stateName(id), ts.kind, buf.Bytes()); err != nil {
-		return fmt.Errorf("writing the %s: %w", ts.what, err)
+	// A checkpoint of an earlier release kept the table as one Arrow file
+	// per batch in this directory.
+	if ents, err := os.ReadDir(ts.dir); err == nil {
+		for _, e := range ents {
+			if len(e.Name()) == 20 && e.Type().IsRegular() && len(bytes.Trim([]byte(e.Name()), "0123456789")) == 0 {
+				return fmt.Errorf("%s holds %s files of an earlier release of spate (one Arrow file per batch, %s), which this one does not read: use a new checkpoint location",
+					ts.dir, ts.what, e.Name())
+			}
+		}
 	}
-	if old := id - stateFilesKept; old >= 0 {
-		os.Remove(filepath.Join(ts.dir, stateName(old)))
+	want := stateSchemaOf(ts.schema, keyCols)
+	path := filepath.Join(ts.dir, stateSchemaFile)
+	payload, err := checkpoint.ReadFile(path, ts.kind)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		b, err := json.Marshal(want)
+		if err != nil {
+			return err
+		}
+		if err := checkpoint.WriteFile(ts.dir, stateSchemaFile, ts.kind, b); err != nil {
+			return fmt.Errorf("writing the %s's columns: %w", ts.what, err)
+		}
+	case err != nil:
+		return fmt.Errorf("the %s's columns: %w", ts.what, err)
+	default:
+		var got stateSchema
+		if err := json.Unmarshal(payload, &got); err != nil {
+			return fmt.Errorf("the %s's columns: %w", ts.what, &checkpoint.CorruptError{Path: path, Reason: err.Error()})
+		}
+		if got.Format != want.Format || got.KeyColumns != want.KeyColumns || !slices.Equal(got.Columns, want.Columns) {
+			return fmt.Errorf("%s: the checkpoint holds a %s with columns %v (%d key columns), this query's has %v (%d): the query changed; use a new checkpoint location",
+				path, ts.what, got.Columns, got.KeyColumns, want.Columns, want.KeyColumns)
+		}
+	}
+	ts.parts = make([]*state.Partition, prov.NumPartitions())
+	for p := range ts.parts {
+		pt, err := prov.Partition(opID, p)
+		if err != nil {
+			return err
+		}
+		ts.parts[p] = pt
+	}
+	return nil
+}
+
+// eachPartition runs f for every state partition, in parallel, and returns
+// the first error.
+func (ts *tableState) eachPartition(f func(p int) error) error {
+	if len(ts.parts) == 1 {
+		return f(0)
+	}
+	errs := make([]error, len(ts.parts))
+	var wg sync.WaitGroup
+	for p := range ts.parts {
+		wg.Go(func() { errs[p] = f(p) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// write stores bs (of schema s) as the state after batch id: in every
+// partition, the rows that are new or changed since the state of batch
+// id-1 are put, the keys no longer present deleted, and the result
+// committed as version stateVersion(id). It does not change the table in
+// memory (see replace). Rows with equal keys are kept once.
+func (ts *tableState) write(ctx context.Context, id int64, s *arrow.Schema, bs []arrow.RecordBatch) error {
+	if len(bs) > 0 {
+		s = bs[0].Schema()
+	}
+	if !sameColumns(s, ts.schema) {
+		return fmt.Errorf("streaming: the %s has columns %s, want %s", ts.what, s, ts.schema)
+	}
+	keys := make([]*rowEncoder, len(bs))
+	vals := make([]*rowEncoder, len(bs))
+	for i, b := range bs {
+		var err error
+		if keys[i], err = newRowEncoder(b.Columns()[:ts.keyCols]); err != nil {
+			return fmt.Errorf("streaming: the %s: %w", ts.what, err)
+		}
+		if vals[i], err = newRowEncoder(b.Columns()[ts.keyCols:]); err != nil {
+			return fmt.Errorf("streaming: the %s: %w", ts.what, err)
+		}
+	}
+	// Route every row to its partition.
+	n := len(ts.parts)
+	var route [][]uint32
+	if n > 1 {
+		route = make([][]uint32, len(bs))
+		var buf []byte
+		for i, b := range bs {
+			r := make([]uint32, b.NumRows())
+			for j := range r {
+				buf = keys[i].encode(buf[:0], j)
+				r[j] = uint32(stateKeyHash(buf) % uint64(n))
+			}
+			route[i] = r
+		}
+	}
+	return ts.eachPartition(func(p int) error {
+		return ts.writePartition(ctx, p, id, bs, keys, vals, route)
+	})
+}
+
+func (ts *tableState) writePartition(ctx context.Context, p int, id int64, bs []arrow.RecordBatch, keys, vals []*rowEncoder, route [][]uint32) error {
+	pt := ts.parts[p]
+	st, err := pt.Load(ctx, stateVersion(id-1))
+	if err != nil {
+		return fmt.Errorf("streaming: the %s of batch %d: %w", ts.what, id-1, err)
+	}
+	defer st.Abort()
+	// seen holds the keys of the new table, as strings sharing arena,
+	// which is only appended to.
+	seen := make(map[string]struct{})
+	var arena, kb, vb []byte
+	for i, b := range bs {
+		for j := range int(b.NumRows()) {
+			if route != nil && route[i][j] != uint32(p) {
+				continue
+			}
+			kb = keys[i].encode(kb[:0], j)
+			vb = vals[i].encode(vb[:0], j)
+			if old, ok := st.Get(kb); !ok || !bytes.Equal(old, vb) {
+				if err := st.Put(kb, vb); err != nil {
+					return err
+				}
+			}
+			k := ""
+			if len(kb) > 0 {
+				start := len(arena)
+				arena = append(arena, kb...)
+				k = unsafe.String(&arena[start], len(kb))
+			}
+			seen[k] = struct{}{}
+		}
+	}
+	// Every key of the previous version is in the new table unless the
+	// store now has more keys than the table.
+	if st.Len() != int64(len(seen)) {
+		for k := range st.All() {
+			if _, ok := seen[string(k)]; !ok {
+				if err := st.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	v, err := st.Commit(ctx)
+	if err != nil {
+		return fmt.Errorf("streaming: writing the %s of batch %d: %w", ts.what, id, err)
+	}
+	if v != stateVersion(id) {
+		return fmt.Errorf("streaming: the %s of batch %d was committed as state version %d, want %d", ts.what, id, v, stateVersion(id))
 	}
 	return nil
 }
@@ -70,41 +377,86 @@ func (ts *tableState) replace(s *arrow.Schema, bs []arrow.RecordBatch) {
 	}
 }
 
-// load makes the state of batch id current (id < 0: empty). The file's
-// columns must be the operator's.
-func (ts *tableState) load(id int64, alloc memory.Allocator) error {
+// stateBatchRows bounds the rows of one batch of a table rebuilt by load.
+const stateBatchRows = 1 << 16
+
+// load makes the state after batch id current (id < 0: empty): it loads
+// state version stateVersion(id) of every partition and rebuilds the
+// table, partition after partition, each in the order of the encoded keys.
+func (ts *tableState) load(ctx context.Context, id int64, alloc memory.Allocator) error {
 	ts.replace(ts.schema, nil)
 	if id < 0 {
 		return nil
 	}
-	path := filepath.Join(ts.dir, stateName(id))
-	b, err := checkpoint.ReadFile(path, ts.kind)
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("the %s of committed batch %d is missing (%s); the checkpoint is damaged", ts.what, id, path)
+	parts := make([][]arrow.RecordBatch, len(ts.parts))
+	err := ts.eachPartition(func(p int) error {
+		bs, err := ts.loadPartition(ctx, p, id, alloc)
+		parts[p] = bs
+		return err
+	})
+	var bs []arrow.RecordBatch
+	for _, pb := range parts {
+		bs = append(bs, pb...)
 	}
 	if err != nil {
+		releaseAll(bs)
 		return err
 	}
-	r, err := ipc.NewReader(bytes.NewReader(b), ipc.WithAllocator(alloc))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	defer r.Release()
-	if !sameColumns(r.Schema(), ts.schema) {
-		return fmt.Errorf("%s holds a %s of schema %s, the query's is %s: the query changed; use a new checkpoint location", path, ts.what, r.Schema(), ts.schema)
-	}
-	var bs []arrow.RecordBatch
-	for r.Next() {
-		rec := r.RecordBatch()
-		rec.Retain()
-		bs = append(bs, rec)
-	}
-	if err := r.Err(); err != nil {
-		releaseAll(bs)
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	ts.replace(r.Schema(), bs)
+	ts.replace(ts.schema, bs)
 	return nil
+}
+
+func (ts *tableState) loadPartition(ctx context.Context, p int, id int64, alloc memory.Allocator) ([]arrow.RecordBatch, error) {
+	pt := ts.parts[p]
+	version := stateVersion(id)
+	st, err := pt.Load(ctx, version)
+	if errors.Is(err, state.ErrVersionNotFound) {
+		return nil, fmt.Errorf("streaming: the %s of committed batch %d (state version %d) is missing; the checkpoint is damaged: %w", ts.what, id, version, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("streaming: loading the %s of batch %d: %w", ts.what, id, err)
+	}
+	defer st.Abort()
+	type entry struct{ k, v []byte }
+	var rows []entry
+	for k, v := range st.All() {
+		rows = append(rows, entry{k, v})
+	}
+	slices.SortFunc(rows, func(a, b entry) int { return bytes.Compare(a.k, b.k) })
+	fields := ts.schema.Fields()
+	bld := array.NewRecordBuilder(alloc, ts.schema)
+	defer bld.Release()
+	keyDec, err := newRowDecoder(fields[:ts.keyCols], bld.Fields()[:ts.keyCols])
+	if err != nil {
+		return nil, err
+	}
+	valDec, err := newRowDecoder(fields[ts.keyCols:], bld.Fields()[ts.keyCols:])
+	if err != nil {
+		return nil, err
+	}
+	var out []arrow.RecordBatch
+	for i, e := range rows {
+		if err := keyDec.decode(e.k); err != nil {
+			releaseAll(out)
+			return nil, ts.rowError(pt, version, "key", e.k, err)
+		}
+		if err := valDec.decode(e.v); err != nil {
+			releaseAll(out)
+			return nil, ts.rowError(pt, version, "value", e.k, err)
+		}
+		if (i+1)%stateBatchRows == 0 || i == len(rows)-1 {
+			out = append(out, bld.NewRecordBatch())
+		}
+	}
+	return out, nil
+}
+
+func (ts *tableState) rowError(pt *state.Partition, version int64, what string, key []byte, err error) error {
+	if len(key) > 32 {
+		key = key[:32]
+	}
+	return fmt.Errorf("streaming: the %s of operator %q, state partition %d (%s), version %d: the %s of key %x: %w; the checkpoint is damaged or was written by another query",
+		ts.what, ts.opID, pt.Index(), pt.Dir(), version, what, key, err)
 }
 
 // close releases the table.
