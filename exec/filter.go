@@ -102,6 +102,10 @@ func filterWithMask(c *Context, b arrow.RecordBatch, mask *array.Boolean) (arrow
 				continue
 			}
 		}
+		if str, ok := col.(*array.String); ok {
+			cols[i] = filterStrings(c.Alloc, str, bits, count)
+			continue
+		}
 		if selArr == nil {
 			sel.Retain()
 			d := array.NewData(arrow.FixedWidthTypes.Boolean, mask.Len(), []*memory.Buffer{nil, sel}, nil, 0, 0)
@@ -117,4 +121,34 @@ func filterWithMask(c *Context, b arrow.RecordBatch, mask *array.Boolean) (arrow
 		cols[i] = out
 	}
 	return array.NewRecordBatch(b.Schema(), cols, int64(count)), nil
+}
+
+// filterStrings returns the rows of a whose bit is set, reserving the
+// exact bytes of the kept strings first. (Arrow's filter kernel reserves
+// from the column's average string length and, when the kept strings are
+// longer than average, grows its buffer by a few bytes per append,
+// copying it each time: quadratic.)
+func filterStrings(alloc memory.Allocator, a *array.String, bits []byte, count int) arrow.Array {
+	offs := a.ValueOffsets()
+	total := 0
+	for i := range a.Len() {
+		if bitutil.BitIsSet(bits, i) {
+			total += int(offs[i+1] - offs[i])
+		}
+	}
+	b := array.NewStringBuilder(alloc)
+	defer b.Release()
+	b.Reserve(count)
+	b.ReserveData(total)
+	for i := range a.Len() {
+		if !bitutil.BitIsSet(bits, i) {
+			continue
+		}
+		if a.IsNull(i) {
+			b.AppendNull()
+		} else {
+			b.Append(a.Value(i))
+		}
+	}
+	return b.NewArray()
 }
