@@ -4,7 +4,22 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/spate-io/spate/metrics"
 )
+
+// QueryListener is told about the queries of a Manager, as Spark's
+// StreamingQueryListener: when one starts, after each of its batches,
+// when a trigger found no new data, and when it terminates. The calls
+// come from one goroutine of the manager, in the order of the events,
+// after they happened: a slow listener delays later calls, never a
+// query.
+type QueryListener interface {
+	OnQueryStarted(metrics.QueryStarted)
+	OnQueryProgress(metrics.QueryProgressed)
+	OnQueryIdle(metrics.QueryIdle)
+	OnQueryTerminated(metrics.QueryTerminated)
+}
 
 // Manager keeps track of the streaming queries started with it
 // (WithManager), as Spark's StreamingQueryManager: a name is unique among
@@ -14,6 +29,71 @@ type Manager struct {
 	active     map[string]*Query // by id
 	terminated []*Query
 	changed    chan struct{} // closed and replaced when a query terminates
+
+	listeners  []QueryListener
+	events     []metrics.Event // waiting for delivery
+	delivering bool            // a goroutine is delivering events
+}
+
+// AddListener adds l; it hears of the events that happen from now on.
+func (m *Manager) AddListener(l QueryListener) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.listeners = append(m.listeners, l)
+}
+
+// RemoveListener removes l (events already queued may still reach it).
+func (m *Manager) RemoveListener(l QueryListener) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, x := range m.listeners {
+		if x == l {
+			m.listeners = append(m.listeners[:i:i], m.listeners[i+1:]...)
+			return
+		}
+	}
+}
+
+// post queues ev for the listeners; a goroutine delivers the queue in
+// order and ends when it is empty.
+func (m *Manager) post(ev metrics.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.listeners) == 0 {
+		return
+	}
+	m.events = append(m.events, ev)
+	if !m.delivering {
+		m.delivering = true
+		go m.deliver()
+	}
+}
+
+func (m *Manager) deliver() {
+	for {
+		m.mu.Lock()
+		if len(m.events) == 0 {
+			m.delivering = false
+			m.mu.Unlock()
+			return
+		}
+		ev := m.events[0]
+		m.events = m.events[1:]
+		ls := append([]QueryListener(nil), m.listeners...)
+		m.mu.Unlock()
+		for _, l := range ls {
+			switch e := ev.(type) {
+			case metrics.QueryStarted:
+				l.OnQueryStarted(e)
+			case metrics.QueryProgressed:
+				l.OnQueryProgress(e)
+			case metrics.QueryIdle:
+				l.OnQueryIdle(e)
+			case metrics.QueryTerminated:
+				l.OnQueryTerminated(e)
+			}
+		}
+	}
 }
 
 // NewManager returns an empty manager.
@@ -90,4 +170,13 @@ func (m *Manager) ResetTerminated() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.terminated = nil
+}
+
+// post sends a query event to the engine's bus and to the listeners of
+// the query's manager.
+func (q *Query) post(ev metrics.Event) {
+	q.ec.Bus().Post(ev)
+	if q.cfg.manager != nil {
+		q.cfg.manager.post(ev)
+	}
 }

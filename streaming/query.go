@@ -115,6 +115,8 @@ type config struct {
 	manager    *Manager
 	poll       time.Duration
 	state      stateConfig // NumStatePartitions, StateSnapshotInterval (statefile.go)
+
+	watermarkPolicy WatermarkPolicy
 }
 
 // QueryName names the query; names are unique among a manager's active
@@ -360,7 +362,7 @@ func Start(ctx context.Context, ec *engine.Context, p plan.Node, sink Sink, opts
 	q.cancel = cancel
 	q.active = true
 	q.status = "Initializing"
-	ec.Bus().Post(metrics.QueryStarted{ID: q.id, RunID: q.runID, Name: q.name, Time: cfg.clock.Now()})
+	q.post(metrics.QueryStarted{ID: q.id, RunID: q.runID, Name: q.name, Time: cfg.clock.Now()})
 	go q.run(runCtx)
 	return q, nil
 }
@@ -604,7 +606,7 @@ func (q *Query) run(ctx context.Context) {
 	if err != nil {
 		q.cfg.logger.Error("streaming: query failed", "id", q.id, "name", q.name, "err", err)
 	}
-	q.ec.Bus().Post(metrics.QueryTerminated{ID: q.id, RunID: q.runID, Name: q.name, Time: q.cfg.clock.Now(), Err: err})
+	q.post(metrics.QueryTerminated{ID: q.id, RunID: q.runID, Name: q.name, Time: q.cfg.clock.Now(), Err: err})
 	if q.cfg.manager != nil {
 		q.cfg.manager.queryTerminated(q)
 	}
@@ -823,7 +825,7 @@ func (q *Query) trigger(ctx context.Context) (bool, error) {
 	}
 	if rows == 0 {
 		q.setStatus("Waiting for data to arrive", false)
-		q.ec.Bus().Post(metrics.QueryIdle{ID: q.id, RunID: q.runID, Name: q.name, Time: clk.Now()})
+		q.post(metrics.QueryIdle{ID: q.id, RunID: q.runID, Name: q.name, Time: clk.Now()})
 		return false, nil
 	}
 	q.mu.Lock()
@@ -1006,5 +1008,5 @@ func (q *Query) record(p metrics.QueryProgress) {
 		q.recent = q.recent[len(q.recent)-recentProgressKept:]
 	}
 	q.mu.Unlock()
-	q.ec.Bus().Post(metrics.QueryProgressed{Progress: p})
+	q.post(metrics.QueryProgressed{Progress: p})
 }
