@@ -92,10 +92,11 @@ func (q *Query) openState(root string) error {
 	// one stateful operator per query it is its kind and 0.
 	opID := q.agg.kind() + "-0"
 	q.agg.setDir(filepath.Join(prov.Dir(), opID))
-	ts, keyCols := stateTableOf(q.agg)
+	ts, keyCols, unique := stateTableOf(q.agg)
 	if ts == nil {
 		return fmt.Errorf("streaming: the stateful operator %s keeps no state table", q.agg.kind())
 	}
+	ts.uniqueKeys = unique
 	return ts.attach(prov, opID, keyCols)
 }
 
@@ -118,7 +119,7 @@ func (q *Query) stateMemory() int64 {
 	if q.agg == nil {
 		return 0
 	}
-	ts, _ := stateTableOf(q.agg)
+	ts, _, _ := stateTableOf(q.agg)
 	if ts == nil {
 		return 0
 	}
@@ -129,17 +130,19 @@ func (q *Query) stateMemory() int64 {
 	return n
 }
 
-// stateTableOf returns a stateful operator's table and its number of key
-// columns (the first ones): an aggregation's groups, a deduplication's
-// keys (all its columns); nil for another operator.
-func stateTableOf(op statefulOp) (*tableState, int) {
+// stateTableOf returns a stateful operator's table, its number of key
+// columns (the first ones: an aggregation's groups, a deduplication's
+// keys, all its columns), and whether no two rows of the table have the
+// same key (an aggregation's groups; a deduplication's state may repeat
+// rows with nulls, which never match); nil for another operator.
+func stateTableOf(op statefulOp) (*tableState, int, bool) {
 	switch x := op.(type) {
 	case *streamingAgg:
-		return &x.st, len(x.groupNames)
+		return &x.st, len(x.groupNames), true
 	case *streamingDedup:
-		return &x.st, x.st.schema.NumFields()
+		return &x.st, x.st.schema.NumFields(), false
 	}
-	return nil, 0
+	return nil, 0, false
 }
 
 // tableState is a stateful operator's state: an Arrow table held in
@@ -159,8 +162,11 @@ type tableState struct {
 	what string // for messages, such as "aggregation state"
 
 	opID    string
-	keyCols int                // the first keyCols columns are the key
-	parts   []*state.Partition // by state partition
+	keyCols int // the first keyCols columns are the key
+	// uniqueKeys says that no two rows of a written table have the same
+	// key, which spares write a set of the keys when nothing was deleted.
+	uniqueKeys bool
+	parts      []*state.Partition // by state partition
 
 	batches []arrow.RecordBatch // retained
 	schema  *arrow.Schema
@@ -319,15 +325,15 @@ func (ts *tableState) writePartition(ctx context.Context, p int, id int64, bs []
 		return fmt.Errorf("streaming: the %s of batch %d: %w", ts.what, id-1, err)
 	}
 	defer st.Abort()
-	// seen holds the keys of the new table, as strings sharing arena,
-	// which is only appended to.
-	seen := make(map[string]struct{})
-	var arena, kb, vb []byte
+	mine := func(i, j int) bool { return route == nil || route[i][j] == uint32(p) }
+	var kb, vb []byte
+	var rows int64
 	for i, b := range bs {
 		for j := range int(b.NumRows()) {
-			if route != nil && route[i][j] != uint32(p) {
+			if !mine(i, j) {
 				continue
 			}
+			rows++
 			kb = keys[i].encode(kb[:0], j)
 			vb = vals[i].encode(vb[:0], j)
 			if old, ok := st.Get(kb); !ok || !bytes.Equal(old, vb) {
@@ -335,22 +341,37 @@ func (ts *tableState) writePartition(ctx context.Context, p int, id int64, bs []
 					return err
 				}
 			}
-			k := ""
-			if len(kb) > 0 {
-				start := len(arena)
-				arena = append(arena, kb...)
-				k = unsafe.String(&arena[start], len(kb))
-			}
-			seen[k] = struct{}{}
 		}
 	}
-	// Every key of the previous version is in the new table unless the
-	// store now has more keys than the table.
-	if st.Len() != int64(len(seen)) {
-		for k := range st.All() {
-			if _, ok := seen[string(k)]; !ok {
-				if err := st.Delete(k); err != nil {
-					return err
+	// The store now has the keys of the previous version and of the new
+	// table. With unique keys, as many keys as rows means that every key
+	// of the previous version is in the table: nothing to delete.
+	// Otherwise delete the keys not in the table, found with a set of its
+	// keys (strings sharing arena, which is only appended to).
+	if !ts.uniqueKeys || st.Len() != rows {
+		seen := make(map[string]struct{}, rows)
+		var arena []byte
+		for i, b := range bs {
+			for j := range int(b.NumRows()) {
+				if !mine(i, j) {
+					continue
+				}
+				kb = keys[i].encode(kb[:0], j)
+				k := ""
+				if len(kb) > 0 {
+					start := len(arena)
+					arena = append(arena, kb...)
+					k = unsafe.String(&arena[start], len(kb))
+				}
+				seen[k] = struct{}{}
+			}
+		}
+		if st.Len() != int64(len(seen)) {
+			for k := range st.All() {
+				if _, ok := seen[string(k)]; !ok {
+					if err := st.Delete(k); err != nil {
+						return err
+					}
 				}
 			}
 		}
