@@ -235,6 +235,20 @@ func (df *DataFrame) DropDuplicates(cols ...string) *DataFrame {
 	return df.derive("DropDuplicates", func(p plan.Node) (plan.Node, error) { return plan.NewDeduplicate(p, cols) })
 }
 
+// DropDuplicatesWithinWatermark keeps one row per distinct value of cols
+// (per distinct row when none are given) on a stream with a watermark
+// (Spark's dropDuplicatesWithinWatermark): a key is remembered until the
+// watermark passes its first row's event time plus the watermark's
+// delay, so duplicates arriving within that delay are dropped even when
+// their event times differ (the event time need not be a key, unlike
+// DropDuplicates' eviction). A streaming query without WithWatermark
+// below it fails at Start. On a batch DataFrame it is DropDuplicates.
+func (df *DataFrame) DropDuplicatesWithinWatermark(cols ...string) *DataFrame {
+	return df.derive("DropDuplicatesWithinWatermark", func(p plan.Node) (plan.Node, error) {
+		return plan.NewDeduplicateWithinWatermark(p, cols)
+	})
+}
+
 // Join joins df with right on a condition: the equalities between a
 // column of df and a column of right are the join keys (a hash join), the
 // rest of the condition (ANDed) is checked on matching pairs. A condition

@@ -105,7 +105,13 @@
 // drop rows older than the watermark, evict finished windows from the
 // state and, in append mode, write each window once, when the watermark
 // passes its end. DropDuplicates and Distinct write each
-// key once (keys older than a watermark on a key column are evicted).
+// key once (keys older than a watermark on a key column are evicted);
+// [DataFrame.DropDuplicatesWithinWatermark] keeps a key for the
+// watermark's delay after its first row. [DataFrame.Join] of two streams
+// (inner, left/right/full outer, append mode) buffers both sides and
+// evicts rows once the watermark passes the time bound of the condition
+// (TimestampAdd for ranges: Col("cts").Leq(TimestampAdd(Col("its"),
+// time.Hour))); an aggregation may read a join or a deduplication.
 // [Session.Streams] lists the active
 // queries. Batch actions on a streaming DataFrame fail with
 // streaming.ErrStreamingSource. Window and SessionWindow also work on
@@ -116,7 +122,7 @@
 //
 // # Not yet
 //
-// Stream-stream joins, more than one stateful operation
-// in a streaming query, and spilling to disk (every operator keeps its partition's state in
+// A stateful operation over a streaming aggregation's result, and
+// spilling to disk (every operator keeps its partition's state in
 // memory).
 package dataframe

@@ -251,6 +251,9 @@ func (w *DataStreamWriter) QueryName(n string) *DataStreamWriter { w.name = n; r
 //	                       (streaming.NumStatePartitions)
 //	stateSnapshotInterval  state snapshot every n batches (a positive
 //	                       integer, default 10; streaming.StateSnapshotInterval)
+//	multipleWatermarkPolicy  min (default) or max: how the watermarks of
+//	                       several inputs combine
+//	                       (streaming.MultipleWatermarkPolicy)
 func (w *DataStreamWriter) Option(k, v string) *DataStreamWriter { w.opts[k] = v; return w }
 
 // ForeachBatch writes each micro-batch with f, given the batch as a
@@ -360,6 +363,17 @@ func (w *DataStreamWriter) Start(ctx context.Context) (*streaming.Query, error) 
 		opts = append(opts, o.opt(n))
 		delete(sinkOpts, o.name)
 	}
+	if v, ok := sinkOpts["multipleWatermarkPolicy"]; ok {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "min":
+			opts = append(opts, streaming.MultipleWatermarkPolicy(streaming.WatermarkMin))
+		case "max":
+			opts = append(opts, streaming.MultipleWatermarkPolicy(streaming.WatermarkMax))
+		default:
+			return nil, fmt.Errorf("dataframe.WriteStream: option multipleWatermarkPolicy must be min or max, got %q", v)
+		}
+		delete(sinkOpts, "multipleWatermarkPolicy")
+	}
 	sink, after, err := w.makeSink(sinkOpts)
 	if err != nil {
 		return nil, err
@@ -380,7 +394,7 @@ func (w *DataStreamWriter) makeSink(opts map[string]string) (streaming.Sink, fun
 	unknown := func(format string, supported ...string) error {
 		for k := range opts {
 			if !slices.Contains(supported, k) {
-				return fmt.Errorf("dataframe.WriteStream: %s sink: unknown option %q; supported: %s", format, k, strings.Join(append([]string{"checkpointLocation", "numStatePartitions", "stateSnapshotInterval"}, supported...), ", "))
+				return fmt.Errorf("dataframe.WriteStream: %s sink: unknown option %q; supported: %s", format, k, strings.Join(append([]string{"checkpointLocation", "numStatePartitions", "stateSnapshotInterval", "multipleWatermarkPolicy"}, supported...), ", "))
 			}
 		}
 		return nil

@@ -49,6 +49,11 @@ type streamingAgg struct {
 	evictCol   string
 	evictShift time.Duration // a group ends evictShift after evictCol's value
 	dropped    int64         // rows of the last batch dropped as late
+	// lagUnbounded: the input's event times may be any amount behind
+	// the watermark (a join without time bounds below), so nothing is
+	// evicted; lag is the bound otherwise.
+	lag          time.Duration
+	lagUnbounded bool
 
 	// session is set for an aggregation over session windows (its input
 	// is a MergeSessions): the partial aggregates of the batch (one per
@@ -59,12 +64,14 @@ type streamingAgg struct {
 	sessionOut *plan.MergeSessions
 }
 
-// evMax names the partial aggregate holding a group's latest event time.
-const evMax = "__event_time_max"
-
-// aggOutput is the leaf that stands for a streaming aggregation's output
-// in the query's plan; each batch replaces it with the batch's rows.
-type aggOutput struct{ schema *arrow.Schema }
+// aggOutput is the leaf that stands for a stateful operator's output in
+// the query's plan (and in the input of an operator above it); each batch
+// replaces it with the batch's rows. watermark is the event-time
+// watermark under the operator, if any (for operators above it).
+type aggOutput struct {
+	schema    *arrow.Schema
+	watermark *Watermark
+}
 
 func (a *aggOutput) Schema() *arrow.Schema                       { return a.schema }
 func (a *aggOutput) Children() []plan.Node                       { return nil }
@@ -79,12 +86,22 @@ type statefulOp interface {
 	kind() string
 	placeholder() *aggOutput
 	inputPlan() plan.Node
-	setDir(dir string)
+	stateTables() []stateTable
 	load(ctx context.Context, id int64, alloc memory.Allocator) error
 	// run returns the output relation, its rows (released by the caller
-	// once the batch's plan ran), the rows the batch changed in the
-	// state, and the watermark after the batch.
-	run(ctx context.Context, xc *exec.Context, input plan.Node, id int64, watermark time.Time) (plan.Node, []arrow.RecordBatch, int64, time.Time, error)
+	// once the batch's plan ran) and the rows the batch changed in the
+	// state. Once it has read its input, evict gives the watermark to
+	// evict state with (zero: none).
+	run(ctx context.Context, xc *exec.Context, input plan.Node, id int64, evict evictFunc) (plan.Node, []arrow.RecordBatch, int64, error)
+	// outputDelay is how far behind the query's watermark the event
+	// times of the operator's output rows may be (ok false: without
+	// bound), which operators above it allow for before evicting.
+	outputDelay() (d time.Duration, ok bool)
+	// setLag tells the operator how far behind the watermark the event
+	// times of its input may be (bounded false: without bound, so it
+	// cannot evict by event time); it fails when the operator then
+	// cannot run in the query's output mode.
+	setLag(d time.Duration, bounded bool) error
 	numRows() int64
 	close()
 }
@@ -92,51 +109,103 @@ type statefulOp interface {
 var (
 	_ statefulOp = (*streamingAgg)(nil)
 	_ statefulOp = (*streamingDedup)(nil)
+	_ statefulOp = (*streamingJoin)(nil)
 )
 
 func (sa *streamingAgg) kind() string            { return "aggregate" }
 func (sa *streamingAgg) placeholder() *aggOutput { return sa.node }
 func (sa *streamingAgg) inputPlan() plan.Node    { return sa.input }
-func (sa *streamingAgg) setDir(dir string)       { sa.st.dir = dir }
 func (sa *streamingAgg) numRows() int64          { return sa.st.rows }
+
+// outputDelay: no stateful operator may read an aggregation's output
+// (its rows are updated, not appended).
+func (sa *streamingAgg) outputDelay() (time.Duration, bool) { return 0, false }
+
+func (sa *streamingAgg) setLag(d time.Duration, bounded bool) error {
+	sa.lag, sa.lagUnbounded = d, !bounded
+	if !bounded && sa.mode == Append {
+		return fmt.Errorf("%w: append output mode with an aggregation over a join of two streams needs time bounds in the join's condition (such as l.ts >= r.ts AND l.ts <= r.ts + an interval) so that its rows come at most a bounded time behind the watermark; or use update or complete output mode", ErrUnsupported)
+	}
+	return nil
+}
 
 func (sa *streamingAgg) load(ctx context.Context, id int64, alloc memory.Allocator) error {
 	return sa.st.load(ctx, id, alloc)
 }
 func (sa *streamingAgg) close() { sa.st.close() }
 
-// splitStateful finds the plan's stateful operator over the stream (an
-// aggregation or a deduplication) and returns the plan with it replaced
-// by an aggOutput leaf, and the operator; a plan without one comes back
-// unchanged with nil.
-func splitStateful(p plan.Node) (plan.Node, plan.Node, *aggOutput, error) {
-	var ops []plan.Node
-	var walk func(n plan.Node)
-	walk = func(n plan.Node) {
+// statefulNode is a stateful operation of a query's plan, split off by
+// splitStateful: node has the operations below it already replaced by
+// their placeholders, and ph stands for its output.
+type statefulNode struct {
+	node plan.Node
+	ph   *aggOutput
+}
+
+// splitStateful finds the plan's stateful operations over streams
+// (aggregations, deduplications, joins of two streams) and returns the
+// plan with each replaced by a placeholder leaf, and the operations,
+// those below first.
+func splitStateful(p plan.Node) (plan.Node, []statefulNode, error) {
+	var ops []statefulNode
+	var split func(n plan.Node) (plan.Node, error)
+	split = func(n plan.Node) (plan.Node, error) {
+		kids := n.Children()
+		changed := false
+		nk := make([]plan.Node, len(kids))
+		for i, c := range kids {
+			r, err := split(c)
+			if err != nil {
+				return nil, err
+			}
+			nk[i], changed = r, changed || r != c
+		}
+		stateful := false
 		switch x := n.(type) {
 		case *plan.Aggregate:
-			if IsStreaming(x.Child) {
-				ops = append(ops, x)
-			}
+			stateful = IsStreaming(x.Child)
 		case *plan.Deduplicate:
-			if IsStreaming(x.Child) {
-				ops = append(ops, x)
+			stateful = IsStreaming(x.Child)
+		case *plan.Join:
+			stateful = IsStreaming(x.Left) && IsStreaming(x.Right)
+		}
+		out := n
+		if changed {
+			var err error
+			if out, err = n.WithChildren(nk); err != nil {
+				return nil, err
 			}
 		}
-		for _, c := range n.Children() {
-			walk(c)
+		if !stateful {
+			return out, nil
+		}
+		ph := &aggOutput{schema: out.Schema(), watermark: findWatermark(out)}
+		ops = append(ops, statefulNode{node: out, ph: ph})
+		return ph, nil
+	}
+	top, err := split(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, o := range ops[:max(0, len(ops)-1)] {
+		if _, ok := o.node.(*plan.Aggregate); ok {
+			return nil, nil, fmt.Errorf("%w: a stateful operation (%s) over the result of a streaming aggregation is not supported: the aggregation's rows are updated, not appended; write the aggregation to a sink and read that in another query", ErrUnsupported, kindOf(ops[i+1].node))
 		}
 	}
-	walk(p)
-	switch {
-	case len(ops) == 0:
-		return p, nil, nil, nil
-	case len(ops) > 1:
-		return nil, nil, nil, fmt.Errorf("%w: more than one stateful operation (aggregation, deduplication) over a stream is not supported yet", ErrUnsupported)
+	return top, ops, nil
+}
+
+// kindOf names a stateful operation for messages.
+func kindOf(n plan.Node) string {
+	switch x := n.(type) {
+	case *plan.Aggregate:
+		return "an aggregation"
+	case *plan.Deduplicate:
+		return "a deduplication"
+	case *plan.Join:
+		return fmt.Sprintf("a %s join of two streams", x.Type)
 	}
-	ph := &aggOutput{schema: ops[0].Schema()}
-	top, err := (&binding{replace: map[plan.Node]plan.Node{ops[0]: ph}}).bind(p)
-	return top, ops[0], ph, err
+	return n.String()
 }
 
 // newStreamingAgg prepares the incremental form of the aggregation a,
@@ -219,10 +288,6 @@ func newStreamingAgg(a *plan.Aggregate, ph *aggOutput, input plan.Node, mode Out
 			return nil, fmt.Errorf("%w: %s in a streaming aggregation is not supported yet; count, sum, min, max and avg are", ErrUnsupported, ag.Func)
 		}
 	}
-	if sa.watermark != nil {
-		sa.partial = append(sa.partial, expr.As(expr.Max(expr.Col(sa.watermark.Column)), evMax))
-		sa.merge = append(sa.merge, expr.As(expr.Max(expr.Col(evMax)), evMax))
-	}
 	// Check the rewrite against the schemas now, not at the first batch.
 	partial, err := plan.NewAggregate(partialInput, partialGroups, sa.partial)
 	if err != nil {
@@ -250,7 +315,7 @@ func newStreamingAgg(a *plan.Aggregate, ph *aggOutput, input plan.Node, mode Out
 // (zero: none yet). It returns the output as a relation, its rows (to
 // release once the batch's plan ran), the number of groups the batch
 // updated, and the watermark after the batch.
-func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.Node, id int64, watermark time.Time) (plan.Node, []arrow.RecordBatch, int64, time.Time, error) {
+func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.Node, id int64, evict evictFunc) (plan.Node, []arrow.RecordBatch, int64, error) {
 	collect := func(p plan.Node, what string) ([]arrow.RecordBatch, error) {
 		op, err := exec.Plan(xc, p)
 		if err != nil {
@@ -263,11 +328,11 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	}
 	partialPlan, err := plan.NewAggregate(input, sa.partialGroups, sa.partial)
 	if err != nil {
-		return nil, nil, 0, watermark, err
+		return nil, nil, 0, err
 	}
 	partial, err := collect(partialPlan, "streaming aggregation: partial")
 	if err != nil {
-		return nil, nil, 0, watermark, err
+		return nil, nil, 0, err
 	}
 	defer releaseAll(partial)
 	var updated int64
@@ -276,16 +341,16 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	}
 	partialRel, err := relation(partialPlan.Schema(), partial)
 	if err != nil {
-		return nil, nil, 0, watermark, err
+		return nil, nil, 0, err
 	}
 	in := plan.Node(partialRel)
 	if len(sa.st.batches) > 0 {
 		stateRel, err := relation(sa.st.schema, sa.st.batches)
 		if err != nil {
-			return nil, nil, 0, watermark, err
+			return nil, nil, 0, err
 		}
 		if in, err = plan.NewUnion(stateRel, partialRel); err != nil {
-			return nil, nil, 0, watermark, err
+			return nil, nil, 0, err
 		}
 	}
 	groupCols := make([]expr.Expr, len(sa.groupNames))
@@ -293,30 +358,28 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		groupCols[j] = expr.Col(n)
 	}
 	if in, err = sa.sessions(in); err != nil {
-		return nil, nil, 0, watermark, err
+		return nil, nil, 0, err
 	}
 	mergePlan, err := plan.NewAggregate(in, groupCols, sa.merge)
 	if err != nil {
-		return nil, nil, 0, watermark, err
+		return nil, nil, 0, err
 	}
 	next, err := collect(mergePlan, "streaming aggregation: merge with state")
 	if err != nil {
-		return nil, nil, 0, watermark, err
+		return nil, nil, 0, err
 	}
 	defer releaseAll(next)
 	mergedSchema := mergePlan.Schema()
-	// The watermark after this batch: its latest event time less the
-	// delay, never going back.
-	if sa.watermark != nil {
-		if m, ok := maxTimestamp(partial, partialPlan.Schema(), evMax); ok {
-			if w := m.Add(-sa.watermark.Delay); w.After(watermark) {
-				watermark = w
-			}
+	// The watermark after this batch, less the lag of the input.
+	var watermark time.Time
+	if sa.watermark != nil && !sa.lagUnbounded {
+		if w := evict(); !w.IsZero() {
+			watermark = w.Add(-sa.lag)
 		}
 	}
 	out, err := relation(mergedSchema, next)
 	if err != nil {
-		return nil, nil, 0, watermark, err
+		return nil, nil, 0, err
 	}
 	keep := next
 	var finished plan.Node // the groups the watermark finished
@@ -324,20 +387,20 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		wl := expr.Lit(watermark.Add(-sa.evictShift).UTC())
 		done, err := plan.NewFilter(out, expr.Le(expr.Col(sa.evictCol), wl))
 		if err != nil {
-			return nil, nil, 0, watermark, err
+			return nil, nil, 0, err
 		}
 		finished = done
 		live, err := plan.NewFilter(out, expr.Gt(expr.Col(sa.evictCol), wl))
 		if err != nil {
-			return nil, nil, 0, watermark, err
+			return nil, nil, 0, err
 		}
 		if keep, err = collect(live, "streaming aggregation: evict finished groups"); err != nil {
-			return nil, nil, 0, watermark, err
+			return nil, nil, 0, err
 		}
 		defer releaseAll(keep)
 	}
 	if err := sa.st.write(ctx, id, mergedSchema, keep); err != nil {
-		return nil, nil, 0, watermark, err
+		return nil, nil, 0, err
 	}
 	for _, b := range keep {
 		b.Retain()
@@ -351,7 +414,7 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 			base = finished
 		}
 		if err != nil {
-			return nil, nil, 0, watermark, err
+			return nil, nil, 0, err
 		}
 	}
 	if sa.mode == Update && len(sa.groupNames) > 0 {
@@ -379,26 +442,26 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		}
 		touched, err := plan.NewProject(partialRel, keys)
 		if err != nil {
-			return nil, nil, 0, watermark, err
+			return nil, nil, 0, err
 		}
 		if base, err = plan.NewJoin(out, touched, plan.LeftSemiJoin, cond); err != nil {
-			return nil, nil, 0, watermark, err
+			return nil, nil, 0, err
 		}
 	}
 	final, err := plan.NewProject(base, sa.final)
 	if err != nil {
-		return nil, nil, 0, watermark, err
+		return nil, nil, 0, err
 	}
 	rows, err := collect(final, "streaming aggregation: output")
 	if err != nil {
-		return nil, nil, 0, watermark, err
+		return nil, nil, 0, err
 	}
 	rel, err := relation(final.Schema(), rows)
 	if err != nil {
 		releaseAll(rows)
-		return nil, nil, 0, watermark, err
+		return nil, nil, 0, err
 	}
-	return rel, rows, updated, watermark, nil
+	return rel, rows, updated, nil
 }
 
 // sessionColumns finds the output columns of a session-windowed

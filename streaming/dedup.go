@@ -21,17 +21,38 @@ import (
 // dropped as late anyway), so the state stays bounded; without one it
 // grows with the number of distinct keys. Rows with a null key are never
 // matched with earlier ones, as in a join.
+//
+// DropDuplicatesWithinWatermark (within set) keeps each key with an
+// expiry, its first row's event time plus the watermark's delay, and
+// evicts it once the watermark reaches that; the event time need not be
+// a key.
 type streamingDedup struct {
 	node      *aggOutput
 	input     plan.Node
-	st        tableState // the keys seen
+	st        tableState // the keys seen (and, within, their expiry)
 	keys      []string   // the key columns (every column when deduplicating whole rows)
 	watermark *Watermark
 	evict     bool // the watermark column is a key: old keys can be evicted
+	within    bool // DropDuplicatesWithinWatermark
+	// lagUnbounded: the input's event times may be any amount behind the
+	// watermark (a join without time bounds below): nothing is evicted.
+	lagUnbounded bool
 }
 
+// dedupExpiresColumn holds a key's expiry in DropDuplicatesWithinWatermark's
+// state.
+const dedupExpiresColumn = "__expires"
+
 func newStreamingDedup(d *plan.Deduplicate, ph *aggOutput, input plan.Node) (*streamingDedup, error) {
-	sd := &streamingDedup{node: ph, input: input, st: tableState{kind: "dedupstate", what: "deduplication state"}, keys: d.Keys, watermark: findWatermark(input)}
+	sd := &streamingDedup{node: ph, input: input, st: tableState{kind: "dedupstate", what: "deduplication state"}, keys: d.Keys, watermark: findWatermark(input), within: d.WithinWatermark}
+	if sd.within && sd.watermark == nil {
+		return nil, fmt.Errorf("%w: DropDuplicatesWithinWatermark needs a watermark (WithWatermark) on the stream below it: keys are kept for the watermark's delay", ErrUnsupported)
+	}
+	if sd.within {
+		if _, err := expr.FieldIndex(input.Schema(), sd.watermark.Column); err != nil {
+			return nil, fmt.Errorf("%w: DropDuplicatesWithinWatermark needs the event-time column %s of the watermark in its input", ErrUnsupported, sd.watermark.Column)
+		}
+	}
 	if len(sd.keys) == 0 {
 		for _, f := range input.Schema().Fields() {
 			sd.keys = append(sd.keys, f.Name)
@@ -44,18 +65,29 @@ func newStreamingDedup(d *plan.Deduplicate, ph *aggOutput, input plan.Node) (*st
 			return nil, fmt.Errorf("streaming deduplication: %w", err)
 		}
 		fields = append(fields, input.Schema().Field(i))
-		if sd.watermark != nil && k == sd.watermark.Column {
+		if sd.watermark != nil && k == sd.watermark.Column && !sd.within {
 			sd.evict = true
 		}
+	}
+	if sd.within {
+		fields = append(fields, arrow.Field{Name: dedupExpiresColumn, Type: expr.TimestampType, Nullable: true})
 	}
 	sd.st.schema = arrow.NewSchema(fields, nil)
 	return sd, nil
 }
 
+func (sd *streamingDedup) outputDelay() (time.Duration, bool) { return 0, !sd.lagUnbounded }
+
+func (sd *streamingDedup) setLag(_ time.Duration, bounded bool) error {
+	// Rows come out as they come in: a lag only delays eviction, and
+	// eviction here compares keys with the watermark as they are.
+	sd.lagUnbounded = !bounded
+	return nil
+}
+
 func (sd *streamingDedup) kind() string            { return "dedup" }
 func (sd *streamingDedup) placeholder() *aggOutput { return sd.node }
 func (sd *streamingDedup) inputPlan() plan.Node    { return sd.input }
-func (sd *streamingDedup) setDir(dir string)       { sd.st.dir = dir }
 func (sd *streamingDedup) numRows() int64          { return sd.st.rows }
 
 func (sd *streamingDedup) keyCols() []expr.Expr {
@@ -66,9 +98,9 @@ func (sd *streamingDedup) keyCols() []expr.Expr {
 	return cols
 }
 
-func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.Node, id int64, watermark time.Time) (plan.Node, []arrow.RecordBatch, int64, time.Time, error) {
-	fail := func(err error) (plan.Node, []arrow.RecordBatch, int64, time.Time, error) {
-		return nil, nil, 0, watermark, err
+func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.Node, id int64, evict evictFunc) (plan.Node, []arrow.RecordBatch, int64, error) {
+	fail := func(err error) (plan.Node, []arrow.RecordBatch, int64, error) {
+		return nil, nil, 0, err
 	}
 	collect := func(p plan.Node, what string) ([]arrow.RecordBatch, error) {
 		op, err := exec.Plan(xc, p)
@@ -86,12 +118,9 @@ func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.
 		return fail(err)
 	}
 	defer releaseAll(batch)
-	if sd.watermark != nil {
-		if m, ok := maxTimestamp(batch, distinct.Schema(), sd.watermark.Column); ok {
-			if w := m.Add(-sd.watermark.Delay); w.After(watermark) {
-				watermark = w
-			}
-		}
+	var watermark time.Time
+	if sd.watermark != nil && !sd.lagUnbounded {
+		watermark = evict()
 	}
 	batchRel, err := relation(distinct.Schema(), batch)
 	if err != nil {
@@ -137,7 +166,11 @@ func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.
 	if err != nil {
 		return fail(err)
 	}
-	newKeys, err := plan.NewProject(freshRel, sd.keyCols())
+	cols := sd.keyCols()
+	if sd.within {
+		cols = append(cols, expr.As(expr.TimestampAdd(expr.Col(sd.watermark.Column), sd.watermark.Delay), dedupExpiresColumn))
+	}
+	newKeys, err := plan.NewProject(freshRel, cols)
 	if err != nil {
 		return fail(err)
 	}
@@ -151,8 +184,14 @@ func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.
 			return fail(err)
 		}
 	}
-	if sd.evict && !watermark.IsZero() {
+	switch {
+	case watermark.IsZero():
+	case sd.evict:
 		if all, err = plan.NewFilter(all, expr.Ge(expr.Col(sd.watermark.Column), expr.Lit(watermark.UTC()))); err != nil {
+			return fail(err)
+		}
+	case sd.within:
+		if all, err = plan.NewFilter(all, expr.Gt(expr.Col(dedupExpiresColumn), expr.Lit(watermark.UTC()))); err != nil {
 			return fail(err)
 		}
 	}
@@ -174,7 +213,7 @@ func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.
 		releaseAll(fresh)
 		return fail(err)
 	}
-	return out, fresh, added, watermark, nil
+	return out, fresh, added, nil
 }
 
 func (sd *streamingDedup) load(ctx context.Context, id int64, alloc memory.Allocator) error {

@@ -39,31 +39,59 @@
 //
 // Stateless queries: projections, filters, unions, and joins of a stream
 // with a static DataFrame (inner, or left outer/semi/anti with the stream
-// on the left). One aggregation over the stream with count, sum, min, max
-// and avg: its state is the partial aggregates of every group, written to
-// the checkpoint's state store (see "State" below) before the batch
-// commits; a re-run batch starts from the previous batch's state. Update mode writes the groups a batch touched, complete
-// mode all of them. With a [Watermark] (WithWatermark) below the
-// aggregation and a grouping by a window's end (dataframe.Window) or by
-// the event-time column: rows older than the watermark are dropped, the
-// groups that ended at or before the watermark after the batch (the
-// latest event time seen less the delay, never going back; kept in the
-// commit log) are evicted from the state, and append mode writes each
-// group once, in the batch that finished it (Spark writes it in the next
-// batch). Over session windows (a plan.MergeSessions below the
-// aggregation, from dataframe.SessionWindow or SQL session_window) the
-// state holds each open session's partial aggregates and bounds; a batch
-// merges its events with them (a new event may extend or join sessions),
-// and a session is finished once the watermark passes its end. Start rejects, with [ErrUnsupported] and a message saying what
-// to change, what is not built yet: other aggregate functions, several
-// aggregations, Distinct/DropDuplicates, joins of two streams, sorts and
-// limits, complete mode without an aggregation, and append mode with an
-// aggregation but no watermark.
+// on the left). Stateful operators, each keeping its state in the
+// checkpoint's state store (see "State" below), written before the batch
+// commits, so that a re-run batch starts from the previous batch's state:
+//
+//   - An aggregation with count, sum, min, max and avg over the partial
+//     aggregates of every group. Update mode writes the groups a batch
+//     touched, complete mode all of them. With a [Watermark]
+//     (WithWatermark) below it and a grouping by a window's end
+//     (dataframe.Window) or by the event-time column, the groups that
+//     ended at or before the watermark after the batch are evicted from
+//     the state, and append mode writes each group once, in the batch
+//     that finished it (Spark writes it in the next batch). Over session
+//     windows (a plan.MergeSessions below the aggregation, from
+//     dataframe.SessionWindow or SQL session_window) the state holds each
+//     open session's partial aggregates and bounds; a batch merges its
+//     events with them (a new event may extend or join sessions), and a
+//     session is finished once the watermark passes its end.
+//   - Deduplication (Distinct, DropDuplicates): each key written once;
+//     with a watermark on a key column, keys older than the watermark
+//     are evicted. DropDuplicatesWithinWatermark (plan.Deduplicate with
+//     WithinWatermark) keeps a key until the watermark passes its first
+//     row's event time plus the delay, whatever the other rows' times.
+//   - Joins of two streams (inner, left, right and full outer; append
+//     mode): each side's rows are buffered; a batch joins its new rows
+//     with the other side's buffered and new rows, so each pair is
+//     written once. A side's rows are evicted when the condition bounds
+//     the other side's event time from above (equal event times, or a
+//     range such as r.ts <= l.ts + an interval, written with
+//     expr.TimestampAdd / SQL INTERVAL) and the watermark passed that
+//     bound; outer joins then write the rows that never matched, with
+//     nulls, and need both watermarks and such a bound.
+//
+// Several stateful operators may form a chain (a deduplication or join
+// feeding a join or an aggregation); an operator reading a join allows
+// for the join's bound before evicting (its input may be that far
+// behind the watermark), and an aggregation must be the last. Rows older
+// than the watermark are dropped (and counted in the progress's
+// numRowsDroppedByWatermark) where they enter a stateful operator.
+//
+// The watermark is the latest event time seen at each [Watermark] node
+// (observed as rows pass it, kept in the commit log) less its delay;
+// with several, they combine by [MultipleWatermarkPolicy] (the minimum
+// by default); it never goes back. Start rejects, with [ErrUnsupported]
+// and a message saying what to change, what is not built yet: other
+// aggregate functions, a stateful operator over an aggregation, sorts
+// and limits, complete mode without an aggregation, append mode with an
+// aggregation but no watermark, and outer joins of streams without time
+// bounds.
 //
 // # State
 //
-// A stateful operator (the aggregation, the deduplication) works on its
-// state as an Arrow table in memory and keeps it in the query's state
+// A stateful operator (an aggregation, a deduplication, each side of a
+// join) works on its state as an Arrow table in memory and keeps it in the query's state
 // store (package state) under the checkpoint location:
 //
 //	<checkpoint>/state/metadata-0…0                  the number of state partitions
@@ -71,8 +99,10 @@
 //	<checkpoint>/state/<operator>/<p>/delta-<v>      the keys put and deleted by version v
 //	<checkpoint>/state/<operator>/<p>/snapshot-<v>   partition p's whole state at version v
 //
-// <operator> is the operator's id, its kind and its index in the query
-// ("aggregate-0", "dedup-0"). A row's key is its key columns (an
+// <operator> is the operator's id, its kind and its index among the
+// query's stateful operators, those below first ("aggregate-0",
+// "dedup-0", "join-1-left" and "join-1-right" for the two sides of a
+// join). A row's key is its key columns (an
 // aggregation's groups, every column of a deduplication), its value the
 // other columns, both encoded with a canonical row format (integers,
 // floats, bool, strings, binary, timestamps, dates, times, durations and

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -184,7 +185,7 @@ func checkSupported(p plan.Node, mode OutputMode) error {
 			l, r := IsStreaming(x.Left), IsStreaming(x.Right)
 			switch {
 			case l && r:
-				bad = fmt.Errorf("%w: joins of two streams are not supported yet; join a stream with a static DataFrame", ErrUnsupported)
+				// newStreamingJoin checks the rest
 			case r && x.Type != plan.InnerJoin:
 				bad = fmt.Errorf("%w: a %s join with the stream on the right is not supported (as in Spark); put the stream on the left or use an inner join", ErrUnsupported, x.Type)
 			case l && x.Type != plan.InnerJoin && x.Type != plan.LeftOuterJoin && x.Type != plan.LeftSemiJoin && x.Type != plan.LeftAntiJoin:
@@ -213,7 +214,8 @@ type Query struct {
 	plan            plan.Node // optimized, with streaming leaves
 	sources         []*SourceNode
 	sink            Sink
-	agg             statefulOp // the stateful operator (aggregation, deduplication), or nil
+	ops             []statefulOp // the stateful operators (aggregations, deduplications, joins), those below first
+	wm              *watermarks
 	dir             *checkpoint.Dir
 	state           *state.Provider // the stateful operator's state store, or nil
 	tempDir         string          // removed at stop when the checkpoint is temporary
@@ -248,6 +250,10 @@ type queryMetadata struct {
 type commitEntry struct {
 	BatchID         int64 `json:"batchId"`
 	WatermarkMicros int64 `json:"watermarkMicros,omitempty"`
+	// EventTimeMicros is the latest event time seen by each watermark of
+	// the query (in plan order), from which the next batch's watermark
+	// is computed.
+	EventTimeMicros []int64 `json:"eventTimeMicros,omitempty"`
 }
 
 func microsOf(t time.Time) int64 {
@@ -316,10 +322,10 @@ func Start(ctx context.Context, ec *engine.Context, p plan.Node, sink Sink, opts
 	if cfg.logger == nil {
 		cfg.logger = ec.Logger()
 	}
-	// A streaming aggregation is split off: the plan above it and its
-	// input are optimized apart, so that the input keeps the columns the
-	// incremental aggregation needs (the event time).
-	top, op, ph, err := splitStateful(p)
+	// Stateful operations are split off: the plan above each and its
+	// inputs are optimized apart, so that the inputs keep the columns the
+	// incremental operators need (the event time).
+	top, specs, err := splitStateful(p)
 	if err != nil {
 		return nil, err
 	}
@@ -327,25 +333,47 @@ func Start(ctx context.Context, ec *engine.Context, p plan.Node, sink Sink, opts
 	if err != nil {
 		return nil, fmt.Errorf("streaming.Start: %w", err)
 	}
-	sources := sourcesOf(opt)
-	var agg statefulOp
-	if op != nil {
-		input, err := cfg.optimizer.Optimize(op.Children()[0])
-		if err != nil {
-			return nil, fmt.Errorf("streaming.Start: %w", err)
+	var sources []*SourceNode
+	addSources := func(p plan.Node) {
+		for _, s := range sourcesOf(p) {
+			if !slices.Contains(sources, s) {
+				sources = append(sources, s)
+			}
 		}
-		switch x := op.(type) {
-		case *plan.Aggregate:
-			agg, err = newStreamingAgg(x, ph, input, cfg.mode, "")
-		case *plan.Deduplicate:
-			agg, err = newStreamingDedup(x, ph, input)
+	}
+	ops := make([]statefulOp, 0, len(specs))
+	plans := make([]plan.Node, 0, len(specs)+1)
+	for i, sp := range specs {
+		mode := cfg.mode
+		if i < len(specs)-1 {
+			mode = Append // an operator read by another appends its rows
 		}
+		op, err := newStatefulOp(sp, mode, cfg.optimizer)
 		if err != nil {
 			return nil, err
 		}
-		sources = append(sourcesOf(input), sources...)
+		// How far behind the watermark this operator's input may be: the
+		// largest delay of the operators whose output it reads.
+		var lag time.Duration
+		bounded := true
+		for _, below := range ops {
+			if !containsNode(op.inputPlan(), below.placeholder()) {
+				continue
+			}
+			d, ok := below.outputDelay()
+			bounded = bounded && ok
+			lag = max(lag, d)
+		}
+		if err := op.setLag(lag, bounded); err != nil {
+			return nil, err
+		}
+		ops = append(ops, op)
+		plans = append(plans, op.inputPlan())
+		addSources(op.inputPlan())
 	}
-	q := &Query{cfg: cfg, ec: ec, plan: opt, sources: sources, sink: sink, agg: agg, name: cfg.name, runID: newID(),
+	addSources(opt)
+	plans = append(plans, opt)
+	q := &Query{cfg: cfg, ec: ec, plan: opt, sources: sources, sink: sink, ops: ops, wm: newWatermarks(cfg.watermarkPolicy, plans...), name: cfg.name, runID: newID(),
 		done: make(chan struct{}), wake: make(chan struct{}, 1), committed: map[*SourceNode]connector.Offsets{}}
 	if err := q.open(ctx); err != nil {
 		if q.tempDir != "" {
@@ -494,12 +522,12 @@ func (q *Query) RecentProgress() []metrics.QueryProgress {
 	return append([]metrics.QueryProgress(nil), q.recent...)
 }
 
-// Explain returns the query's optimized logical plan (and, for a
-// streaming aggregation, the plan of its input).
+// Explain returns the query's optimized logical plan (and the plan of
+// each stateful operator's input).
 func (q *Query) Explain() string {
 	out := plan.Explain(q.plan)
-	if q.agg != nil {
-		out += "\n" + q.agg.kind() + " input:\n" + plan.Explain(q.agg.inputPlan())
+	for i, op := range q.ops {
+		out += fmt.Sprintf("\n%s-%d input:\n%s", op.kind(), i, plan.Explain(op.inputPlan()))
 	}
 	return out
 }
@@ -695,8 +723,8 @@ func (q *Query) recover(ctx context.Context) (int64, *offsetEntry, error) {
 			q.committed[s] = start
 			q.mu.Unlock()
 		}
-		if q.agg != nil {
-			if err := q.agg.load(ctx, -1, q.cfg.alloc); err != nil {
+		for _, op := range q.ops {
+			if err := op.load(ctx, -1, q.cfg.alloc); err != nil {
 				return 0, nil, err
 			}
 		}
@@ -733,6 +761,16 @@ func (q *Query) recover(ctx context.Context) (int64, *offsetEntry, error) {
 			q.watermark = time.UnixMicro(ce.WatermarkMicros)
 			q.mu.Unlock()
 		}
+		q.wm.restore(q.watermark, ce.EventTimeMicros)
+	} else if last > 0 {
+		// The batch to re-run starts from the event times of the one
+		// before it.
+		if cp, err := q.dir.Read("commits", last-1, "commit"); err == nil {
+			var ce commitEntry
+			if json.Unmarshal(cp, &ce) == nil {
+				q.wm.restore(time.Time{}, ce.EventTimeMicros)
+			}
+		}
 	}
 	q.mu.Lock()
 	for i, s := range q.sources {
@@ -763,12 +801,12 @@ func (q *Query) recover(ctx context.Context) (int64, *offsetEntry, error) {
 			}
 		}
 	}
-	if q.agg != nil {
-		stateOf := last
-		if !committed {
-			stateOf = last - 1
-		}
-		if err := q.agg.load(ctx, stateOf, q.cfg.alloc); err != nil {
+	stateOf := last
+	if !committed {
+		stateOf = last - 1
+	}
+	for _, op := range q.ops {
+		if err := op.load(ctx, stateOf, q.cfg.alloc); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -890,7 +928,7 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 		return nil, err
 	}
 	defer xc.Close()
-	b := &binding{ranges: ranges, rows: map[*SourceNode]*atomic.Int64{}}
+	b := &binding{ranges: ranges, rows: map[*SourceNode]*atomic.Int64{}, wm: q.wm, minPartitions: q.ec.Slots()}
 	for _, s := range q.sources {
 		b.rows[s] = new(atomic.Int64)
 	}
@@ -898,26 +936,24 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 	if e.WatermarkMicros != 0 {
 		watermark = time.UnixMicro(e.WatermarkMicros)
 	}
-	after := watermark
-	if q.agg != nil {
-		b.dropBefore = watermark
-		input, err := b.bind(q.agg.inputPlan())
-		b.dropBefore = time.Time{}
+	q.wm.current = watermark
+	b.replace = map[plan.Node]plan.Node{}
+	for i, op := range q.ops {
+		late := new(atomic.Int64)
+		b.dropBefore, b.late = watermark, late
+		input, err := b.bind(op.inputPlan())
+		b.dropBefore, b.late = time.Time{}, nil
 		if err != nil {
 			return nil, fmt.Errorf("batch %d: %w", e.BatchID, err)
 		}
-		rel, rows, updated, w, err := q.agg.run(ctx, xc, input, e.BatchID, watermark)
+		rel, rows, updated, err := op.run(ctx, xc, input, e.BatchID, q.wm.after)
 		if err != nil {
-			return nil, fmt.Errorf("batch %d: streaming aggregation: %w", e.BatchID, err)
+			return nil, fmt.Errorf("batch %d: streaming %s: %w", e.BatchID, kindName(op), err)
 		}
-		after = w
 		defer releaseAll(rows)
-		b.replace = map[plan.Node]plan.Node{q.agg.placeholder(): rel}
-		prog.StateOperators = append(prog.StateOperators, metrics.StateOperatorInfo{OperatorName: q.agg.kind(), NumRowsTotal: q.agg.numRows(), NumRowsUpdated: updated,
-			MemoryUsedBytes: q.stateMemory()})
-	}
-	if !watermark.IsZero() || !after.IsZero() {
-		prog.EventTime = map[string]string{"watermark": after.UTC().Format(time.RFC3339Nano)}
+		b.replace[op.placeholder()] = rel
+		prog.StateOperators = append(prog.StateOperators, metrics.StateOperatorInfo{OperatorName: fmt.Sprintf("%s-%d", op.kind(), i), NumRowsTotal: op.numRows(), NumRowsUpdated: updated,
+			NumRowsDroppedByWatermark: late.Load(), MemoryUsedBytes: stateMemory(op)})
 	}
 	bound, err := b.bind(q.plan)
 	if err != nil {
@@ -946,6 +982,10 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 		prog.Sources[i].NumDroppedMalformedRows = b.droppedMalformed(s)
 		prog.NumInputRows += n
 	}
+	after := q.wm.after()
+	if !watermark.IsZero() || !after.IsZero() {
+		prog.EventTime = map[string]string{"watermark": after.UTC().Format(time.RFC3339Nano)}
+	}
 	err = q.sink.AddBatch(ctx, e.BatchID, bs)
 	releaseAll(bs)
 	if err != nil {
@@ -953,7 +993,7 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 	}
 	addBatch := clk.Since(t1)
 	t2 := clk.Now()
-	cb, err := json.Marshal(commitEntry{BatchID: e.BatchID, WatermarkMicros: microsOf(after)})
+	cb, err := json.Marshal(commitEntry{BatchID: e.BatchID, WatermarkMicros: microsOf(after), EventTimeMicros: q.wm.save()})
 	if err != nil {
 		return nil, err
 	}
@@ -1009,4 +1049,69 @@ func (q *Query) record(p metrics.QueryProgress) {
 	}
 	q.mu.Unlock()
 	q.post(metrics.QueryProgressed{Progress: p})
+}
+
+// newStatefulOp makes the incremental operator of a stateful operation,
+// its inputs optimized.
+func newStatefulOp(sp statefulNode, mode OutputMode, o *plan.Optimizer) (statefulOp, error) {
+	optimized := func(n plan.Node) (plan.Node, error) {
+		p, err := o.Optimize(n)
+		if err != nil {
+			return nil, fmt.Errorf("streaming.Start: %w", err)
+		}
+		return p, nil
+	}
+	switch x := sp.node.(type) {
+	case *plan.Aggregate:
+		input, err := optimized(x.Child)
+		if err != nil {
+			return nil, err
+		}
+		return newStreamingAgg(x, sp.ph, input, mode, "")
+	case *plan.Deduplicate:
+		input, err := optimized(x.Child)
+		if err != nil {
+			return nil, err
+		}
+		return newStreamingDedup(x, sp.ph, input)
+	case *plan.Join:
+		l, err := optimized(x.Left)
+		if err != nil {
+			return nil, err
+		}
+		r, err := optimized(x.Right)
+		if err != nil {
+			return nil, err
+		}
+		j, err := plan.NewEquiJoin(l, r, x.Type, x.LeftKeys, x.RightKeys, x.Condition)
+		if err != nil {
+			return nil, fmt.Errorf("streaming.Start: %w", err)
+		}
+		return newStreamingJoin(j, sp.ph, mode)
+	}
+	return nil, fmt.Errorf("streaming.Start: no incremental form of %s", sp.node)
+}
+
+// containsNode reports whether n is p or under it.
+func containsNode(p, n plan.Node) bool {
+	if p == n {
+		return true
+	}
+	for _, c := range p.Children() {
+		if containsNode(c, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// kindName names an operator for messages.
+func kindName(op statefulOp) string {
+	switch op.kind() {
+	case "aggregate":
+		return "aggregation"
+	case "dedup":
+		return "deduplication"
+	}
+	return op.kind()
 }

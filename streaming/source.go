@@ -186,6 +186,14 @@ type binding struct {
 	// dropped counts the malformed records dropped per source (made by
 	// bind, read with droppedMalformed).
 	dropped map[*SourceNode]*atomic.Int64
+	// wm, when set, observes the event times at each Watermark node;
+	// late counts the rows dropBefore dropped.
+	wm   *watermarks
+	late *atomic.Int64
+	// minPartitions splits each source's ranges into at least that many
+	// (connector.SplitRanges), so that one source's batch is read by
+	// several tasks.
+	minPartitions int
 }
 
 // droppedMalformed returns the malformed records the batch's reads of n
@@ -207,8 +215,22 @@ func (b *binding) bind(p plan.Node) (plan.Node, error) {
 	}
 	if w, ok := p.(*Watermark); ok {
 		child, err := b.bind(w.Child)
-		if err != nil || b.dropBefore.IsZero() {
-			return child, err
+		if err != nil {
+			return nil, err
+		}
+		if i := b.wm.index(w); i >= 0 {
+			if child, err = plan.NewObserve(child, "event time "+w.Column, b.wm.observer(i)); err != nil {
+				return nil, err
+			}
+		}
+		if b.dropBefore.IsZero() {
+			return child, nil
+		}
+		if b.late != nil {
+			col, before, late := w.Column, b.dropBefore.UnixMicro(), b.late
+			if child, err = plan.NewObserve(child, "late rows", func(rb arrow.RecordBatch) { late.Add(countBefore(rb, col, before)) }); err != nil {
+				return nil, err
+			}
 		}
 		return plan.NewFilter(child, expr.Ge(expr.Col(w.Column), expr.Lit(b.dropBefore.UTC())))
 	}
@@ -220,7 +242,11 @@ func (b *binding) bind(p plan.Node) (plan.Node, error) {
 			if b.dropped[n] == nil {
 				b.dropped[n] = new(atomic.Int64)
 			}
-			return plan.NewScan(&rangeSource{src: n.Src, ranges: b.ranges[n], rows: b.rows[n], dropped: b.dropped[n]}, s.Columns, s.Filters)
+			ranges := b.ranges[n]
+			if b.minPartitions > 1 {
+				ranges = connector.SplitRanges(ranges, b.minPartitions)
+			}
+			return plan.NewScan(&rangeSource{src: n.Src, ranges: ranges, rows: b.rows[n], dropped: b.dropped[n]}, s.Columns, s.Filters)
 		}
 		return p, nil
 	}
@@ -266,4 +292,25 @@ func sourcesOf(p plan.Node) []*SourceNode {
 	}
 	walk(p)
 	return out
+}
+
+// countBefore counts the rows of b whose timestamp column col is before
+// the time before (µs).
+func countBefore(b arrow.RecordBatch, col string, before int64) int64 {
+	j, err := expr.FieldIndex(b.Schema(), col)
+	if err != nil {
+		return 0
+	}
+	ts, ok := b.Column(j).(*array.Timestamp)
+	if !ok {
+		return 0
+	}
+	unit := ts.DataType().(*arrow.TimestampType).Unit
+	var n int64
+	for i := range ts.Len() {
+		if ts.IsValid(i) && microsOfUnit(int64(ts.Value(i)), unit) < before {
+			n++
+		}
+	}
+	return n
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"unsafe"
 
@@ -75,7 +76,7 @@ func (q *Query) openState(root string) error {
 		}
 		opts = append(opts, state.SnapshotInterval(sc.snapshotInterval))
 	}
-	if q.agg == nil {
+	if len(q.ops) == 0 {
 		return nil
 	}
 	opts = append(opts, state.WithClock(q.cfg.clock))
@@ -88,23 +89,30 @@ func (q *Query) openState(root string) error {
 		return err
 	}
 	q.state = prov
-	// The operator id names the operator's directory, state/<id>/; with
-	// one stateful operator per query it is its kind and 0.
-	opID := q.agg.kind() + "-0"
-	q.agg.setDir(filepath.Join(prov.Dir(), opID))
-	ts, keyCols, unique := stateTableOf(q.agg)
-	if ts == nil {
-		return fmt.Errorf("streaming: the stateful operator %s keeps no state table", q.agg.kind())
+	// The operator id names the table's directory, state/<id>/: the
+	// operator's kind and its position among the query's stateful
+	// operators (those below first), and the table's role when it has
+	// several (a join's two sides).
+	for i, op := range q.ops {
+		for _, t := range op.stateTables() {
+			opID := op.kind() + "-" + strconv.Itoa(i)
+			if t.role != "" {
+				opID += "-" + t.role
+			}
+			t.ts.uniqueKeys = t.unique
+			if err := t.ts.attach(prov, opID, t.keyCols); err != nil {
+				return err
+			}
+		}
 	}
-	ts.uniqueKeys = unique
-	return ts.attach(prov, opID, keyCols)
+	return nil
 }
 
-// closeState releases the stateful operator's table and waits for the
+// closeState releases the stateful operators' tables and waits for the
 // state store's background snapshots.
 func (q *Query) closeState() {
-	if q.agg != nil {
-		q.agg.close()
+	for _, op := range q.ops {
+		op.close()
 	}
 	if q.state != nil {
 		if err := q.state.Close(context.Background()); err != nil {
@@ -113,36 +121,45 @@ func (q *Query) closeState() {
 	}
 }
 
-// stateMemory estimates the memory the stateful operator's state store
-// takes (not counting its Arrow table).
-func (q *Query) stateMemory() int64 {
-	if q.agg == nil {
-		return 0
-	}
-	ts, _, _ := stateTableOf(q.agg)
-	if ts == nil {
-		return 0
-	}
+// stateMemory estimates the memory op's state store takes (not counting
+// its Arrow tables).
+func stateMemory(op statefulOp) int64 {
 	var n int64
-	for _, pt := range ts.parts {
-		n += pt.Metrics().MemoryBytes
+	for _, t := range op.stateTables() {
+		for _, pt := range t.ts.parts {
+			n += pt.Metrics().MemoryBytes
+		}
 	}
 	return n
 }
 
-// stateTableOf returns a stateful operator's table, its number of key
-// columns (the first ones: an aggregation's groups, a deduplication's
-// keys, all its columns), and whether no two rows of the table have the
-// same key (an aggregation's groups; a deduplication's state may repeat
-// rows with nulls, which never match); nil for another operator.
-func stateTableOf(op statefulOp) (*tableState, int, bool) {
-	switch x := op.(type) {
-	case *streamingAgg:
-		return &x.st, len(x.groupNames), true
-	case *streamingDedup:
-		return &x.st, x.st.schema.NumFields(), false
+// stateTable is one table of a stateful operator's state: its number of
+// key columns (the first ones), whether no two rows have the same key,
+// and its role (empty for an operator with one table).
+type stateTable struct {
+	ts      *tableState
+	keyCols int
+	unique  bool
+	role    string
+}
+
+// stateTables: an aggregation's groups are its key and unique.
+func (sa *streamingAgg) stateTables() []stateTable {
+	return []stateTable{{ts: &sa.st, keyCols: len(sa.groupNames), unique: true}}
+}
+
+// stateTables: a deduplication's keys are its key, and may repeat (rows
+// with nulls, which never match).
+func (sd *streamingDedup) stateTables() []stateTable {
+	return []stateTable{{ts: &sd.st, keyCols: len(sd.keys)}}
+}
+
+// stateTables: a join buffers each side's rows under a row id.
+func (sj *streamingJoin) stateTables() []stateTable {
+	return []stateTable{
+		{ts: &sj.left.st, keyCols: 1, unique: true, role: "left"},
+		{ts: &sj.right.st, keyCols: 1, unique: true, role: "right"},
 	}
-	return nil, 0, false
 }
 
 // tableState is a stateful operator's state: an Arrow table held in

@@ -13,7 +13,7 @@ import (
 )
 
 // BenchmarkTableStateWrite measures one batch's state write of a windowed
-// count's state (window start and end, key; count and latest event time)
+// count's state (window start and end, key; count and a max)
 // where every group changed: the rows are encoded, routed, compared with
 // the previous version and committed as one delta file per partition
 // (fsynced, in parallel).
@@ -24,7 +24,7 @@ func BenchmarkTableStateWrite(b *testing.B) {
 		{Name: "window_end", Type: arrow.FixedWidthTypes.Timestamp_us},
 		{Name: "key", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "__count_0", Type: arrow.PrimitiveTypes.Int64},
-		{Name: evMax, Type: arrow.FixedWidthTypes.Timestamp_us},
+		{Name: "__max_1", Type: arrow.FixedWidthTypes.Timestamp_us},
 	}, nil)
 	batch := func(round int64) arrow.RecordBatch {
 		rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)

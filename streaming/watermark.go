@@ -3,9 +3,13 @@ package streaming
 import (
 	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/spate-io/spate/expr"
 	"github.com/spate-io/spate/plan"
@@ -67,10 +71,181 @@ func findWatermark(p plan.Node) *Watermark {
 	if w, ok := p.(*Watermark); ok {
 		return w
 	}
+	if a, ok := p.(*aggOutput); ok { // a stateful operator's output
+		return a.watermark
+	}
 	for _, c := range p.Children() {
 		if w := findWatermark(c); w != nil {
 			return w
 		}
 	}
 	return nil
+}
+
+// WatermarkPolicy says how a query with several inputs that have a
+// watermark (WithWatermark on each) combines them into its one watermark
+// (Spark's spark.sql.streaming.multipleWatermarkPolicy).
+type WatermarkPolicy int
+
+const (
+	// WatermarkMin (the default) follows the slowest input: no input's
+	// rows are dropped as late or evicted early while it lags behind the
+	// others. Until every input has seen a row, the watermark does not
+	// move.
+	WatermarkMin WatermarkPolicy = iota
+	// WatermarkMax follows the fastest input: state is evicted sooner,
+	// and rows of slower inputs may be dropped as late.
+	WatermarkMax
+)
+
+// MultipleWatermarkPolicy sets how several inputs' watermarks combine.
+// Default: WatermarkMin.
+func MultipleWatermarkPolicy(p WatermarkPolicy) Option {
+	return func(c *config) { c.watermarkPolicy = p }
+}
+
+// watermarks tracks a query's watermark: the latest event time seen by
+// each Watermark node of its plan (observed as rows pass it, kept in the
+// commit log), and the watermark, each input's latest event time less its
+// delay, combined by the policy, never going back.
+type watermarks struct {
+	nodes  []*Watermark
+	latest []atomic.Int64 // per node: the latest event time seen, µs; noEventTime: none
+	policy WatermarkPolicy
+	// current is the watermark the running batch started with (rows
+	// before it are dropped); zero before the first one.
+	current time.Time
+}
+
+const noEventTime = math.MinInt64
+
+func newWatermarks(policy WatermarkPolicy, plans ...plan.Node) *watermarks {
+	w := &watermarks{policy: policy}
+	var walk func(plan.Node)
+	walk = func(n plan.Node) {
+		if x, ok := n.(*Watermark); ok && !slices.Contains(w.nodes, x) {
+			w.nodes = append(w.nodes, x)
+		}
+		for _, c := range n.Children() {
+			walk(c)
+		}
+	}
+	for _, p := range plans {
+		walk(p)
+	}
+	w.latest = make([]atomic.Int64, len(w.nodes))
+	for i := range w.latest {
+		w.latest[i].Store(noEventTime)
+	}
+	return w
+}
+
+// index returns the position of node n, or -1 (also when w is nil).
+func (w *watermarks) index(n *Watermark) int {
+	if w == nil {
+		return -1
+	}
+	return slices.Index(w.nodes, n)
+}
+
+// evictFunc returns the watermark a stateful operator evicts state with,
+// once it has read its input (zero: none yet).
+type evictFunc func() time.Time
+
+// observer returns the function that takes note of node i's event times
+// in a batch of rows passing it.
+func (w *watermarks) observer(i int) func(arrow.RecordBatch) {
+	col := w.nodes[i].Column
+	return func(b arrow.RecordBatch) {
+		j, err := expr.FieldIndex(b.Schema(), col)
+		if err != nil {
+			return
+		}
+		ts, ok := b.Column(j).(*array.Timestamp)
+		if !ok {
+			return
+		}
+		best, found := int64(0), false
+		for k := range ts.Len() {
+			if ts.IsValid(k) && (!found || int64(ts.Value(k)) > best) {
+				best, found = int64(ts.Value(k)), true
+			}
+		}
+		if !found {
+			return
+		}
+		best = microsOfUnit(best, ts.DataType().(*arrow.TimestampType).Unit)
+		for {
+			old := w.latest[i].Load()
+			if old >= best || w.latest[i].CompareAndSwap(old, best) {
+				return
+			}
+		}
+	}
+}
+
+func microsOfUnit(v int64, u arrow.TimeUnit) int64 {
+	switch u {
+	case arrow.Second:
+		return v * 1e6
+	case arrow.Millisecond:
+		return v * 1e3
+	case arrow.Nanosecond:
+		return v / 1e3
+	}
+	return v
+}
+
+// after returns the watermark from the event times seen so far: at the
+// end of a batch, the watermark of the next one.
+func (w *watermarks) after() time.Time {
+	var out int64
+	have := false
+	for i, n := range w.nodes {
+		l := w.latest[i].Load()
+		if l == noEventTime {
+			if w.policy == WatermarkMin {
+				return w.current // an input without rows holds it back
+			}
+			continue
+		}
+		c := l - n.Delay.Microseconds()
+		switch {
+		case !have:
+			out, have = c, true
+		case w.policy == WatermarkMin && c < out, w.policy == WatermarkMax && c > out:
+			out = c
+		}
+	}
+	if !have {
+		return w.current
+	}
+	if t := time.UnixMicro(out).UTC(); t.After(w.current) {
+		return t
+	}
+	return w.current
+}
+
+// save returns the latest event time of each node, for the commit log.
+func (w *watermarks) save() []int64 {
+	if len(w.nodes) == 0 {
+		return nil
+	}
+	out := make([]int64, len(w.nodes))
+	for i := range w.latest {
+		out[i] = w.latest[i].Load()
+	}
+	return out
+}
+
+// restore sets the latest event times from the commit log (an entry of
+// another shape is ignored: the watermark then restarts from current).
+func (w *watermarks) restore(current time.Time, latest []int64) {
+	w.current = current
+	if len(latest) != len(w.nodes) {
+		return
+	}
+	for i, l := range latest {
+		w.latest[i].Store(l)
+	}
 }
