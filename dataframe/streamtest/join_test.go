@@ -172,3 +172,30 @@ func eventStream(t *testing.T, name string) *streaming.MemoryStream {
 	t.Cleanup(func() { in.Close() })
 	return in
 }
+
+// A full outer join writes the rows of either side that never matched
+// once the watermark ends them, across a restart.
+func TestStreamStreamFullOuterJoin(t *testing.T) {
+	imps, clicks := adStreams(t)
+	streamtest.RunQuery(t, func(s *dataframe.Session) *dataframe.DataFrame {
+		i := s.StreamFrom(imps).WithWatermark("its", 10*time.Second)
+		c := s.StreamFrom(clicks).WithWatermark("cts", 10*time.Second)
+		cond := dataframe.Col("ad").EqualTo(dataframe.Col("click_ad")).
+			And(dataframe.Col("cts").Geq(dataframe.Col("its"))).
+			And(dataframe.Col("cts").Leq(dataframe.TimestampAdd(dataframe.Col("its"), 20*time.Second)))
+		return i.Join(c, cond, "full_outer")
+	},
+		streamtest.AddDataTo(imps, []impression{{"a", at(100)}, {"b", at(101)}}),
+		streamtest.AddDataTo(clicks, []adClick{{"a", at(110)}, {"z", at(102)}}), // watermark 91
+		streamtest.CheckNewAnswer(streamtest.Row("a", at(100), "a", at(110))),
+		streamtest.StopStream(),
+		streamtest.StartStream(),
+		streamtest.AddDataTo(imps, []impression{{"c", at(300)}}),
+		streamtest.AddDataTo(clicks, []adClick{{"c", at(301)}}), // watermark 290 ends every earlier row
+		streamtest.CheckNewAnswer(
+			streamtest.Row("b", at(101), nil, nil),
+			streamtest.Row(nil, nil, "z", at(102)),
+			streamtest.Row("c", at(300), "c", at(301)),
+		),
+	)
+}
