@@ -82,6 +82,19 @@ func TestDamagedCheckpointsAreRefused(t *testing.T) {
 			}
 		})
 	}
+	t.Run("other stateful operators", func(t *testing.T) {
+		dir, in := setup(t)
+		scan, _ := plan.NewScan(streaming.NewSourceNode(in), nil, nil)
+		dedup, _ := plan.NewDeduplicate(scan, []string{"user"})
+		agg, err := plan.NewAggregate(dedup, []expr.Expr{expr.Col("user")}, []expr.Expr{expr.As(expr.Count(nil), "n")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = runOnce(t, agg, dir, streaming.WithOutputMode(streaming.Complete))
+		if err == nil || !strings.Contains(err.Error(), "stateful operators [aggregate-0]; this one has [dedup-0 aggregate-1]") {
+			t.Errorf("restart with a deduplication added = %v", err)
+		}
+	})
 	t.Run("another query's checkpoint", func(t *testing.T) {
 		dir, in := setup(t)
 		scan, _ := plan.NewScan(streaming.NewSourceNode(in), nil, nil)

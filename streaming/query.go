@@ -243,6 +243,18 @@ const recentProgressKept = 100
 type queryMetadata struct {
 	ID      string            `json:"id"`
 	Sources []json.RawMessage `json:"sources"` // StatefulSource states, by source index
+	// Operators names the stateful operators (kind-index), those below
+	// first: a restart with other ones would find no state for them.
+	Operators []string `json:"operators,omitempty"`
+}
+
+// operatorIDs names the query's stateful operators as the metadata does.
+func (q *Query) operatorIDs() []string {
+	var out []string
+	for i, op := range q.ops {
+		out = append(out, op.kind()+"-"+strconv.Itoa(i))
+	}
+	return out
 }
 
 // commitEntry is one batch in the commit log, with the watermark after
@@ -426,6 +438,7 @@ func (q *Query) open(ctx context.Context) error {
 	switch {
 	case errors.Is(err, checkpoint.ErrNoCheckpoint):
 		meta.ID = newID()
+		meta.Operators = q.operatorIDs()
 		for _, s := range q.sources {
 			var state json.RawMessage
 			if ss, ok := s.Src.(StatefulSource); ok {
@@ -453,6 +466,9 @@ func (q *Query) open(ctx context.Context) error {
 		}
 		if len(meta.Sources) != len(q.sources) {
 			return fmt.Errorf("checkpoint %s belongs to a query with %d sources; this one has %d: use another checkpoint location", dir, len(meta.Sources), len(q.sources))
+		}
+		if ops := q.operatorIDs(); !slices.Equal(meta.Operators, ops) {
+			return fmt.Errorf("checkpoint %s belongs to a query with the stateful operators %v; this one has %v: their state would not carry over, so use another checkpoint location (or keep the stateful operations as they were)", dir, meta.Operators, ops)
 		}
 		for i, s := range q.sources {
 			if ss, ok := s.Src.(StatefulSource); ok && meta.Sources[i] != nil {
