@@ -131,7 +131,7 @@ func benchFlags(cfg *benchConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.api, "api", "", "APIs `A[,A...]` to run: dstream, dataframe, sql, all (the handloop baseline always runs with them) (default dstream; all with --short)")
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the results as JSON to `FILE`")
 	fs.StringVar(&cfg.checkpoint, "checkpoint-dir", "", "checkpoint stateful queries under `DIR` (default: a temporary directory, removed afterwards)")
-	fs.StringVar(&cfg.write, "write", "", "write the events of the benchmark (ysb or nexmark) as JSON lines to `FILE` instead of running it (- for stdout)")
+	fs.StringVar(&cfg.write, "write", "", "write the events of the benchmark (ysb or nexmark) as JSON lines to `FILE` instead of running it (- for stdout; kafka://host:port/topic for a Kafka topic, one event per record)")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `FILE`")
 	return fs
 }
@@ -172,6 +172,7 @@ Examples:
   spate bench ysb --rate 1M --duration 30s --interval 50ms
   spate bench all --short
   spate bench nexmark --write events.json --events 1M
+  spate bench ysb --write kafka://127.0.0.1:9092/ad-events --events 1M
 
 Flags:
 `)
@@ -321,6 +322,20 @@ func benchWrite(ctx context.Context, cfg benchConfig, benchmark string, p benchs
 	if p.Events == 0 {
 		fmt.Fprintf(stderr, "spate bench: --write needs --events\n")
 		return exitUsage
+	}
+	if strings.HasPrefix(cfg.write, "kafka://") {
+		target, err := parseKafkaTarget(cfg.write)
+		if err != nil {
+			fmt.Fprintf(stderr, "spate bench: %v\n", err)
+			return exitUsage
+		}
+		n, err := writeEventsToKafka(ctx, target, benchmark, p, p.Events)
+		if err != nil {
+			fmt.Fprintf(stderr, "spate bench: %v\n", err)
+			return exitFailure
+		}
+		fmt.Fprintf(stdout, "wrote %d %s events to topic %s\n", n, benchmark, target.topic)
+		return exitOK
 	}
 	w, closeFn := stdout, func() error { return nil }
 	if cfg.write != "-" {

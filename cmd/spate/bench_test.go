@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/spate-io/spate/connector/kafka"
 )
 
 func TestBenchList(t *testing.T) {
@@ -131,5 +135,43 @@ func TestBenchWriteEvents(t *testing.T) {
 				t.Fatalf("%s line %d: %v: %s", bm, i+1, err, l)
 			}
 		}
+	}
+}
+
+// --write kafka://... produces one record per event to a topic of a real
+// (in-process, protocol-level) Kafka cluster.
+func TestBenchWriteEventsToKafka(t *testing.T) {
+	emb, err := kafka.NewEmbedded(2, "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	target := "kafka://" + strings.Join(emb.Addrs(), ",") + "/events"
+	code, out, errOut := runCLI(t, testCtx(t), "bench", "ysb", "--write", target, "--events", "2500")
+	if code != exitOK || !strings.Contains(out, "wrote 2500 ysb events to topic events") {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(emb.Addrs()...), kgo.ConsumeTopics("events"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := testCtx(t)
+	n := 0
+	for n < 2500 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of 2500 records: %v", n, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			var v map[string]any
+			if err := json.Unmarshal(r.Value, &v); err != nil || v["event_type"] == nil {
+				t.Fatalf("record %d is not a YSB event: %s", n, r.Value)
+			}
+			n++
+		})
+	}
+	if code, _, errOut := runCLI(t, testCtx(t), "bench", "ysb", "--write", "kafka://host:1/", "--events", "1"); code != exitUsage || !strings.Contains(errOut, "name one topic") {
+		t.Errorf("no topic: exit %d, %s", code, errOut)
 	}
 }
