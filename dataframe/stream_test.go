@@ -265,8 +265,15 @@ func TestWindowedCountWithWatermark(t *testing.T) {
 	if !slices.Equal(out, want) {
 		t.Errorf("append output = %q, want %q", out, want)
 	}
-	if p := q.LastProgress(); p == nil || p.EventTime["watermark"] != "2026-11-24T12:00:21Z" || p.StateOperators[0].NumRowsTotal != 1 {
+	if p := q.LastProgress(); p == nil || p.EventTime["watermark"] != "2026-11-24T12:00:21Z" || p.StateOperators[0].NumRowsTotal != 1 ||
+		p.EventTime["min"] != "2026-11-24T12:00:26Z" || p.EventTime["max"] != "2026-11-24T12:00:26Z" || p.EventTime["avg"] != "2026-11-24T12:00:26Z" {
 		t.Errorf("last progress = %+v", p)
+	}
+	// The second batch: event times 00:04 and 00:16, the first dropped as
+	// late.
+	if ps := q.RecentProgress(); len(ps) < 3 || ps[1].EventTime["min"] != "2026-11-24T12:00:04Z" || ps[1].EventTime["avg"] != "2026-11-24T12:00:10Z" ||
+		ps[1].StateOperators[0].NumRowsDroppedByWatermark != 1 || ps[2].StateOperators[0].NumRowsDroppedByWatermark != 0 {
+		t.Errorf("progress = %+v", ps)
 	}
 }
 

@@ -953,6 +953,7 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 		watermark = time.UnixMicro(e.WatermarkMicros)
 	}
 	q.wm.current = watermark
+	q.wm.stats.reset()
 	b.replace = map[plan.Node]plan.Node{}
 	for i, op := range q.ops {
 		late := new(atomic.Int64)
@@ -1001,6 +1002,15 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 	after := q.wm.after()
 	if !watermark.IsZero() || !after.IsZero() {
 		prog.EventTime = map[string]string{"watermark": after.UTC().Format(time.RFC3339Nano)}
+	}
+	if len(q.wm.nodes) > 0 {
+		if prog.EventTime == nil {
+			prog.EventTime = map[string]string{}
+		}
+		q.wm.stats.fill(prog.EventTime)
+		if len(prog.EventTime) == 0 {
+			prog.EventTime = nil
+		}
 	}
 	err = q.sink.AddBatch(ctx, e.BatchID, bs)
 	releaseAll(bs)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -115,6 +116,49 @@ type watermarks struct {
 	// current is the watermark the running batch started with (rows
 	// before it are dropped); zero before the first one.
 	current time.Time
+	stats   eventTimeStats // of the running batch
+}
+
+// eventTimeStats are the smallest, largest and mean event time of the rows
+// a batch's watermark nodes saw (Spark's progress eventTime min, max and
+// avg).
+type eventTimeStats struct {
+	mu       sync.Mutex
+	min, max int64 // µs
+	sum      float64
+	n        int64
+}
+
+func (s *eventTimeStats) add(low, high int64, sum float64, n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == 0 || low < s.min {
+		s.min = low
+	}
+	if s.n == 0 || high > s.max {
+		s.max = high
+	}
+	s.sum += sum
+	s.n += n
+}
+
+// reset starts a batch's statistics.
+func (s *eventTimeStats) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.min, s.max, s.sum, s.n = 0, 0, 0, 0
+}
+
+// fill adds min, max and avg to a progress's eventTime map when the batch
+// saw event times.
+func (s *eventTimeStats) fill(m map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == 0 {
+		return
+	}
+	f := func(us int64) string { return time.UnixMicro(us).UTC().Format(time.RFC3339Nano) }
+	m["min"], m["max"], m["avg"] = f(s.min), f(s.max), f(int64(s.sum/float64(s.n)))
 }
 
 const noEventTime = math.MinInt64
@@ -165,16 +209,27 @@ func (w *watermarks) observer(i int) func(arrow.RecordBatch) {
 		if !ok {
 			return
 		}
-		best, found := int64(0), false
+		best, low, sum, n := int64(0), int64(0), 0.0, int64(0)
 		for k := range ts.Len() {
-			if ts.IsValid(k) && (!found || int64(ts.Value(k)) > best) {
-				best, found = int64(ts.Value(k)), true
+			if !ts.IsValid(k) {
+				continue
 			}
+			v := int64(ts.Value(k))
+			if n == 0 || v > best {
+				best = v
+			}
+			if n == 0 || v < low {
+				low = v
+			}
+			sum += float64(v)
+			n++
 		}
-		if !found {
+		if n == 0 {
 			return
 		}
-		best = microsOfUnit(best, ts.DataType().(*arrow.TimestampType).Unit)
+		unit := ts.DataType().(*arrow.TimestampType).Unit
+		best, low = microsOfUnit(best, unit), microsOfUnit(low, unit)
+		w.stats.add(low, best, float64(microsOfUnit(1, unit))*sum, n)
 		for {
 			old := w.latest[i].Load()
 			if old >= best || w.latest[i].CompareAndSwap(old, best) {
