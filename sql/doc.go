@@ -107,6 +107,25 @@
 // tables list the available ones; unknown columns, tables and functions
 // suggest the closest name ("did you mean `signal`?").
 //
+// # Testing
+//
+// The end-to-end cases are golden files, each case run in a fresh
+// session: testdata/*.txt here (a query, then its plan, columns and rows
+// or its error; TestGolden) and, for streaming queries, which need
+// package dataframe's Structured Streaming, ../dataframe/testdata/sql_stream/*.txt
+// (streams with their watermark, static tables, a query with its output
+// mode, then rows added batch by batch with the rows each batch writes,
+// restarts from the checkpoint, and errors with their underlined text;
+// TestSQLStreamGolden, through package dataframe/streamtest, documents the
+// format). -rewrite rewrites the expected outputs with what the code does
+// now, to be reviewed in the diff:
+//
+//	go test ./sql -run TestGolden -rewrite
+//	go test ./dataframe -run TestSQLStreamGolden -rewrite
+//
+// FuzzPlan and FuzzParseScript check that no input makes the parser or
+// planner panic.
+//
 // # Parser
 //
 // The parser is PostgreSQL's own, through github.com/pganalyze/pg_query_go/v6
