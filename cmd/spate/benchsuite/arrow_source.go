@@ -194,12 +194,12 @@ func (s *NexmarkArrowSource) Close() error { return s.gen.Close() }
 // Read generates the events of r and emits them as record batches of at
 // most arrowBatchRows rows: the bids in some, the persons and auctions in
 // others (each in the generator's order). Keeping the types apart makes
-// the queries' event_type filter keep all or none of a batch's rows;
-// mixed, exec's filter sends the string columns through arrow-go's
-// binary filter kernel, which grows its output by exactly the bytes
-// missing whenever the kept strings are longer than the column's mean
-// (here: the bids' extra against the nulls of the other rows), copying
-// the buffer per row: quadratic in the batch (q0 ran at 63K events/s).
+// q0–q2's event_type filter keep all or none of a batch's rows. (It was
+// needed while exec's filter sent string columns through arrow-go's
+// binary filter kernel, quadratic when the kept strings are longer than
+// the column's mean, as the bids' extra against the other rows' nulls:
+// q0 ran at 63K events/s. exec now filters strings itself; q3's and
+// q8's filters split the mixed person and auction batches cheaply.)
 func (s *NexmarkArrowSource) Read(ctx context.Context, r connector.OffsetRange, emit func([]arrow.RecordBatch) error) error {
 	fields := NexmarkSchema.Fields()
 	type group struct {

@@ -56,31 +56,54 @@
 //
 //   - YSB reads JSON lines through the engine's streaming JSON file source,
 //     so that the engine parses the JSON: the events are written
-//     beforehand (not timed) to one directory per partition, one file per
-//     batch, and the query unions one source per directory
-//     (maxFilesPerTrigger 1), because the streaming engine reads a
-//     source's batch as one partition. Then: filter event_type = 'view',
-//     project, join ad_id → campaign_id with a static (broadcast)
-//     DataFrame, count per campaign and Window(event_time, 10 s), in update
-//     mode (the DataFrame variant with a 10 s watermark; SQL has no
-//     watermark syntax, so its state keeps every window). The sink keeps
-//     the latest count per (campaign, window).
+//     beforehand (not timed) to one directory, one file per batch and
+//     partition, stamped in (batch, partition) order, and the source
+//     admits one batch's files per trigger (maxFilesPerTrigger =
+//     partitions); the engine splits a trigger's files over its slots
+//     (connector.SplitRanges), so the files are parsed in parallel. Then:
+//     filter event_type = 'view', project, join ad_id → campaign_id with a
+//     static (broadcast) DataFrame, count per campaign and
+//     Window(event_time, 10 s), in update mode (the DataFrame variant with
+//     a 10 s watermark; SQL has no watermark syntax, so its state keeps
+//     every window). The sink keeps the latest count per (campaign,
+//     window).
 //   - Nexmark reads [NexmarkArrowSource] (Session.StreamFrom): the
 //     generator's GenSource offsets, each event a row of [NexmarkSchema]
 //     (Nexmark's datagen table, flattened), only the columns the query
 //     reads filled. q0, q1 (price × 908: 0.908 exactly, in thousandths)
 //     and q2 run in append mode into a black hole hashing every row.
-//   - q3, q4, q5, q7 and q8 are reported "unsupported", with the reason:
-//     they need a stream–stream join or several stateful aggregations,
-//     which the Structured Streaming engine does not have yet.
+//   - q3 and q8 are stream–stream joins (append mode, the same black
+//     hole) whose two sides are two scans of the one source (event_type
+//     picks persons or auctions), so each batch reads the source twice.
+//     q3 is Flink's: the auctions of category 10 ⋈ the persons of OR, ID
+//     and CA on seller = id, without time bounds, so the join's state
+//     keeps both filtered sides for the whole run. q8 joins the persons
+//     with the auctions' sellers on (id, window start), the 10 s window
+//     start computed per row by a projection; the sellers are
+//     deduplicated per window first (a seller opens several auctions in a
+//     window, q8 writes a person once), a deduplication feeding the join.
+//     In the DataFrame variant both window starts carry a watermark and
+//     the join's equality of them bounds the event times, so the
+//     deduplication and the join evict the windows that ended; the SQL
+//     variant (no watermark syntax) keeps them all. The SQL texts filter
+//     inside the join's inputs: a WHERE over the join stays above it
+//     (streaming.Start optimizes a stateful operator's inputs apart from
+//     the plan above it), and the join would buffer every event.
+//   - q4, q5 and q7 are reported "unsupported", with the reason: each
+//     needs a stateful operator over an aggregation (q4 an average over
+//     maxima, q5 a maximum over counts joined with them, q7 the bids
+//     joined with their window's maximum), and an aggregation must be the
+//     engine's last stateful operator.
 //   - SQL needs cgo (the PostgreSQL parser); without it the SQL variants
 //     are reported "skipped" with sql.ErrNoCgo's message.
 //
 // # Joins
 //
-// q3 (auction ⋈ person), q4 (auction ⋈ bid) and q8 (person ⋈ auction per
-// 10 s window) are incremental inner joins: both sides keyed by the join
-// key into one MapWithState, which keeps what it has seen of each key and
-// emits every match once, whichever side comes first. q8's state times out
-// with its window; q3's and q4's grow with the persons and auctions.
+// In the DStream API, q3 (auction ⋈ person), q4 (auction ⋈ bid) and q8
+// (person ⋈ auction per 10 s window) are incremental inner joins: both
+// sides keyed by the join key into one MapWithState, which keeps what it
+// has seen of each key and emits every match once, whichever side comes
+// first. q8's state times out with its window; q3's and q4's grow with the
+// persons and auctions. The Structured Streaming variants of q3 and q8
+// use the engine's stream–stream join (see above).
 package benchsuite

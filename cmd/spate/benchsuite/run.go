@@ -66,6 +66,11 @@ type Measurement struct {
 	BatchP50Ms float64 `json:"batch_p50_ms,omitempty"`
 	BatchP99Ms float64 `json:"batch_p99_ms,omitempty"`
 
+	// StateRows (DataFrame and SQL variants): the rows in the stateful
+	// operators' state after the last batch (progress's numRowsTotal,
+	// summed), what the state kept rather than evicted.
+	StateRows int64 `json:"state_rows,omitempty"`
+
 	PeakRSSMiB  float64 `json:"peak_rss_mib"`
 	GCPauseMs   float64 `json:"gc_pause_ms"`
 	GCCycles    uint32  `json:"gc_cycles"`

@@ -3,9 +3,11 @@ package benchsuite
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -32,47 +34,63 @@ var ysbSchema = arrow.NewSchema([]arrow.Field{
 }, nil)
 
 // writeYSBFiles writes events 0..n-1 of g as JSON lines for the streaming
-// file source: one directory per partition (in-<p>), and in each, one
-// file per batch of batchEvents events (<batch>.json) holding the
-// batch's events g with g mod parts = p, in order. It returns the
-// directories.
-func writeYSBFiles(ctx context.Context, g *YSBGenerator, dir string, parts int, n, batchEvents int64) ([]string, error) {
-	dirs := make([]string, parts)
+// file source, into dir: per batch of batchEvents events, one file per
+// partition p (<batch>-<p>.json) holding the batch's events g with
+// g mod parts = p, in order. The files' modification times are set in
+// (batch, partition) order, the order in which the source admits them,
+// so that maxFilesPerTrigger = parts reads one batch per trigger; the
+// engine splits a trigger's files over its slots
+// (connector.SplitRanges).
+func writeYSBFiles(ctx context.Context, g *YSBGenerator, dir string, parts int, n, batchEvents int64) error {
+	staging := dir + ".staging"
+	for _, d := range []string{dir, staging} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("benchsuite: writing YSB files: %w", err)
+		}
+	}
+	defer os.RemoveAll(staging)
 	errs := make([]error, parts)
 	var wg sync.WaitGroup
 	for p := range parts {
-		dirs[p] = filepath.Join(dir, fmt.Sprintf("in-%d", p))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[p] = writeYSBPartition(ctx, g, dirs[p], p, parts, n, batchEvents)
+			errs[p] = writeYSBPartition(ctx, g, staging, p, parts, n, batchEvents)
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// Files must appear whole, in order: stamp, then rename into the
+	// watched directory.
+	t0 := time.Now().Add(-time.Hour)
+	for batch, from := 0, int64(0); from < n; batch, from = batch+1, from+batchEvents {
+		for p := range parts {
+			name := ysbFileName(batch, p)
+			mt := t0.Add(time.Duration(batch*parts+p) * time.Millisecond)
+			err := os.Chtimes(filepath.Join(staging, name), mt, mt)
+			if err == nil {
+				err = os.Rename(filepath.Join(staging, name), filepath.Join(dir, name))
+			}
+			if err != nil {
+				return fmt.Errorf("benchsuite: writing YSB files: %w", err)
+			}
 		}
 	}
-	return dirs, nil
+	return nil
 }
 
+func ysbFileName(batch, p int) string { return fmt.Sprintf("%08d-%04d.json", batch, p) }
+
+// writeYSBPartition writes partition p's files into dir.
 func writeYSBPartition(ctx context.Context, g *YSBGenerator, dir string, p, parts int, n, batchEvents int64) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("benchsuite: writing YSB files: %w", err)
-	}
-	staging := dir + ".staging"
-	if err := os.MkdirAll(staging, 0o755); err != nil {
-		return fmt.Errorf("benchsuite: writing YSB files: %w", err)
-	}
-	defer os.RemoveAll(staging)
 	buf := make([]byte, 0, ysbEventSize)
 	for batch, from := 0, int64(0); from < n; batch, from = batch+1, from+batchEvents {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		name := fmt.Sprintf("%08d.json", batch)
-		f, err := os.Create(filepath.Join(staging, name))
+		f, err := os.Create(filepath.Join(dir, ysbFileName(batch, p)))
 		if err != nil {
 			return fmt.Errorf("benchsuite: writing YSB files: %w", err)
 		}
@@ -85,9 +103,6 @@ func writeYSBPartition(ctx context.Context, g *YSBGenerator, dir string, p, part
 		err = w.Flush()
 		if cerr := f.Close(); err == nil {
 			err = cerr
-		}
-		if err == nil { // files must appear whole: rename into the watched directory
-			err = os.Rename(filepath.Join(staging, name), filepath.Join(dir, name))
 		}
 		if err != nil {
 			return fmt.Errorf("benchsuite: writing YSB files: %w", err)
@@ -103,7 +118,7 @@ type ysbAd struct {
 }
 
 // ysbStructured is YSB's DataFrame and SQL variants: the JSON file
-// source (one per partition, unioned, one file each per batch) → filter
+// source (one file per partition and batch, a batch's files per trigger) → filter
 // event_type = 'view' → project → join ad_id → campaign_id with the
 // static table → count per campaign and 10 s window (update mode; the
 // DataFrame variant with a 10 s watermark, which drops no event of the
@@ -113,20 +128,13 @@ func ysbStructured() *structuredSpec {
 	return &structuredSpec{
 		input: func(ctx context.Context, s *dataframe.Session, p Params, gc genConfig, n int64, dir string) (*dataframe.DataFrame, error) {
 			g := NewYSBGenerator(YSBConfig{Seed: gc.Seed, BaseMs: gc.BaseMs, EventRate: gc.EventRate})
-			dirs, err := writeYSBFiles(ctx, g, dir, p.Partitions, n, p.BatchEvents)
-			if err != nil {
+			in := filepath.Join(dir, "in")
+			if err := writeYSBFiles(ctx, g, in, p.Partitions, n, p.BatchEvents); err != nil {
 				return nil, err
 			}
-			var in *dataframe.DataFrame
-			for _, d := range dirs {
-				df := s.ReadStream().Format("json").Schema(ysbSchema).Option("maxFilesPerTrigger", "1").Load(d)
-				if in == nil {
-					in = df
-				} else {
-					in = in.Union(df)
-				}
-			}
-			return in, in.Err()
+			df := s.ReadStream().Format("json").Schema(ysbSchema).
+				Option("maxFilesPerTrigger", strconv.Itoa(p.Partitions)).Load(in)
+			return df, df.Err()
 		},
 		static: func(s *dataframe.Session, gc genConfig) (map[string]*dataframe.DataFrame, error) {
 			g := NewYSBGenerator(YSBConfig{Seed: gc.Seed, BaseMs: gc.BaseMs, EventRate: gc.EventRate})
@@ -211,10 +219,11 @@ func (s *ysbSink) result() Result {
 	return a.result()
 }
 
-// nexmarkStateless is q0–q2's DataFrame and SQL variants over
+// nexmarkAppend is a Nexmark query's DataFrame and SQL variants over
 // NexmarkArrowSource (filling only columns), in append mode, into a
-// black hole that hashes every row as the DStream variant's does.
-func nexmarkStateless(columns []string, build func(in *dataframe.DataFrame) *dataframe.DataFrame, sqlText string,
+// black hole that hashes every row as the DStream variant's does (q0–q2,
+// and the joins q3 and q8).
+func nexmarkAppend(columns []string, build func(in *dataframe.DataFrame) *dataframe.DataFrame, sqlText string,
 	hash func(r arrow.RecordBatch) (func(i int) uint64, error)) *structuredSpec {
 	return &structuredSpec{
 		input: func(_ context.Context, s *dataframe.Session, p Params, gc genConfig, n int64, _ string) (*dataframe.DataFrame, error) {
@@ -274,7 +283,7 @@ func q0q1DataFrame(price dataframe.Column) func(in *dataframe.DataFrame) *datafr
 }
 
 func nexmarkQ0Structured() *structuredSpec {
-	return nexmarkStateless(q0Columns, q0q1DataFrame(dataframe.Col("bid_price")),
+	return nexmarkAppend(q0Columns, q0q1DataFrame(dataframe.Col("bid_price")),
 		`SELECT bid_auction AS auction, bid_bidder AS bidder, bid_price AS price, bid_date_time AS date_time, bid_extra AS extra
 FROM events WHERE event_type = 2`, hashQ0Rows)
 }
@@ -282,14 +291,14 @@ FROM events WHERE event_type = 2`, hashQ0Rows)
 // q1 as the DStream variant: price × 0.908 kept exact, in thousandths of
 // a cent (price × 908).
 func nexmarkQ1Structured() *structuredSpec {
-	return nexmarkStateless(q0Columns, q0q1DataFrame(dataframe.Col("bid_price").Multiply(int64(908))),
+	return nexmarkAppend(q0Columns, q0q1DataFrame(dataframe.Col("bid_price").Multiply(int64(908))),
 		`SELECT bid_auction AS auction, bid_bidder AS bidder, bid_price * 908 AS price, bid_date_time AS date_time, bid_extra AS extra
 FROM events WHERE event_type = 2`, hashQ0Rows)
 }
 
 func nexmarkQ2Structured() *structuredSpec {
 	col := dataframe.Col
-	return nexmarkStateless([]string{"event_type", "bid_auction", "bid_price"},
+	return nexmarkAppend([]string{"event_type", "bid_auction", "bid_price"},
 		func(in *dataframe.DataFrame) *dataframe.DataFrame {
 			return in.Where(col("event_type").EqualTo(int32(BidEvent)).And(col("bid_auction").Mod(int64(123)).EqualTo(int64(0)))).
 				Select(col("bid_auction").As("auction"), col("bid_price").As("price"))

@@ -15,7 +15,10 @@ import (
 // TestStructuredMatchBaselines runs the DataFrame and SQL variants of
 // every query that has them on a few batches, and checks each result
 // against the baseline (SQL is skipped, with sql.ErrNoCgo's message, in
-// a build without cgo).
+// a build without cgo). The joins' state is checked too: q3's SQL
+// buffers only the filtered rows, as its DataFrame variant (its filters
+// are inside the join's inputs); q8's DataFrame variant, with
+// watermarks, evicts the windows that ended (its SQL variant cannot).
 func TestStructuredMatchBaselines(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -52,6 +55,20 @@ func TestStructuredMatchBaselines(t *testing.T) {
 					if m.API != m.Variant || m.BatchP50Ms <= 0 {
 						t.Errorf("%s: api %q, batch p50 %v ms", m.Variant, m.API, m.BatchP50Ms)
 					}
+				}
+			}
+			df, sq := ms[0], ms[1]
+			if df.Status != "ok" || sq.Status != "ok" {
+				return
+			}
+			switch q.Name {
+			case "q3":
+				if df.StateRows == 0 || sq.StateRows != df.StateRows {
+					t.Errorf("join state: %d rows (sql), %d (dataframe), want the same, not 0", sq.StateRows, df.StateRows)
+				}
+			case "q8": // 30 s of event time, 3 windows: the DataFrame state keeps the last (1182 rows against 2590)
+				if df.StateRows == 0 || df.StateRows*3 > sq.StateRows*2 {
+					t.Errorf("state: %d rows (dataframe), %d (sql without watermarks): want the windows evicted", df.StateRows, sq.StateRows)
 				}
 			}
 		})
