@@ -14,6 +14,7 @@ import (
 	"github.com/spate-io/spate/exec"
 	"github.com/spate-io/spate/expr"
 	"github.com/spate-io/spate/plan"
+	"github.com/spate-io/spate/streaming"
 )
 
 // DataFrame is a query: a logical plan plus the session that runs it.
@@ -506,7 +507,13 @@ func (df *DataFrame) Explain() (string, error) {
 		return "", err
 	}
 	defer c.Close()
-	op, err := exec.Plan(c, opt)
+	phys := opt
+	if streaming.IsStreaming(opt) {
+		if phys, err = streaming.WithoutWatermarks(opt); err != nil {
+			return "", err
+		}
+	}
+	op, err := exec.Plan(c, phys)
 	if err != nil {
 		return "", err
 	}

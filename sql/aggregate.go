@@ -220,6 +220,7 @@ func (p *planner) aggregate(sel *pg.SelectStmt, in *relation, items []selectItem
 		}
 		input = expanded
 		groups[i] = expr.As(expr.Col(windowStartColumn), expr.Name(g))
+		groups = append(groups, expr.Col(windowEndColumn)) // not selected; see windowEndColumn
 	}
 	an, err := plan.NewAggregate(input, groups, aggs)
 	if err != nil {

@@ -46,11 +46,18 @@ func (w *slidingWindow) WithChildren(c []expr.Expr) (expr.Expr, error) {
 	return &slidingWindow{ts: c[0], size: w.size, slide: w.slide}, nil
 }
 
-// windowStartColumn is the column expandWindows adds.
-const windowStartColumn = "__window_start"
+// windowStartColumn and windowEndColumn are the columns expandWindows
+// adds. The planner groups by both: the end is implied by the start, but a
+// streaming aggregation in append mode needs a group column holding the
+// window's end to know when the watermark has passed it.
+const (
+	windowStartColumn = "__window_start"
+	windowEndColumn   = "__window_end"
+)
 
 // expandWindows returns in with every row once per sliding window of w it
-// belongs to, with the window's start in a __window_start column.
+// belongs to, with the window's start and end in __window_start and
+// __window_end columns.
 func expandWindows(in plan.Node, w *slidingWindow) (plan.Node, error) {
 	cols := make([]expr.Expr, 0, in.Schema().NumFields()+1)
 	for _, f := range in.Schema().Fields() {
@@ -59,13 +66,13 @@ func expandWindows(in plan.Node, w *slidingWindow) (plan.Node, error) {
 	n := int((w.size + w.slide - 1) / w.slide)
 	inputs := make([]plan.Node, 0, n)
 	for back := range n {
-		proj, err := plan.NewProject(in, append(cols[:len(cols):len(cols)], expr.As(w.start(back), windowStartColumn)))
+		end := expr.WindowBound(w.ts, w.slide, 0, back, w.size)
+		proj, err := plan.NewProject(in, append(cols[:len(cols):len(cols)], expr.As(w.start(back), windowStartColumn), expr.As(end, windowEndColumn)))
 		if err != nil {
 			return nil, err
 		}
 		var node plan.Node = proj
 		if back > 0 { // the earlier windows that still contain the row
-			end := expr.WindowBound(w.ts, w.slide, 0, back, w.size)
 			if node, err = plan.NewFilter(proj, expr.Lt(w.ts, end)); err != nil {
 				return nil, err
 			}

@@ -228,7 +228,9 @@ func newStreamingAgg(a *plan.Aggregate, ph *aggOutput, input plan.Node, mode Out
 	if sa.watermark != nil && sa.session == nil {
 		for j, g := range a.Groups {
 			name := schema.Field(j).Name
-			if name == "window_end" {
+			// DataFrame's Window groups by window_end, SQL's sliding
+			// windows by a hidden __window_end: the window's end.
+			if name == "window_end" || name == "__window_end" {
 				sa.evictCol, sa.evictShift = name, 0
 				break
 			}

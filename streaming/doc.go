@@ -84,7 +84,7 @@
 // by default); it never goes back. Start rejects, with [ErrUnsupported]
 // and a message saying what to change, what is not built yet: other
 // aggregate functions, a stateful operator over an aggregation, sorts
-// and limits, complete mode without an aggregation, append mode with an
+// (except of an aggregation in complete mode) and limits, complete mode without an aggregation, append mode with an
 // aggregation but no watermark, and outer joins of streams without time
 // bounds.
 //

@@ -178,7 +178,11 @@ func checkSupported(p plan.Node, mode OutputMode) error {
 		case *plan.Deduplicate:
 			// streamingDedup checks the rest
 		case *plan.Sort:
-			bad = fmt.Errorf("%w: sorting a streaming DataFrame is not supported yet; sort inside a foreachBatch sink instead", ErrUnsupported)
+			// Complete mode writes the whole result table every batch,
+			// which can be sorted; any other sort would order one batch.
+			if mode != Complete || !hasAggregate(x.Child) {
+				bad = fmt.Errorf("%w: sorting a streaming DataFrame is supported only over an aggregation in complete output mode (as in Spark); sort inside a foreachBatch sink instead", ErrUnsupported)
+			}
 		case *plan.Limit:
 			bad = fmt.Errorf("%w: Limit on a streaming DataFrame is not supported; limit inside a foreachBatch sink instead", ErrUnsupported)
 		case *plan.Join:
@@ -204,6 +208,17 @@ func checkSupported(p plan.Node, mode OutputMode) error {
 		return fmt.Errorf("%w: complete output mode needs an aggregation (it rewrites the whole result every batch); use append or update", ErrUnsupported)
 	}
 	return nil
+}
+
+// hasAggregate reports whether the streaming part of p aggregates.
+func hasAggregate(p plan.Node) bool {
+	if !IsStreaming(p) {
+		return false
+	}
+	if _, ok := p.(*plan.Aggregate); ok {
+		return true
+	}
+	return slices.ContainsFunc(p.Children(), hasAggregate)
 }
 
 // Query is a running streaming query (Spark's StreamingQuery).

@@ -67,6 +67,20 @@ func (w *Watermark) String() string {
 	return fmt.Sprintf("EventTimeWatermark %s, %v", w.Column, w.Delay)
 }
 
+// WithoutWatermarks returns p with every Watermark node replaced by its
+// child: the plan one micro-batch runs when no row is late. Package exec
+// has no operator for Watermark (a query's planning turns it into a
+// filter of late rows), so DataFrame.Explain plans this to show a
+// streaming DataFrame's physical plan.
+func WithoutWatermarks(p plan.Node) (plan.Node, error) {
+	return plan.TransformUp(p, func(n plan.Node) (plan.Node, error) {
+		if w, ok := n.(*Watermark); ok {
+			return w.Child, nil
+		}
+		return n, nil
+	})
+}
+
 // findWatermark returns the watermark node under p, if any.
 func findWatermark(p plan.Node) *Watermark {
 	if w, ok := p.(*Watermark); ok {
