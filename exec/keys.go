@@ -14,18 +14,17 @@ import (
 	"github.com/spate-io/spate/expr"
 )
 
-// keyMap assigns dense ids (0, 1, ...) to distinct key rows. A single
-// int64-like key column takes a fast path keyed by the value, two or three
-// int64-like columns one keyed by the tuple of values (an event-time
-// window and a key, say); other keys are encoded into bytes. Nulls form a
-// key of their own (on the tuple path, rows with a null are encoded).
+// keyMap assigns dense ids (0, 1, ...) to distinct key rows. One to
+// three int64-like key columns take a fast path keyed by the tuple of
+// values (an event-time window and a key, say) in a tupleMap; other keys
+// are encoded into bytes. Nulls form a key of their own (on the tuple
+// path, one null key has its own id, and rows of several keys with a
+// null are encoded).
 type keyMap struct {
-	fast   bool // one int64-like key: ints
+	fast   bool // one int64-like key: tuples
 	str    bool // one string key: strs, keyed by the value itself
-	multi  int  // 2 or 3 int64-like keys: ints2 or ints3
-	ints   map[int64]uint32
-	ints2  map[[2]int64]uint32
-	ints3  map[[3]int64]uint32
+	multi  int  // 2 or 3 int64-like keys: tuples
+	tuples tupleMap
 	nullID int64 // id of the null key on the fast paths; -1 for none
 	strs   map[string]uint32
 	n      int
@@ -37,13 +36,11 @@ func newKeyMap(types []arrow.DataType) *keyMap {
 	switch {
 	case len(types) == 1 && fastKey(types[0]):
 		m.fast = true
-		m.ints = map[int64]uint32{}
 	case len(types) == 1 && types[0].ID() == arrow.STRING:
 		m.str = true
 		m.strs = map[string]uint32{}
 	case (len(types) == 2 || len(types) == 3) && allFast(types):
 		m.multi = len(types)
-		m.ints2, m.ints3 = map[[2]int64]uint32{}, map[[3]int64]uint32{}
 		m.strs = map[string]uint32{} // rows with a null
 	default:
 		m.strs = map[string]uint32{}
@@ -68,25 +65,13 @@ func tuple(vals [][]int64, i int) (t [3]int64) {
 	return t
 }
 
-// multiID returns the id of the key tuple t, adding it when add is set.
-func (m *keyMap) multiID(t [3]int64, add bool) (uint32, bool, bool) {
-	var id uint32
-	var ok bool
-	if m.multi == 2 {
-		k := [2]int64{t[0], t[1]}
-		if id, ok = m.ints2[k]; !ok && add {
-			id = uint32(m.n)
-			m.ints2[k] = id
-			m.n++
-		}
-	} else {
-		if id, ok = m.ints3[t]; !ok && add {
-			id = uint32(m.n)
-			m.ints3[t] = id
-			m.n++
-		}
+// addTuple returns the id of the key tuple t, adding it if new.
+func (m *keyMap) addTuple(t [3]int64) (uint32, bool) {
+	id, added := m.tuples.add(t, uint32(m.n))
+	if added {
+		m.n++
 	}
-	return id, ok, !ok && add
+	return id, added
 }
 
 // fastKey reports whether a key of type dt can be read as []int64.
@@ -108,6 +93,9 @@ func (m *keyMap) assign(keys []arrow.Array, n int, ids []uint32, newRows []int32
 		k := keys[0]
 		vals := expr.Values[int64](k)
 		hasNulls := k.NullN() > 0
+		if !hasNulls {
+			return m.assignTuples([][]int64{vals}, n, ids, newRows)
+		}
 		for i := range n {
 			if hasNulls && k.IsNull(i) {
 				if m.nullID < 0 {
@@ -118,12 +106,8 @@ func (m *keyMap) assign(keys []arrow.Array, n int, ids []uint32, newRows []int32
 				ids[i] = uint32(m.nullID)
 				continue
 			}
-			v := vals[i]
-			id, ok := m.ints[v]
-			if !ok {
-				id = uint32(m.n)
-				m.ints[v] = id
-				m.n++
+			id, added := m.addTuple([3]int64{vals[i]})
+			if added {
 				newRows = append(newRows, int32(i))
 			}
 			ids[i] = id
@@ -162,9 +146,12 @@ func (m *keyMap) assign(keys []arrow.Array, n int, ids []uint32, newRows []int32
 			vals[j] = expr.Values[int64](k)
 			hasNulls = hasNulls || k.NullN() > 0
 		}
+		if !hasNulls {
+			return m.assignTuples(vals, n, ids, newRows)
+		}
 		var enc *encoder
 		for i := range n {
-			if hasNulls && anyNull(keys, i) {
+			if anyNull(keys, i) {
 				if enc == nil {
 					enc = newEncoder(keys)
 				}
@@ -179,7 +166,7 @@ func (m *keyMap) assign(keys []arrow.Array, n int, ids []uint32, newRows []int32
 				ids[i] = id
 				continue
 			}
-			id, _, added := m.multiID(tuple(vals, i), true)
+			id, added := m.addTuple(tuple(vals, i))
 			if added {
 				newRows = append(newRows, int32(i))
 			}
@@ -212,8 +199,7 @@ func (m *keyMap) find(keys []arrow.Array, enc *encoder, i int, buf *[]byte) (uin
 		}
 	}
 	if m.fast {
-		id, ok := m.ints[expr.Values[int64](keys[0])[i]]
-		return id, ok
+		return m.tuples.find([3]int64{expr.Values[int64](keys[0])[i]})
 	}
 	if m.str {
 		id, ok := m.strs[keys[0].(*array.String).Value(i)]
@@ -224,12 +210,39 @@ func (m *keyMap) find(keys []arrow.Array, enc *encoder, i int, buf *[]byte) (uin
 		for j, k := range keys {
 			t[j] = expr.Values[int64](k)[i]
 		}
-		id, ok, _ := m.multiID(t, false)
-		return id, ok
+		return m.tuples.find(t)
 	}
 	*buf = enc.encode((*buf)[:0], i)
 	id, ok := m.strs[string(*buf)]
 	return id, ok
+}
+
+// assignTuples is assign for 1 to 3 key columns without nulls: the ids of
+// the keys already known in one pass over the rows, then the new keys
+// added in the order of their first rows.
+func (m *keyMap) assignTuples(vals [][]int64, n int, ids []uint32, newRows []int32) []int32 {
+	var b, c []int64
+	if len(vals) > 1 {
+		b = vals[1]
+	}
+	if len(vals) > 2 {
+		c = vals[2]
+	}
+	ids = ids[:n]
+	if !m.tuples.lookup(vals[0], b, c, ids) {
+		return newRows
+	}
+	for i, id := range ids {
+		if id != ^uint32(0) {
+			continue
+		}
+		id, added := m.addTuple(tuple(vals, i))
+		if added {
+			newRows = append(newRows, int32(i))
+		}
+		ids[i] = id
+	}
+	return newRows
 }
 
 func anyNull(keys []arrow.Array, i int) bool {

@@ -34,9 +34,18 @@ var fnWindowBound = &function{args: 1, resolve: timestampIn(TimestampType), eval
 	add := c.Params[3].(time.Duration).Microseconds()
 	valid, nulls := validityOf(ec.Alloc, n, ts)
 	buf, out := newFixedBuf[int64](ec.Alloc, n)
+	// Rows come mostly in time order, so most fall in the window of the
+	// row before: reuse its bound rather than divide again. lo and hi are
+	// the start and end of the last row's window (hi < lo when the end
+	// overflows: then every row divides).
+	lo, hi, bound := int64(1), int64(0), int64(0)
 	for i, v := range Values[int64](ts) {
-		start := floorDiv(v-offset, slide)*slide + offset
-		out[i] = start - back*slide + add
+		if v < lo || v >= hi {
+			lo = floorDiv(v-offset, slide)*slide + offset
+			hi = lo + slide
+			bound = lo - back*slide + add
+		}
+		out[i] = bound
 	}
 	return makeArray(TimestampType, n, valid, buf, nulls), nil
 }}
