@@ -140,6 +140,10 @@ func (c Column) IsNull() Column { return unary(c, expr.IsNull) }
 func (c Column) IsNotNull() Column { return unary(c, expr.IsNotNull) }
 
 // Cast returns c converted to dt (strings that do not parse become null).
+// It is Arrow's cast: a number cast to a timestamp type counts that
+// type's unit (microseconds for expr.TimestampType), unlike SQL's CAST,
+// which counts seconds as Spark does; use TimestampSeconds,
+// TimestampMillis or UnixSeconds for Spark's conversions.
 func (c Column) Cast(dt arrow.DataType) Column {
 	return unary(c, func(e expr.Expr) expr.Expr { return expr.NewCast(e, dt) })
 }

@@ -27,7 +27,8 @@
 //	string       Lower, Upper, Trim, LTrim, RTrim, Substring, Concat, Length, Split,
 //	             RegexpExtract, RegexpReplace
 //	time         ToTimestamp, FromUnixtime, UnixTimestamp, DateTrunc, Year, Month,
-//	             DayOfMonth, Hour, Minute, CurrentTimestamp
+//	             DayOfMonth, Hour, Minute, CurrentTimestamp, TimestampSeconds,
+//	             TimestampMillis, TimestampMicros, UnixSeconds, UnixMillis, UnixMicros
 //	math         Abs, Round, Floor, Ceil, Sqrt, Pow
 //	aggregate    Count, CountAll, CountDistinct, Sum, Avg, Min, Max, First, Last,
 //	             CollectList

@@ -85,6 +85,36 @@ func FromUnixtime(c Column, format ...string) Column {
 // UnixTimestamp returns the seconds since the epoch of a timestamp.
 func UnixTimestamp(c Column) Column { return unary(c, expr.UnixTimestamp) }
 
+// TimestampSeconds returns the timestamp c seconds after 1970-01-01
+// 00:00:00 UTC (before it when negative), as Spark's timestamp_seconds: c
+// is an integer or a float, whose fraction is kept to the microsecond
+// (NaN and infinities give null). A result beyond the timestamp range
+// (about 292,000 years either side of 1970) fails the query with an error
+// wrapping expr.ErrOutOfRange. Column.Cast to a timestamp type instead
+// counts the type's unit (microseconds for TimestampType), as Arrow does.
+func TimestampSeconds(c Column) Column { return unary(c, expr.TimestampSeconds) }
+
+// TimestampMillis returns the timestamp c milliseconds (an integer) after
+// the epoch, as Spark's timestamp_millis; see TimestampSeconds.
+func TimestampMillis(c Column) Column { return unary(c, expr.TimestampMillis) }
+
+// TimestampMicros returns the timestamp c microseconds (an integer) after
+// the epoch, as Spark's timestamp_micros.
+func TimestampMicros(c Column) Column { return unary(c, expr.TimestampMicros) }
+
+// UnixSeconds returns the whole seconds (long) from the epoch to the
+// timestamp c, rounded down (-1 for half a second before it), as Spark's
+// unix_seconds.
+func UnixSeconds(c Column) Column { return unary(c, expr.UnixSeconds) }
+
+// UnixMillis returns the whole milliseconds from the epoch to the
+// timestamp c, rounded down, as Spark's unix_millis.
+func UnixMillis(c Column) Column { return unary(c, expr.UnixMillis) }
+
+// UnixMicros returns the microseconds from the epoch to the timestamp c,
+// as Spark's unix_micros.
+func UnixMicros(c Column) Column { return unary(c, expr.UnixMicros) }
+
 // TimestampAdd shifts a timestamp by d (earlier when d is negative), as
 // SQL's ts + INTERVAL: the time bounds of a stream-stream join are
 // written with it.

@@ -242,18 +242,18 @@ func scalarAs(v any, dt arrow.DataType) (any, error) {
 			return x, nil
 		}
 	case arrow.TIMESTAMP:
-		unit := unitNanos(dt.(*arrow.TimestampType).Unit)
+		unit := dt.(*arrow.TimestampType).Unit
 		switch x := v.(type) {
 		case time.Time:
-			return x.UnixNano() / unit, nil
+			return unitsOf(x, unit), nil
 		case string:
 			t, err := parseTime(x, "")
 			if err != nil {
 				return nil, fmt.Errorf("%w: %q is not a timestamp", ErrType, x)
 			}
-			return t.UnixNano() / unit, nil
+			return unitsOf(t, unit), nil
 		case arrow.Date32:
-			return x.ToTime().UnixNano() / unit, nil
+			return unitsOf(x.ToTime(), unit), nil
 		}
 	case arrow.DATE32:
 		switch x := v.(type) {
@@ -322,8 +322,7 @@ func (b *Binary) Eval(ec *EvalContext, batch arrow.RecordBatch) (arrow.Array, er
 func unscalar(v any, dt arrow.DataType) any {
 	switch dt.ID() {
 	case arrow.TIMESTAMP:
-		unit := unitNanos(dt.(*arrow.TimestampType).Unit)
-		return time.Unix(0, v.(int64)*unit).UTC()
+		return timeOf(v.(int64), dt.(*arrow.TimestampType).Unit)
 	case arrow.DATE32:
 		return arrow.Date32(v.(int32))
 	}

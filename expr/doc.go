@@ -27,7 +27,10 @@
 // Division always gives float64; division and modulo by zero give null (as
 // Spark). A float on either side makes arithmetic float64. Casts from
 // strings that do not parse give null; numeric casts truncate and wrap;
-// impossible casts are type errors. Timestamps are UTC microseconds
+// impossible casts are type errors. [NewCast] is Arrow's cast otherwise:
+// between numbers and timestamps it counts the timestamp type's unit
+// (microseconds), where Spark SQL counts seconds; [SparkCast] is Spark's
+// (package sql's CAST). Timestamps are UTC microseconds
 // ([TimestampType]); current_timestamp() is [EvalContext.Now], one instant
 // per query taken from a clock, never time.Now.
 //
@@ -40,6 +43,8 @@
 //	             regexp_extract, regexp_replace
 //	time         to_timestamp, from_unixtime, unix_timestamp, date_trunc, year, month,
 //	             day, hour, minute, current_timestamp
+//	epoch        timestamp_seconds, timestamp_millis, timestamp_micros, unix_seconds,
+//	             unix_millis, unix_micros
 //	math         abs, round (half away from zero), floor, ceil, sqrt, pow
 //	aggregate    count, count(*), count_distinct, sum, avg, min, max, first, last,
 //	             collect_list

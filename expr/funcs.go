@@ -621,7 +621,7 @@ var (
 
 // formatTimestamps renders timestamps as strings with a Go layout.
 func formatTimestamps(alloc memory.Allocator, a arrow.Array, layout string) (arrow.Array, error) {
-	unit := unitNanos(a.DataType().(*arrow.TimestampType).Unit)
+	unit := a.DataType().(*arrow.TimestampType).Unit
 	vals := Values[int64](a)
 	bld := array.NewStringBuilder(alloc)
 	defer bld.Release()
@@ -630,7 +630,7 @@ func formatTimestamps(alloc memory.Allocator, a arrow.Array, layout string) (arr
 			bld.AppendNull()
 			continue
 		}
-		bld.Append(time.Unix(0, v*unit).UTC().Format(layout))
+		bld.Append(timeOf(v, unit).Format(layout))
 	}
 	return bld.NewArray(), nil
 }

@@ -188,8 +188,7 @@ func ScalarAt(a arrow.Array, i int) (v any, ok bool) {
 	case *array.Boolean:
 		return x.Value(i), true
 	case *array.Timestamp:
-		unit := unitNanos(x.DataType().(*arrow.TimestampType).Unit)
-		return time.Unix(0, int64(x.Value(i))*unit).UTC(), true
+		return timeOf(int64(x.Value(i)), x.DataType().(*arrow.TimestampType).Unit), true
 	case *array.Date32:
 		return x.Value(i), true
 	}

@@ -178,6 +178,23 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+// timeOf returns the instant v units of u after the epoch (UTC). Unlike
+// time.Unix(0, v*nanosPerUnit) it covers every int64 value of every
+// unit, not only the years 1678 to 2261.
+func timeOf(v int64, u arrow.TimeUnit) time.Time {
+	un := unitNanos(u)
+	perSec := int64(1e9) / un
+	sec := floorDiv(v, perSec)
+	return time.Unix(sec, (v-sec*perSec)*un).UTC()
+}
+
+// unitsOf returns t as a count of units u since the epoch, rounded down
+// (t.UnixNano()/n would overflow before 1678 and after 2261).
+func unitsOf(t time.Time, u arrow.TimeUnit) int64 {
+	un := unitNanos(u)
+	return t.Unix()*(int64(1e9)/un) + int64(t.Nanosecond())/un
+}
+
 func unitNanos(u arrow.TimeUnit) int64 {
 	switch u {
 	case arrow.Second:
@@ -214,10 +231,10 @@ func parseStrings(alloc memory.Allocator, a arrow.Array, dt arrow.DataType) (arr
 	case *array.BooleanBuilder:
 		parseLoop(a, s, b.Append, b.AppendNull, parseBool)
 	case *array.TimestampBuilder:
-		unit := unitNanos(dt.(*arrow.TimestampType).Unit)
+		tu := dt.(*arrow.TimestampType).Unit
 		parseLoop(a, s, b.Append, b.AppendNull, func(v string) (arrow.Timestamp, error) {
 			t, err := parseTime(v, "")
-			return arrow.Timestamp(t.UnixNano() / unit), err
+			return arrow.Timestamp(unitsOf(t, tu)), err
 		})
 	case *array.Date32Builder:
 		parseLoop(a, s, b.Append, b.AppendNull, func(v string) (arrow.Date32, error) {

@@ -51,7 +51,8 @@
 //	                              [NOT] BETWEEN, [NOT] LIKE / ILIKE (constant pattern)
 //	CASE, CAST, ::                CASE WHEN and CASE x WHEN; CAST to bigint/long, int, smallint,
 //	                              tinyint, double, real/float4, string/text/varchar, boolean,
-//	                              timestamp, date, binary (FLOAT is double precision, as in PostgreSQL)
+//	                              timestamp, date, binary (FLOAT is double precision, as in PostgreSQL);
+//	                              between numbers and timestamps as Spark's (see CAST below)
 //	literals                      integers (int64), decimals (float64), 'strings', TRUE/FALSE,
 //	                              NULL, TIMESTAMP '...', INTERVAL '10' SECOND, INTERVAL '10 seconds'
 //
@@ -65,6 +66,15 @@
 //	time          to_timestamp(s[, format]), from_unixtime(n[, format]), unix_timestamp([ts]),
 //	              date_trunc(unit, ts), year, month, day (dayofmonth), hour, minute,
 //	              EXTRACT(field FROM ts) and date_part, current_timestamp, now()
+//	epoch         timestamp_seconds(n) (n an integer or a float, whose fraction is kept to the
+//	              microsecond), timestamp_millis(n), timestamp_micros(n) (integers): the
+//	              timestamp n seconds/ms/µs after 1970-01-01 00:00:00 UTC (before it when
+//	              negative); unix_seconds(ts), unix_millis(ts), unix_micros(ts): bigint counts
+//	              since then, rounded down (unix_seconds of 23:59:59.5 on 1969-12-31 is -1).
+//	              Null gives null, a float NaN or infinity null; a result beyond the
+//	              timestamp range (int64 microseconds, about 292,000 years either side of
+//	              1970) fails the query with an error wrapping expr.ErrOutOfRange (as Spark's
+//	              functions throw) rather than wrapping around
 //	math          abs, round(x[, scale]), floor, ceil (ceiling), sqrt, pow (power)
 //	null          coalesce, ifnull, nvl, nullif
 //	windows       window(ts, '10 seconds') and TUMBLE(ts, size): the start of the tumbling
@@ -83,6 +93,29 @@
 // GREATEST/LEAST, arrays, subscripts and interval arithmetic other than
 // a timestamp plus or minus an INTERVAL constant are not supported and
 // say so.
+//
+// # CAST
+//
+// CAST means what it means in Spark SQL, which differs from Arrow's cast
+// (package expr's NewCast, the DataFrame API's Column.Cast) between numbers
+// and timestamps: Arrow reads a number as a count of the timestamp type's
+// unit, microseconds for SQL's TIMESTAMP, so CAST(1700000000 AS TIMESTAMP)
+// would be 1970-01-01 00:28:20. Here, as in Spark:
+//
+//	CAST(n AS TIMESTAMP)   timestamp_seconds(n): 1700000000 is 2023-11-14 22:13:20 UTC,
+//	                       -1.5 is 1969-12-31 23:59:58.5
+//	CAST(ts AS BIGINT)     unix_seconds(ts): whole seconds, rounded down; INT, SMALLINT and
+//	                       TINYINT wrap that around as other integer casts do
+//	CAST(ts AS DOUBLE)     seconds with the fraction, unix_micros(ts) / 1000000 (REAL: the
+//	                       same as a float4)
+//
+// For epoch milliseconds or microseconds write timestamp_millis(n) or
+// timestamp_micros(n). Strings cast to timestamps
+// parse ('2024-01-01 00:00:05'; '1700000000' is null), and timestamps cast
+// to strings format. Plans show the function a CAST stands for
+// (timestamp_seconds(n), unix_seconds(ts), ...) where the operand's type is
+// known while the query is translated; in a join's ON condition it is not,
+// and the plan shows CAST(...) with the same meaning (expr.SparkCast).
 //
 // # Pipeline scripts
 //

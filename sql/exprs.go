@@ -241,7 +241,24 @@ func (p *planner) cast(tc *pg.TypeCast, c *exprCtx) (expr.Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return expr.NewCast(e, dt), nil
+	return sparkCast(e, dt, c), nil
+}
+
+// sparkCast is CAST(e AS dt) as Spark SQL means it (numbers to timestamps
+// are seconds since the epoch, timestamps to numbers seconds; see
+// expr.SparkCast). Where e's type is known now, the cast is the
+// expression it stands for (timestamp_seconds(e), unix_seconds(e), ...),
+// so that plans show it; otherwise it is chosen when the plan is
+// resolved.
+func sparkCast(e expr.Expr, dt arrow.DataType, c *exprCtx) expr.Expr {
+	if c != nil && c.scope != nil {
+		if s := c.scope.types(); s != nil {
+			if t, err := e.Resolve(s); err == nil {
+				return expr.SparkCastFrom(e, t.DataType, dt)
+			}
+		}
+	}
+	return expr.SparkCast(e, dt)
 }
 
 // binaryOps maps PostgreSQL operator names to spate's.

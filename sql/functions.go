@@ -124,7 +124,13 @@ var scalarFuncs = map[string]scalarFunc{
 		}
 		return expr.DateTrunc(strings.ToLower(unit), a[1]), nil
 	}},
-	"extract": {2, 2, extract}, "date_part": {2, 2, extract},
+	"timestamp_seconds": unary(expr.TimestampSeconds),
+	"timestamp_millis":  unary(expr.TimestampMillis),
+	"timestamp_micros":  unary(expr.TimestampMicros),
+	"unix_seconds":      unary(expr.UnixSeconds),
+	"unix_millis":       unary(expr.UnixMillis),
+	"unix_micros":       unary(expr.UnixMicros),
+	"extract":           {2, 2, extract}, "date_part": {2, 2, extract},
 	"current_timestamp": {0, 0, func(*planner, *pg.FuncCall, []expr.Expr) (expr.Expr, error) { return expr.CurrentTimestamp(), nil }},
 	"now":               {0, 0, func(*planner, *pg.FuncCall, []expr.Expr) (expr.Expr, error) { return expr.CurrentTimestamp(), nil }},
 }

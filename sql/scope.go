@@ -31,6 +31,19 @@ type column struct {
 type relation struct {
 	node plan.Node
 	cols []column
+	// schema is the columns' types when there is no node (the schema
+	// ParseExpr translates over); nil otherwise.
+	schema *arrow.Schema
+}
+
+// types returns the schema r's columns have, or nil when it is not known
+// (the combined columns of a join's two sides while planning its
+// condition).
+func (r *relation) types() *arrow.Schema {
+	if r.node != nil {
+		return r.node.Schema()
+	}
+	return r.schema
 }
 
 // scopeOf returns a relation view of a schema, qualified by qual.

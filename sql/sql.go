@@ -193,6 +193,7 @@ func ParseExpr(text string, schema *arrow.Schema, opts ...Option) (expr.Expr, er
 		return nil, errAt(text, 0, 1, ErrUnsupported, "* is not an expression")
 	}
 	sc := scopeOf(schema, "")
+	sc.schema = schema
 	e, err := p.expr(rt.Val, &exprCtx{scope: sc, allowAgg: true})
 	if err != nil {
 		return nil, shiftError(err, text)

@@ -116,6 +116,13 @@ func TestParseExpr(t *testing.T) {
 		{"devicetype = 'x'", "(deviceType = 'x')"},
 		{`"deviceType" LIKE 'a%'`, "like(deviceType, 'a%')"},
 		{"CASE WHEN signal IS NULL THEN 0 ELSE signal END", "CASE WHEN (signal IS NULL) THEN 0 ELSE signal END"},
+		// Spark's CAST between numbers and timestamps (seconds), chosen
+		// from the schema's types.
+		{"CAST(signal AS TIMESTAMP)", "timestamp_seconds(signal)"},
+		{"max(CAST(signal AS TIMESTAMP))", "max(timestamp_seconds(signal))"},
+		{"CAST(CAST(signal AS TIMESTAMP) AS INT)", "CAST(unix_seconds(timestamp_seconds(signal)) AS int32)"},
+		{"CAST(device AS TIMESTAMP)", "CAST(device AS timestamp[us, tz=UTC])"},
+		{"unix_millis(timestamp_millis(CAST(signal AS BIGINT)))", "unix_millis(timestamp_millis(CAST(signal AS int64)))"},
 	}
 	for _, tt := range tests {
 		e, err := ParseExpr(tt.in, s)

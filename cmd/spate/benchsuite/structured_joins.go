@@ -104,13 +104,14 @@ func nexmarkQ8Structured() *structuredSpec {
 			return persons.Join(sellers, col("id").EqualTo(col("seller")).And(col("p_start").EqualTo(col("a_start"))), "inner").
 				Select(col("id"), col("name"), col("p_start").As("start"))
 		},
-		// The window starts in ms, as BIGINT.
+		// The window starts in ms, as BIGINT (unix_millis: SQL's CAST of
+		// a timestamp to BIGINT is whole seconds, as Spark's).
 		`SELECT P.id, P.name, P.start
 FROM (SELECT person_id AS id, person_name AS name,
-             CAST(person_date_time AS BIGINT) - CAST(person_date_time AS BIGINT) % 10000 AS start
+             unix_millis(person_date_time) - unix_millis(person_date_time) % 10000 AS start
       FROM events WHERE event_type = 0) P
 JOIN (SELECT DISTINCT auction_seller AS seller,
-             CAST(auction_date_time AS BIGINT) - CAST(auction_date_time AS BIGINT) % 10000 AS start
+             unix_millis(auction_date_time) - unix_millis(auction_date_time) % 10000 AS start
       FROM events WHERE event_type = 1) A
 ON P.id = A.seller AND P.start = A.start`,
 		func(r arrow.RecordBatch) (func(i int) uint64, error) {

@@ -157,9 +157,10 @@ func ysbStructured() *structuredSpec {
 				GroupBy(dataframe.Window(col("event_time"), 10*time.Second), col("campaign_id")).
 				Count()
 		},
-		// CAST(bigint AS TIMESTAMP) reads microseconds here (Arrow's
-		// cast), hence × 1000 for event_time in ms.
-		sql: `SELECT a.campaign_id, window(CAST(CAST(e.event_time AS BIGINT) * 1000 AS TIMESTAMP), '10 seconds') AS window_start, count(*) AS count
+		// event_time is epoch milliseconds (a string in YSB's JSON):
+		// timestamp_millis, as in Spark SQL (whose CAST(n AS TIMESTAMP)
+		// counts seconds).
+		sql: `SELECT a.campaign_id, window(timestamp_millis(CAST(e.event_time AS BIGINT)), '10 seconds') AS window_start, count(*) AS count
 FROM events e JOIN ads a ON e.ad_id = a.ad_id
 WHERE e.event_type = 'view'
 GROUP BY 1, 2`,
