@@ -366,12 +366,35 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	next, err := collect(mergePlan, "streaming aggregation: merge with state")
-	if err != nil {
+	mergedSchema := mergePlan.Schema()
+	// The merge with the state: in this goroutine (exec.MergeAggregates)
+	// unless the sessions must be merged first, or the aggregation has
+	// no groups (one row even for no input, which the plan gives).
+	var next []arrow.RecordBatch
+	var touched arrow.RecordBatch // the merged groups the batch touched
+	if sa.session == nil && len(sa.groupNames) > 0 && sameColumns(partialRel.Schema(), sa.st.schema) {
+		batches := append(append([]arrow.RecordBatch(nil), sa.st.batches...), partial...)
+		touchedFrom := -1
+		if sa.mode == Update {
+			touchedFrom = len(sa.st.batches)
+		}
+		all, t, err := exec.MergeAggregates(ctx, xc, partialRel.Schema(), len(sa.groupNames), sa.merge, mergedSchema, batches, touchedFrom)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("streaming aggregation: merge with state: %w", err)
+		}
+		if all.NumRows() > 0 {
+			next = []arrow.RecordBatch{all}
+		} else {
+			all.Release()
+		}
+		if t != nil {
+			touched = t
+			defer touched.Release()
+		}
+	} else if next, err = collect(mergePlan, "streaming aggregation: merge with state"); err != nil {
 		return nil, nil, 0, err
 	}
 	defer releaseAll(next)
-	mergedSchema := mergePlan.Schema()
 	// The watermark after this batch, less the lag of the input.
 	var watermark time.Time
 	if sa.watermark != nil && !sa.lagUnbounded {
@@ -419,7 +442,12 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 			return nil, nil, 0, err
 		}
 	}
-	if sa.mode == Update && len(sa.groupNames) > 0 {
+	if sa.mode == Update && touched != nil {
+		// Only the groups the batch touched, as the merge found them.
+		if base, err = relation(mergedSchema, []arrow.RecordBatch{touched}); err != nil {
+			return nil, nil, 0, err
+		}
+	} else if sa.mode == Update && len(sa.groupNames) > 0 {
 		// Only the groups the batch touched: a semi join with its keys,
 		// renamed so the sides do not clash.
 		keys := make([]expr.Expr, len(sa.groupNames))
