@@ -138,6 +138,9 @@ type stateWrite struct {
 	part   int
 	t      int64
 	encode func() ([]byte, error)
+	// done, when set, is called once the write is over (or skipped):
+	// the bytes encode returned are no longer used.
+	done func()
 }
 
 func (c *checkpointer) stateDir(stream string, part int) string {
@@ -491,9 +494,15 @@ func (c *checkpointer) writer() {
 		failed := c.failed
 		c.mu.Unlock()
 		if failed != nil {
+			if w.done != nil {
+				w.done()
+			}
 			continue
 		}
 		err := func() error {
+			if w.done != nil {
+				defer w.done()
+			}
 			b, err := w.encode()
 			if err != nil {
 				return fmt.Errorf("encoding the state of %s, partition %d: %w", w.stream, w.part, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -472,5 +473,131 @@ func TestIncrementalCheckpointsRestore(t *testing.T) {
 		if got := step(r2, s); !mapsEqual(got, want(s)) {
 			t.Fatalf("after the restart, batch %d: state %v, want %v", s, got, want(s))
 		}
+	}
+}
+
+// TestIncrementalCheckpointsChurn checks MapWithState's checkpoints under
+// churn, against a model: keys are updated, left alone and removed in
+// every batch, the state is written every 3 batches over 2 partitions,
+// and a restart after 37 batches (the last checkpoints: a full one at 33,
+// a delta at 36) must continue exactly as the model does. With 300 keys
+// the checkpoints between the full ones are deltas; with 6,000 keys an
+// interval changes more records than the state holds (and than 4,096), so every checkpoint
+// holds the whole state.
+func TestIncrementalCheckpointsChurn(t *testing.T) {
+	for _, tc := range []struct {
+		keys  int
+		kinds string // of the checkpoints at 3, 6, ..., 36 of partition 0
+	}{
+		{300, "FDDDDDDDDDFD"},
+		{6000, "FFFFFFFFFFFF"},
+	} {
+		t.Run(fmt.Sprint(tc.keys), func(t *testing.T) {
+			dir := t.TempDir()
+			keys := make([]string, tc.keys)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("k%05d", i)
+			}
+			// action is what batch s does to key i: 0 removes it, 1
+			// leaves it alone, others add 1.
+			action := func(i, s int) int { return (i*7 + s*(1+i%3)) % 6 }
+			model := map[string]int{}
+			want := map[int]map[string]int{}
+			for s := 1; s <= 41; s++ {
+				for i, k := range keys {
+					switch action(i, s) {
+					case 0:
+						delete(model, k)
+					case 1:
+					default:
+						model[k]++
+					}
+				}
+				want[s] = maps.Clone(model)
+			}
+			var mu sync.Mutex
+			snaps := map[time.Time]map[string]int{}
+			start := func() (*dstream.StreamingContext, *clock.Manual, *rtRecorder) {
+				var m *clock.Manual
+				ssc, err := dstream.GetOrCreate(dir, func() (*dstream.StreamingContext, error) {
+					var ssc *dstream.StreamingContext
+					ssc, m = rtNewContext(t, time.Second)
+					pairs := make([]rdd.Pair[string, int], len(keys))
+					for i, k := range keys {
+						pairs[i] = rdd.KV(k, i)
+					}
+					in := dstream.ConstantInputStream(ssc, rdd.Parallelize(ssc.Engine(), pairs, 3))
+					mws := dstream.MapWithState(in, dstream.StateSpec[string, int, int, int]{
+						Func: func(bt time.Time, k string, i int, st *dstream.State[int]) int {
+							switch action(i, int(bt.Sub(rtEpoch)/time.Second)) {
+							case 0:
+								_ = st.Remove()
+							case 1:
+							default:
+								_ = st.Update(st.Get() + 1)
+							}
+							return 0
+						},
+						Partitions: []rdd.PartitionOption{rdd.NumPartitions(2)},
+					})
+					mws.Name("churn").Checkpoint(3 * time.Second)
+					err := mws.StateSnapshots().ForeachRDD(func(ctx context.Context, rd *rdd.RDD[rdd.Pair[string, int]], bt time.Time) error {
+						got, err := rd.Collect(ctx)
+						m := map[string]int{}
+						for _, p := range got {
+							m[p.Key] = p.Value
+						}
+						mu.Lock()
+						snaps[bt] = m
+						mu.Unlock()
+						return err
+					})
+					return ssc, err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec := rtRecord(t, ssc)
+				rtStart(t, ssc)
+				return ssc, m, rec
+			}
+			run := func(ssc *dstream.StreamingContext, m *clock.Manual, rec *rtRecorder, from, to int) {
+				for s := from; s <= to; s++ {
+					bt := rtAt(time.Duration(s) * time.Second)
+					m.Set(bt)
+					rec.waitBatch(t, bt)
+					mu.Lock()
+					got := snaps[bt]
+					mu.Unlock()
+					if !mapsEqual(got, want[s]) {
+						for _, k := range keys {
+							g, gok := got[k]
+							w, wok := want[s][k]
+							if g != w || gok != wok {
+								t.Fatalf("batch %d: key %s: state %d (exists %t), want %d (exists %t)", s, k, g, gok, w, wok)
+							}
+						}
+					}
+				}
+				if err := ssc.Stop(rtCtx(t), false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ssc, m, rec := start()
+			run(ssc, m, rec, 1, 37)
+			kinds := ""
+			for s := 3; s <= 36; s += 3 {
+				b, err := checkpoint.ReadFile(filepath.Join(dir, "state", "churn", "0", fmt.Sprintf("%020d", rtAt(time.Duration(s)*time.Second).UnixNano())), "state")
+				if err != nil {
+					t.Fatal(err)
+				}
+				kinds += string(b[0])
+			}
+			if kinds != tc.kinds {
+				t.Errorf("checkpoint kinds = %s, want %s", kinds, tc.kinds)
+			}
+			ssc, m, rec = start()
+			run(ssc, m, rec, 38, 41)
+		})
 	}
 }

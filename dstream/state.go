@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"iter"
 	"maps"
-	"slices"
 	"sync"
 	"time"
 
@@ -34,7 +33,8 @@ func (s *State[S]) Exists() bool { return s.exists }
 // Get returns the key's state, or the zero value when it has none.
 func (s *State[S]) Get() S { return s.value }
 
-// Update sets the key's state.
+// Update sets the key's state. A checkpoint records v as it is when the
+// function returns: change a state value later only through Update.
 func (s *State[S]) Update(v S) error {
 	if s.timingOut {
 		return ErrStateTimingOut
@@ -107,23 +107,162 @@ type stateStore[K comparable, S any] struct {
 	// timeouts (nil without a timeout).
 	byUpdate map[int64]map[K]struct{}
 	last     any // the block made for version
-	// changed lists the keys updated or removed since the last
-	// checkpoint, for incremental checkpoints (see noteChange); unused
-	// when the stream writes only full ones. lastCkpt is the batch time
-	// of the last checkpoint.
+	// For incremental checkpoints (MapWithState), the changes since the
+	// last checkpoint: with a per-value codec (rec set), dlog, the
+	// changes encoded as they happen; with gob, changed, the keys updated
+	// or removed (see noteChange). lastCkpt is the batch time of the last
+	// checkpoint.
+	rec      *stateRecordCodec[K, S]
+	dlog     deltaLog
 	changed  []K
 	lastCkpt int64
+	// fullSize is about the size of the last full checkpoint and logSize
+	// the size of the last delta log, to size the next buffers.
+	fullSize, logSize int
+	// spare is a delta log buffer the writer has finished with, for reuse.
+	spare chan []byte
 }
 
-// noteChange records that k changes in this batch. A key whose last data
-// came after the last checkpoint is listed already (every change sets the
-// time of last data), so a key is listed about once per checkpoint
-// interval without a set to look it up in; the rare repeat (a key
-// removed and added again) writes the same record twice, which is
+// deltaLog holds, encoded as checkpoint records in the order they
+// happened, every change to a store's state since its last checkpoint,
+// so that a delta checkpoint is the buffer as it is: no key is looked up
+// again, no record is copied, and nothing in it holds a pointer for the
+// garbage collector. A key changed in several batches has several
+// records; recovery applies them in order, so the last one wins. The log
+// stops (and the next checkpoint writes the whole state) when it holds
+// more records than the state has keys, which bounds it by the size of a
+// full checkpoint.
+type deltaLog struct {
+	on  bool   // buf holds every change since the last checkpoint
+	buf []byte // logHeader bytes kept free for the file's header, then the records
+	n   int    // records in buf
+}
+
+// logHeader is the room kept at the start of a record buffer for the kind
+// byte and the uvarint record count that precede the records in a state
+// file (see sealRecords).
+const logHeader = 1 + binary.MaxVarintLen64
+
+// minDeltaLog is the number of records a delta log may hold whatever the
+// size of the state.
+const minDeltaLog = 4096
+
+// sealRecords writes the header of a state file (kind, record count)
+// right before the records that follow logHeader bytes of room in buf,
+// and returns the file's payload: a suffix of buf, so nothing is copied.
+func sealRecords(buf []byte, kind byte, n int) []byte {
+	var h [logHeader]byte
+	hb := binary.AppendUvarint(append(h[:0], kind), uint64(n))
+	start := logHeader - len(hb)
+	copy(buf[start:], hb)
+	return buf[start:]
+}
+
+// noteChange records that k changes in this batch: with a delta log, the
+// record of its new state s and time of last data u (u = deleted for a
+// removal); otherwise k in changed, unless listed already. A key whose
+// last data came after the last checkpoint is listed already (every
+// change sets the time of last data), so a key is listed about once per
+// checkpoint interval without a set to look it up in; the rare repeat (a
+// key removed and added again) writes the same record twice, which is
 // harmless.
-func (st *stateStore[K, S]) noteChange(k K, existed bool, lastData int64) {
-	if !existed || lastData <= st.lastCkpt {
-		st.changed = append(st.changed, k)
+func (st *stateStore[K, S]) noteChange(k K, existed bool, lastData int64, s S, u int64) {
+	if st.rec == nil {
+		if !existed || lastData <= st.lastCkpt {
+			st.changed = append(st.changed, k)
+		}
+		return
+	}
+	l := &st.dlog
+	if !l.on {
+		return
+	}
+	if l.n >= max(len(st.m), minDeltaLog) {
+		// More changes than keys: a full checkpoint is smaller.
+		l.on, l.buf, l.n = false, l.buf[:logHeader], 0
+		return
+	}
+	b, err := st.rec.appendRecord(l.buf, k, s, u)
+	if err != nil {
+		// The full checkpoint that follows encodes the state again and
+		// reports the error if it persists.
+		l.on, l.buf, l.n = false, l.buf[:logHeader], 0
+		return
+	}
+	l.buf = b
+	l.n++
+}
+
+// encodeFull encodes the whole state as the payload of a full checkpoint.
+func (st *stateStore[K, S]) encodeFull() ([]byte, error) {
+	buf := make([]byte, logHeader, logHeader+max(st.fullSize, 16*len(st.m)))
+	if fast, ok := appendStringIntStates(buf, st.m, st.rec.k, st.rec.s); ok {
+		buf = fast
+	} else {
+		var err error
+		for k, e := range st.m {
+			if buf, err = st.rec.appendRecord(buf, k, e.state, e.updated); err != nil {
+				return nil, err
+			}
+		}
+	}
+	st.fullSize = len(buf) + len(buf)/8
+	return sealRecords(buf, stateFull, len(st.m)), nil
+}
+
+// appendStringIntStates appends the records of m, as stateRecordCodec
+// with kc and sc would, when they are the built-in codecs of string keys
+// and int or int64 states, the common case, without a call per record:
+// a third faster. ok is false for other types and codecs.
+func appendStringIntStates[K comparable, S any](buf []byte, m map[K]stateEntry[S], kc Codec[K], sc Codec[S]) (out []byte, ok bool) {
+	if _, ok := any(kc).(StringCodec); !ok {
+		return nil, false
+	}
+	switch m := any(m).(type) {
+	case map[string]stateEntry[int64]:
+		if _, ok := any(sc).(Int64Codec); ok {
+			return appendStringInts(buf, m), true
+		}
+	case map[string]stateEntry[int]:
+		if _, ok := any(sc).(IntCodec); ok {
+			return appendStringInts(buf, m), true
+		}
+	}
+	return nil, false
+}
+
+func appendStringInts[S int | int64](buf []byte, m map[string]stateEntry[S]) []byte {
+	for k, e := range m {
+		buf = binary.AppendUvarint(buf, uint64(len(k)))
+		buf = append(buf, k...)
+		buf = binary.AppendVarint(buf, int64(e.state))
+		buf = binary.AppendVarint(buf, e.updated)
+	}
+	return buf
+}
+
+// restartLog empties the delta log and starts or stops it.
+func (st *stateStore[K, S]) restartLog(on bool) {
+	l := &st.dlog
+	l.on, l.n = on && st.rec != nil, 0
+	if l.buf == nil && l.on {
+		select {
+		case l.buf = <-st.spare:
+		default:
+			l.buf = make([]byte, 0, max(64<<10, st.logSize+st.logSize/4))
+		}
+	}
+	if l.buf != nil {
+		l.buf = l.buf[:logHeader]
+	}
+}
+
+// recycle offers a record buffer the writer has finished with for reuse
+// as the delta log.
+func (st *stateStore[K, S]) recycle(buf []byte) {
+	select {
+	case st.spare <- buf[:0]:
+	default:
 	}
 }
 
@@ -218,14 +357,20 @@ type stateRecordCodec[K comparable, S any] struct {
 }
 
 func (c stateRecordCodec[K, S]) Append(b []byte, r stateRecord[K, S]) ([]byte, error) {
-	b, err := c.k.Append(b, r.Key)
+	return c.appendRecord(b, r.Key, r.State, r.Updated)
+}
+
+// appendRecord appends the record (k, s, updated); on an error it returns
+// nil.
+func (c stateRecordCodec[K, S]) appendRecord(b []byte, k K, s S, updated int64) ([]byte, error) {
+	b, err := c.k.Append(b, k)
 	if err != nil {
 		return nil, err
 	}
-	if b, err = c.s.Append(b, r.State); err != nil {
+	if b, err = c.s.Append(b, s); err != nil {
 		return nil, err
 	}
-	return binary.AppendVarint(b, r.Updated), nil
+	return binary.AppendVarint(b, updated), nil
 }
 
 func (c stateRecordCodec[K, S]) Decode(b []byte) (stateRecord[K, S], int, error) {
@@ -277,6 +422,7 @@ func (sf *stateful[K, V, S, M]) restore(chains [][]string, t time.Time) error {
 			st.byUpdate = map[int64]map[K]struct{}{}
 		}
 		st.loaded, st.version, st.last, st.changed, st.lastCkpt = true, tn, nil, st.changed[:0], tn
+		st.restartLog(sf.deltas)
 	}
 	for _, chain := range chains {
 		m := map[K]stateEntry[S]{}
@@ -314,14 +460,40 @@ func (sf *stateful[K, V, S, M]) restore(chains [][]string, t time.Time) error {
 }
 
 // checkpointPartition queues partition part's state at batch t for
-// writing: the whole state, or at a delta checkpoint the keys changed
-// since the previous one. With a per-value codec the records are encoded
-// now, into one pointer-free buffer (cheap for the garbage collector,
-// unlike a copy of the map); with gob a copy is taken now and encoded in
-// the background. Writing happens in the background.
+// writing: the whole state, or at a delta checkpoint the changes since the
+// previous one. With a per-value codec a delta is the delta log as it
+// stands (see deltaLog), and a full checkpoint is encoded now, into one
+// pointer-free buffer (cheap for the garbage collector, unlike a copy of
+// the map); with gob a copy is taken now and encoded in the background.
+// Writing happens in the background.
 func (sf *stateful[K, V, S, M]) checkpointPartition(c *checkpointer, part int, t int64, st *stateStore[K, S]) {
 	name := sf.node().CheckpointName()
-	full := c.isFullCheckpoint(sf, time.Unix(0, t))
+	at := time.Unix(0, t)
+	full := c.isFullCheckpoint(sf, at)
+	defer func() { st.changed, st.lastCkpt = st.changed[:0], t }()
+	if st.rec != nil {
+		var b, buf []byte
+		var err error
+		if full || !st.dlog.on {
+			// The whole state; a delta stream whose log stopped writes a
+			// full checkpoint out of turn, which recovery handles like
+			// any other (it starts over from it).
+			b, err = st.encodeFull()
+		} else {
+			buf = st.dlog.buf
+			b = sealRecords(buf, stateDelta, st.dlog.n)
+			st.dlog.buf, st.logSize = nil, len(buf)
+		}
+		// Log the next interval's changes unless its checkpoint is a
+		// full one anyway.
+		st.restartLog(sf.deltas && !c.isFullCheckpoint(sf, at.Add(every(sf.node()))))
+		w := stateWrite{stream: name, part: part, t: t, encode: func() ([]byte, error) { return b, err }}
+		if buf != nil {
+			w.done = func() { st.recycle(buf) }
+		}
+		c.enqueue(w)
+		return
+	}
 	records := func(yield func(stateRecord[K, S]) bool) {
 		if full {
 			for k, e := range st.m {
@@ -344,32 +516,6 @@ func (sf *stateful[K, V, S, M]) checkpointPartition(c *checkpointer, part int, t
 	kind := stateDelta
 	if full {
 		kind = stateFull
-	}
-	defer func() { st.changed, st.lastCkpt = st.changed[:0], t }()
-	if vc, ok := sf.codec.(valueSliceCodec[stateRecord[K, S]]); ok {
-		var delta []stateRecord[K, S]
-		count := len(st.m)
-		if !full {
-			delta = slices.Collect(records)
-			count = len(delta)
-		}
-		b := binary.AppendUvarint(append(make([]byte, 0, 24*count+16), kind), uint64(count))
-		var err error
-		if full {
-			for r := range records {
-				if b, err = vc.c.Append(b, r); err != nil {
-					break
-				}
-			}
-		} else {
-			for _, r := range delta {
-				if b, err = vc.c.Append(b, r); err != nil {
-					break
-				}
-			}
-		}
-		c.enqueue(stateWrite{stream: name, part: part, t: t, encode: func() ([]byte, error) { return b, err }})
-		return
 	}
 	var recs []stateRecord[K, S]
 	var snap map[K]stateEntry[S]
@@ -429,7 +575,12 @@ func (sf *stateful[K, V, S, M]) setUp(ssc *StreamingContext, parts []rdd.Partiti
 	sf.partitioner = p
 	sf.stores = make([]*stateStore[K, S], p.NumPartitions())
 	for i := range sf.stores {
-		sf.stores[i] = &stateStore[K, S]{m: map[K]stateEntry[S]{}}
+		sf.stores[i] = &stateStore[K, S]{m: map[K]stateEntry[S]{}, spare: make(chan []byte, 1)}
+		if vc, ok := sf.codec.(valueSliceCodec[stateRecord[K, S]]); ok {
+			if rc, ok := vc.c.(stateRecordCodec[K, S]); ok {
+				sf.stores[i].rec = &rc
+			}
+		}
 		if timeout {
 			sf.stores[i].byUpdate = map[int64]map[K]struct{}{}
 		}
@@ -592,6 +743,7 @@ func MapWithState[K comparable, V, S, M any](s *DStream[rdd.Pair[K, V]], spec St
 	sf := newStateful(op, s, spec.Partitions, spec.InitialState, timeout > 0, bad, stateCodecFor(spec.KeyCodec, spec.StateCodec),
 		func(st *stateStore[K, S], t time.Time, data iter.Seq[rdd.Pair[K, V]], block *stateBlock[K, S, M]) {
 			tn := t.UnixNano()
+			var zeroS S
 			for kv := range data {
 				e, exists := st.m[kv.Key]
 				state := State[S]{value: e.state, exists: exists}
@@ -601,10 +753,10 @@ func MapWithState[K comparable, V, S, M any](s *DStream[rdd.Pair[K, V]], spec St
 					if exists {
 						delete(st.m, kv.Key)
 						st.forget(kv.Key, e.updated)
-						st.noteChange(kv.Key, true, e.updated)
+						st.noteChange(kv.Key, true, e.updated, zeroS, deleted)
 					}
 				case state.updated || (exists && timeout > 0):
-					st.noteChange(kv.Key, exists, e.updated)
+					st.noteChange(kv.Key, exists, e.updated, state.value, tn)
 					// With a timeout, data refreshes a key even when the
 					// function leaves its state alone.
 					st.m[kv.Key] = stateEntry[S]{state: state.value, updated: tn}
@@ -627,7 +779,7 @@ func MapWithState[K comparable, V, S, M any](s *DStream[rdd.Pair[K, V]], spec St
 					state := State[S]{value: st.m[k].state, exists: true, timingOut: true}
 					block.mapped = append(block.mapped, f(t, k, zero, &state))
 					delete(st.m, k)
-					st.noteChange(k, true, updated)
+					st.noteChange(k, true, updated, zeroS, deleted)
 				}
 				delete(st.byUpdate, updated)
 			}
