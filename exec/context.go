@@ -47,13 +47,19 @@ type Context struct {
 }
 
 // NewContext returns an execution context. alloc nil means
-// memory.DefaultAllocator.
+// memory.DefaultAllocator. With Go's allocator (a *memory.GoAllocator, as
+// the default is) the context allocates from Go's heap itself, keeping the
+// buffers of batch sizes that the execution frees for its next
+// allocations (see recycler).
 func NewContext(ec *engine.Context, alloc memory.Allocator, now time.Time, cfg Config) (*Context, error) {
 	if ec == nil {
 		return nil, errors.New("exec: nil engine context")
 	}
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
+	}
+	if _, ok := alloc.(*memory.GoAllocator); ok {
+		alloc = &recycler{}
 	}
 	if cfg.ShufflePartitions == 0 {
 		cfg.ShufflePartitions = ec.Slots()

@@ -1,0 +1,99 @@
+package exec
+
+import (
+	"math/bits"
+	"sync"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// recycler is the allocator of a Context given Go's allocator:
+// it keeps the buffers of batch-sized allocations (4 KiB to 1 MiB, by
+// power of two) once their last reference is released, and hands them out
+// again, zeroed, as Go's allocator does. An operator pipeline allocates
+// and frees buffers of the same few sizes for every batch it streams (a
+// projection's columns, a grouping key computed per batch); left to the
+// garbage collector they made a windowed count spend about a fifth of its
+// time allocating, clearing and collecting. A buffer released after its
+// Context closed still comes back to the recycler, which is then garbage
+// with it. Buffers are 64-byte aligned, as memory.GoAllocator's are.
+type recycler struct {
+	mu   sync.Mutex
+	free [recycleMaxClass + 1][][]byte
+}
+
+const (
+	recycleMinClass = 12 // 4 KiB
+	recycleMaxClass = 20 // 1 MiB
+	recycleKeep     = 64 // buffers kept per size class
+)
+
+var _ memory.Allocator = (*recycler)(nil)
+
+// sizeClass returns the power of two of the class holding size bytes, or
+// -1 for a size the recycler does not keep.
+func sizeClass(size int) int {
+	if size <= 0 {
+		return -1
+	}
+	c := bits.Len(uint(size - 1))
+	if c < recycleMinClass || c > recycleMaxClass {
+		return -1
+	}
+	return c
+}
+
+// Allocate implements memory.Allocator.
+func (r *recycler) Allocate(size int) []byte {
+	c := sizeClass(size)
+	if c < 0 {
+		return goAllocate(size, size)
+	}
+	r.mu.Lock()
+	if n := len(r.free[c]); n > 0 {
+		b := r.free[c][n-1]
+		r.free[c] = r.free[c][:n-1]
+		r.mu.Unlock()
+		b = b[:size]
+		clear(b)
+		return b
+	}
+	r.mu.Unlock()
+	return goAllocate(size, 1<<c)
+}
+
+// Reallocate implements memory.Allocator, as memory.GoAllocator does: the
+// old buffer is left to the garbage collector (a caller may not expect it
+// to be reused at once).
+func (r *recycler) Reallocate(size int, b []byte) []byte {
+	if cap(b) >= size {
+		return b[:size]
+	}
+	nb := r.Allocate(size)
+	copy(nb, b)
+	return nb
+}
+
+// Free implements memory.Allocator: a buffer of a kept class goes back to
+// its list (Allocate gave it a capacity of exactly its class).
+func (r *recycler) Free(b []byte) {
+	c := sizeClass(cap(b))
+	if c < 0 || cap(b) != 1<<c {
+		return
+	}
+	r.mu.Lock()
+	if len(r.free[c]) < recycleKeep {
+		r.free[c] = append(r.free[c], b[:0])
+	}
+	r.mu.Unlock()
+}
+
+// goAllocate returns size bytes with capacity capacity, 64-byte aligned,
+// from Go's heap (zeroed).
+func goAllocate(size, capacity int) []byte {
+	const align = 64
+	buf := make([]byte, capacity+align)
+	shift := (align - int(uintptr(unsafe.Pointer(unsafe.SliceData(buf)))%align)) % align
+	return buf[shift : shift+size : shift+capacity]
+}
