@@ -424,13 +424,13 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		}
 		defer releaseAll(keep)
 	}
-	if err := sa.st.write(ctx, id, mergedSchema, keep); err != nil {
-		return nil, nil, 0, err
-	}
 	for _, b := range keep {
 		b.Retain()
 	}
 	sa.st.replace(mergedSchema, keep)
+	// Written while the batch computes its output; the batch commits
+	// once it is done (Query.runBatch waits for it).
+	sa.st.writeAsync(ctx, id, mergedSchema, keep)
 	var base plan.Node = out
 	if sa.mode == Append {
 		if finished == nil {

@@ -679,7 +679,7 @@ func (q *Query) loop(ctx context.Context) error {
 		return err
 	}
 	if pending != nil {
-		if _, err := q.runBatch(ctx, pending, nil); err != nil {
+		if _, err := q.runBatch(ctx, pending, nil, nil); err != nil {
 			return err
 		}
 	}
@@ -902,16 +902,24 @@ func (q *Query) trigger(ctx context.Context) (bool, error) {
 	q.nextBatch++
 	q.mu.Unlock()
 	getOffset := clk.Since(t0)
-	t1 := clk.Now()
 	b, err := json.Marshal(e)
 	if err != nil {
 		return false, err
 	}
-	if err := q.dir.Write("offsets", e.BatchID, "offsets", b); err != nil {
-		return false, fmt.Errorf("writing the offset log: %w", err)
-	}
-	walCommit := clk.Since(t1)
-	prog, err := q.runBatch(ctx, e, latests)
+	// The offset log is written while the batch computes: the batch
+	// waits for it before its sink sees any row (runBatch).
+	var walCommit time.Duration
+	logged := make(chan error, 1)
+	go func() {
+		t1 := clk.Now()
+		err := q.dir.Write("offsets", e.BatchID, "offsets", b)
+		walCommit = clk.Since(t1)
+		if err != nil {
+			err = fmt.Errorf("writing the offset log: %w", err)
+		}
+		logged <- err
+	}()
+	prog, err := q.runBatch(ctx, e, latests, logged)
 	if err != nil {
 		return false, err
 	}
@@ -928,8 +936,17 @@ func (q *Query) setStatus(msg string, data bool) {
 	q.mu.Unlock()
 }
 
-// runBatch runs a logged batch and commits it.
-func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connector.Offsets) (*metrics.QueryProgress, error) {
+// runBatch runs a logged batch and commits it. logged, when not nil,
+// gives the result of the batch's offset log write, still under way: the
+// batch waits for it before its sink (and before it returns).
+func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connector.Offsets, logged <-chan error) (_ *metrics.QueryProgress, err error) {
+	defer func() {
+		if logged != nil { // failed before the sink: the log write ends first
+			if lerr := <-logged; err == nil {
+				err = lerr
+			}
+		}
+	}()
 	clk := q.cfg.clock
 	q.setStatus("Processing new data", true)
 	t0 := clk.Now()
@@ -985,7 +1002,7 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 		defer releaseAll(rows)
 		b.replace[op.placeholder()] = rel
 		prog.StateOperators = append(prog.StateOperators, metrics.StateOperatorInfo{OperatorName: fmt.Sprintf("%s-%d", op.kind(), i), NumRowsTotal: op.numRows(), NumRowsUpdated: updated,
-			NumRowsDroppedByWatermark: late.Load(), MemoryUsedBytes: stateMemory(op)})
+			NumRowsDroppedByWatermark: late.Load()}) // MemoryUsedBytes once the state is written
 	}
 	bound, err := b.bind(q.plan)
 	if err != nil {
@@ -1027,6 +1044,17 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 			prog.EventTime = nil
 		}
 	}
+	if logged != nil {
+		// The batch's offsets must be in the log before the sink sees
+		// its rows (the state written meanwhile is safe: a version with
+		// no logged batch is dropped when its batch runs again).
+		err = <-logged
+		logged = nil
+		if err != nil {
+			releaseAll(bs)
+			return nil, err
+		}
+	}
 	err = q.sink.AddBatch(ctx, e.BatchID, bs)
 	releaseAll(bs)
 	if err != nil {
@@ -1034,6 +1062,16 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 	}
 	addBatch := clk.Since(t1)
 	t2 := clk.Now()
+	// The stateful operators write their state in the background; it
+	// must be complete before the batch commits.
+	for i, op := range q.ops {
+		for _, t := range op.stateTables() {
+			if err := t.ts.wait(); err != nil {
+				return nil, fmt.Errorf("batch %d: streaming %s: %w", e.BatchID, kindName(op), err)
+			}
+		}
+		prog.StateOperators[i].MemoryUsedBytes = stateMemory(op)
+	}
 	cb, err := json.Marshal(commitEntry{BatchID: e.BatchID, WatermarkMicros: microsOf(after), EventTimeMicros: q.wm.save()})
 	if err != nil {
 		return nil, err

@@ -188,6 +188,9 @@ type tableState struct {
 	batches []arrow.RecordBatch // retained
 	schema  *arrow.Schema
 	rows    int64
+	// pending is the result of the write writeAsync started, nil when
+	// none runs.
+	pending chan error
 }
 
 // stateVersion is the state version that holds the state after batch id:
@@ -403,8 +406,33 @@ func (ts *tableState) writePartition(ctx context.Context, p int, id int64, bs []
 	return nil
 }
 
-// replace makes bs (owned by the state from now on) the current table.
+// writeAsync runs write in another goroutine; wait returns its error. The
+// table bs must stay as it is until then (replace waits for the write
+// before it releases a table). The batch's commit, which must follow the
+// state's, waits for it (Query.runBatch), so the write's files and fsyncs
+// overlap the batch's output and sink.
+func (ts *tableState) writeAsync(ctx context.Context, id int64, s *arrow.Schema, bs []arrow.RecordBatch) {
+	_ = ts.wait() // none is pending in a batch's sequence; an earlier one's error was reported
+	done := make(chan error, 1)
+	ts.pending = done
+	go func() { done <- ts.write(ctx, id, s, bs) }()
+}
+
+// wait waits for the write writeAsync started, if any, and returns its
+// error.
+func (ts *tableState) wait() error {
+	if ts.pending == nil {
+		return nil
+	}
+	err := <-ts.pending
+	ts.pending = nil
+	return err
+}
+
+// replace makes bs (owned by the state from now on) the current table,
+// once a write in progress is done.
 func (ts *tableState) replace(s *arrow.Schema, bs []arrow.RecordBatch) {
+	_ = ts.wait() // a failed write failed its batch already
 	releaseAll(ts.batches)
 	ts.batches, ts.schema, ts.rows = bs, s, 0
 	if len(bs) > 0 {
