@@ -231,6 +231,19 @@ func (r *RateSource) EarliestOffsets(_ context.Context, parts []connector.Partit
 
 // Read implements connector.Source: rows from..until-1 of a partition.
 func (r *RateSource) Read(ctx context.Context, rg connector.OffsetRange, emit func([]arrow.RecordBatch) error) error {
+	return r.read(ctx, r.opts.Alloc, rg, emit)
+}
+
+// readAlloc is Read with the batch's allocator, used unless the source
+// was given an allocator other than Go's.
+func (r *RateSource) readAlloc(ctx context.Context, alloc memory.Allocator, rg connector.OffsetRange, emit func([]arrow.RecordBatch) error) error {
+	if _, ok := r.opts.Alloc.(*memory.GoAllocator); !ok || alloc == nil {
+		alloc = r.opts.Alloc
+	}
+	return r.read(ctx, alloc, rg, emit)
+}
+
+func (r *RateSource) read(ctx context.Context, alloc memory.Allocator, rg connector.OffsetRange, emit func([]arrow.RecordBatch) error) error {
 	r.mu.Lock()
 	start := r.start
 	r.mu.Unlock()
@@ -245,8 +258,8 @@ func (r *RateSource) Read(ctx context.Context, rg connector.OffsetRange, emit fu
 		// The columns' buffers are filled directly: no validity bitmaps
 		// (no nulls), and exactly n values (a builder reserving n rounds
 		// up to the next power of two).
-		tsBuf, tsv := int64Buffer(r.opts.Alloc, n)
-		vsBuf, vsv := int64Buffer(r.opts.Alloc, n)
+		tsBuf, tsv := int64Buffer(alloc, n)
+		vsBuf, vsv := int64Buffer(alloc, n)
 		startMicros := start.UnixMicro()
 		for j := range n {
 			v := (from+int64(j))*p + i

@@ -165,7 +165,17 @@ func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int
 		}
 		return err
 	}
+	if ar, ok := r.src.(allocReader); ok {
+		return ar.readAlloc(ctx, alloc, r.ranges[part], each)
+	}
 	return r.src.Read(ctx, r.ranges[part], each)
+}
+
+// allocReader is a Source that can build a batch's rows with the batch's
+// allocator (the execution's, which reuses the buffers the batch frees)
+// when it was not given one of its own.
+type allocReader interface {
+	readAlloc(ctx context.Context, alloc memory.Allocator, rg connector.OffsetRange, emit func([]arrow.RecordBatch) error) error
 }
 
 func releaseAll(bs []arrow.RecordBatch) {
