@@ -589,6 +589,15 @@ func arithInto[T int64 | float64](alloc memory.Allocator, op Op, rt arrow.DataTy
 			}
 		}
 	case OpDiv, OpMod:
+		if b == nil && !swapped {
+			// An int64 column by a constant: no division per value.
+			if ia, ok := any(a).([]int64); ok {
+				if dc, ok := newDivConst(any(s).(int64)); ok {
+					dc.div(ia, any(out).([]int64), op == OpMod)
+					break
+				}
+			}
+		}
 		for i := range out {
 			var x, y T
 			switch {
