@@ -480,6 +480,11 @@ func (c *checkpointer) close() {
 			l.closeLog()
 		}
 	}
+	for _, s := range c.streams {
+		if sc, ok := s.(interface{ stopScans() }); ok {
+			sc.stopScans()
+		}
+	}
 	if c.writes == nil {
 		return
 	}

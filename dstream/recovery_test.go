@@ -478,7 +478,7 @@ func TestIncrementalCheckpointsRestore(t *testing.T) {
 
 // TestIncrementalCheckpointsChurn checks MapWithState's checkpoints under
 // churn, against a model: keys are updated, left alone and removed in
-// every batch, the state is written every 3 batches over 2 partitions,
+// every batch (a third of them rarely), the state is written every 3 batches over 2 partitions,
 // and a restart after 37 batches (the last checkpoints: a full one at 33,
 // a delta at 36) must continue exactly as the model does. With 300 keys
 // the checkpoints between the full ones are deltas; with 6,000 keys an
@@ -499,8 +499,22 @@ func TestIncrementalCheckpointsChurn(t *testing.T) {
 				keys[i] = fmt.Sprintf("k%05d", i)
 			}
 			// action is what batch s does to key i: 0 removes it, 1
-			// leaves it alone, others add 1.
-			action := func(i, s int) int { return (i*7 + s*(1+i%3)) % 6 }
+			// leaves it alone, others add 1. A third of the keys change
+			// once in 10 batches, so that many keep their state over a
+			// checkpoint interval.
+			action := func(i, s int) int {
+				if i%3 == 0 {
+					switch {
+					case (i/3+s)%10 != 0:
+						return 1
+					case s%4 == 3:
+						return 0
+					default:
+						return 2
+					}
+				}
+				return (i*7 + s*(1+i%3)) % 6
+			}
 			model := map[string]int{}
 			want := map[int]map[string]int{}
 			for s := 1; s <= 41; s++ {

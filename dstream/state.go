@@ -113,6 +113,7 @@ type stateStore[K comparable, S any] struct {
 	// or removed (see noteChange). lastCkpt is the batch time of the last
 	// checkpoint.
 	rec      *stateRecordCodec[K, S]
+	fast     func([]byte, K, S, int64) []byte // see fastAppender; nil without rec
 	dlog     deltaLog
 	changed  []K
 	lastCkpt int64
@@ -121,6 +122,27 @@ type stateStore[K comparable, S any] struct {
 	fullSize, logSize int
 	// spare is a delta log buffer the writer has finished with, for reuse.
 	spare chan []byte
+	// scan, when set, encodes the next checkpoint, a full one, over the
+	// batches before it (see fullScan).
+	scan *fullScan
+}
+
+// fullScan encodes a full checkpoint a chunk per batch over the
+// checkpoint interval before it, so that no batch stalls for the whole
+// encoding: it goes through the map (an iterator paused between batches)
+// and appends each key's record to the delta log, among the records of
+// the changes the batches make meanwhile. Applied in order, the records
+// give the state at the checkpoint: a key's record holds its state when
+// the scan reached it, and any later change is logged after it; a key
+// added or removed while the scan runs has a record of that, whether the
+// scan sees it or not; every other key the scan sees exactly once.
+type fullScan struct {
+	next   func() (struct{}, bool)
+	stop   func()
+	chunk  int // records per batch
+	budget int // records left in this batch's chunk; negative: no limit
+	done   bool
+	err    error
 }
 
 // deltaLog holds, encoded as checkpoint records in the order they
@@ -133,9 +155,10 @@ type stateStore[K comparable, S any] struct {
 // more records than the state has keys, which bounds it by the size of a
 // full checkpoint.
 type deltaLog struct {
-	on  bool   // buf holds every change since the last checkpoint
-	buf []byte // logHeader bytes kept free for the file's header, then the records
-	n   int    // records in buf
+	on      bool   // buf holds every change since the last checkpoint
+	buf     []byte // logHeader bytes kept free for the file's header, then the records
+	n       int    // records in buf
+	changes int    // of which records of changes (the others are a fullScan's)
 }
 
 // logHeader is the room kept at the start of a record buffer for the kind
@@ -177,74 +200,76 @@ func (st *stateStore[K, S]) noteChange(k K, existed bool, lastData int64, s S, u
 	if !l.on {
 		return
 	}
-	if l.n >= max(len(st.m), minDeltaLog) {
-		// More changes than keys: a full checkpoint is smaller.
-		l.on, l.buf, l.n = false, l.buf[:logHeader], 0
-		return
+	var err error
+	if l.changes < max(len(st.m), minDeltaLog) {
+		var b []byte
+		if b, err = st.appendRecord(l.buf, k, s, u); err == nil {
+			l.buf = b
+			l.n++
+			l.changes++
+			return
+		}
 	}
-	b, err := st.rec.appendRecord(l.buf, k, s, u)
-	if err != nil {
-		// The full checkpoint that follows encodes the state again and
-		// reports the error if it persists.
-		l.on, l.buf, l.n = false, l.buf[:logHeader], 0
-		return
-	}
-	l.buf = b
-	l.n++
+	// More changes than keys, where a full checkpoint is smaller, or an
+	// error, which the full checkpoint that follows reports if it
+	// persists: stop logging.
+	st.restartLog(false)
 }
 
 // encodeFull encodes the whole state as the payload of a full checkpoint.
 func (st *stateStore[K, S]) encodeFull() ([]byte, error) {
 	buf := make([]byte, logHeader, logHeader+max(st.fullSize, 16*len(st.m)))
-	if fast, ok := appendStringIntStates(buf, st.m, st.rec.k, st.rec.s); ok {
-		buf = fast
-	} else {
-		var err error
-		for k, e := range st.m {
-			if buf, err = st.rec.appendRecord(buf, k, e.state, e.updated); err != nil {
-				return nil, err
-			}
+	var err error
+	for k, e := range st.m {
+		if buf, err = st.appendRecord(buf, k, e.state, e.updated); err != nil {
+			return nil, err
 		}
 	}
 	st.fullSize = len(buf) + len(buf)/8
 	return sealRecords(buf, stateFull, len(st.m)), nil
 }
 
-// appendStringIntStates appends the records of m, as stateRecordCodec
-// with kc and sc would, when they are the built-in codecs of string keys
-// and int or int64 states, the common case, without a call per record:
-// a third faster. ok is false for other types and codecs.
-func appendStringIntStates[K comparable, S any](buf []byte, m map[K]stateEntry[S], kc Codec[K], sc Codec[S]) (out []byte, ok bool) {
+// fastAppender returns a function that appends a state record as a
+// stateRecordCodec of kc and sc does, without its interface calls, for
+// the common case of string keys and int or int64 states with the
+// built-in codecs; nil for other types and codecs.
+func fastAppender[K comparable, S any](kc Codec[K], sc Codec[S]) func([]byte, K, S, int64) []byte {
 	if _, ok := any(kc).(StringCodec); !ok {
-		return nil, false
+		return nil
 	}
-	switch m := any(m).(type) {
-	case map[string]stateEntry[int64]:
-		if _, ok := any(sc).(Int64Codec); ok {
-			return appendStringInts(buf, m), true
-		}
-	case map[string]stateEntry[int]:
-		if _, ok := any(sc).(IntCodec); ok {
-			return appendStringInts(buf, m), true
-		}
+	var f any
+	switch any(sc).(type) {
+	case Int64Codec:
+		f = appendStringIntRecord[int64]
+	case IntCodec:
+		f = appendStringIntRecord[int]
 	}
-	return nil, false
+	fn, _ := f.(func([]byte, K, S, int64) []byte)
+	return fn
 }
 
-func appendStringInts[S int | int64](buf []byte, m map[string]stateEntry[S]) []byte {
-	for k, e := range m {
-		buf = binary.AppendUvarint(buf, uint64(len(k)))
-		buf = append(buf, k...)
-		buf = binary.AppendVarint(buf, int64(e.state))
-		buf = binary.AppendVarint(buf, e.updated)
-	}
-	return buf
+func appendStringIntRecord[S int | int64](b []byte, k string, s S, updated int64) []byte {
+	b = binary.AppendUvarint(b, uint64(len(k)))
+	b = append(b, k...)
+	b = binary.AppendVarint(b, int64(s))
+	return binary.AppendVarint(b, updated)
 }
 
-// restartLog empties the delta log and starts or stops it.
+// appendRecord appends the record (k, s, updated); on an error it returns
+// nil.
+func (st *stateStore[K, S]) appendRecord(b []byte, k K, s S, updated int64) ([]byte, error) {
+	if st.fast != nil {
+		return st.fast(b, k, s, updated), nil
+	}
+	return st.rec.appendRecord(b, k, s, updated)
+}
+
+// restartLog empties the delta log and starts or stops it; it stops a
+// full scan, which writes to the log.
 func (st *stateStore[K, S]) restartLog(on bool) {
+	st.stopScan()
 	l := &st.dlog
-	l.on, l.n = on && st.rec != nil, 0
+	l.on, l.n, l.changes = on && st.rec != nil, 0, 0
 	if l.buf == nil && l.on {
 		select {
 		case l.buf = <-st.spare:
@@ -254,6 +279,75 @@ func (st *stateStore[K, S]) restartLog(on bool) {
 	}
 	if l.buf != nil {
 		l.buf = l.buf[:logHeader]
+	}
+}
+
+// startScan starts a full scan, to be done in batches batches; without
+// a delta log (which it writes to), it does nothing.
+func (st *stateStore[K, S]) startScan(batches int) {
+	l := &st.dlog
+	if !l.on {
+		return
+	}
+	if need := logHeader + max(st.fullSize, 16*len(st.m)); cap(l.buf) < need {
+		buf := make([]byte, len(l.buf), need)
+		copy(buf, l.buf)
+		l.buf = buf
+	}
+	sc := &fullScan{chunk: len(st.m)/max(batches, 1) + 1}
+	sc.next, sc.stop = iter.Pull(func(yield func(struct{}) bool) {
+		// Between two records the iterator may pause for a batch, which
+		// changes the map: the next entry is taken after it, as Go's
+		// range over a map allows.
+		for k, e := range st.m {
+			b, err := st.appendRecord(st.dlog.buf, k, e.state, e.updated)
+			if err != nil {
+				sc.err = err
+				return
+			}
+			st.dlog.buf = b
+			st.dlog.n++
+			if sc.budget--; sc.budget == 0 && !yield(struct{}{}) {
+				return
+			}
+		}
+	})
+	st.scan = sc
+}
+
+// advanceScan encodes the next chunk of the full scan, or all that is
+// left; it reports whether the scan is complete without an error.
+func (st *stateStore[K, S]) advanceScan(all bool) bool {
+	sc := st.scan
+	if sc == nil {
+		return false
+	}
+	if !sc.done {
+		sc.budget = sc.chunk
+		if all {
+			sc.budget = -1
+		}
+		_, more := sc.next()
+		sc.done = !more
+	}
+	return sc.done && sc.err == nil
+}
+
+// stopScan ends the full scan, if any.
+func (st *stateStore[K, S]) stopScan() {
+	if st.scan != nil {
+		st.scan.stop()
+		st.scan = nil
+	}
+}
+
+// stopScans ends the full scans of every partition (when the context
+// stops).
+func (sf *stateful[K, V, S, M]) stopScans() {
+	for _, st := range sf.stores {
+		st.mu.Lock()
+		st.stopScan()
+		st.mu.Unlock()
 	}
 }
 
@@ -472,24 +566,33 @@ func (sf *stateful[K, V, S, M]) checkpointPartition(c *checkpointer, part int, t
 	full := c.isFullCheckpoint(sf, at)
 	defer func() { st.changed, st.lastCkpt = st.changed[:0], t }()
 	if st.rec != nil {
-		var b, buf []byte
+		var b, recycle []byte
 		var err error
-		if full || !st.dlog.on {
-			// The whole state; a delta stream whose log stopped writes a
-			// full checkpoint out of turn, which recovery handles like
-			// any other (it starts over from it).
+		switch {
+		case full && st.dlog.on && st.advanceScan(true):
+			// A full scan's records and the changes logged meanwhile.
+			b = sealRecords(st.dlog.buf, stateFull, st.dlog.n)
+			st.dlog.buf, st.fullSize = nil, len(b)+len(b)/8
+		case full || !st.dlog.on:
+			// The whole state, now; a delta stream whose log stopped
+			// writes a full checkpoint out of turn, which recovery
+			// handles like any other (it starts over from it).
 			b, err = st.encodeFull()
-		} else {
-			buf = st.dlog.buf
-			b = sealRecords(buf, stateDelta, st.dlog.n)
-			st.dlog.buf, st.logSize = nil, len(buf)
+		default:
+			recycle = st.dlog.buf
+			b = sealRecords(recycle, stateDelta, st.dlog.n)
+			st.dlog.buf, st.logSize = nil, len(recycle)
 		}
-		// Log the next interval's changes unless its checkpoint is a
-		// full one anyway.
-		st.restartLog(sf.deltas && !c.isFullCheckpoint(sf, at.Add(every(sf.node()))))
+		// Log the next interval's changes; when its checkpoint is a full
+		// one, scan the state over its batches too.
+		st.restartLog(sf.deltas)
+		n := sf.node()
+		if next := at.Add(every(n)); sf.deltas && c.isFullCheckpoint(sf, next) {
+			st.startScan(int(every(n) / n.slide))
+		}
 		w := stateWrite{stream: name, part: part, t: t, encode: func() ([]byte, error) { return b, err }}
-		if buf != nil {
-			w.done = func() { st.recycle(buf) }
+		if recycle != nil {
+			w.done = func() { st.recycle(recycle) }
 		}
 		c.enqueue(w)
 		return
@@ -578,7 +681,7 @@ func (sf *stateful[K, V, S, M]) setUp(ssc *StreamingContext, parts []rdd.Partiti
 		sf.stores[i] = &stateStore[K, S]{m: map[K]stateEntry[S]{}, spare: make(chan []byte, 1)}
 		if vc, ok := sf.codec.(valueSliceCodec[stateRecord[K, S]]); ok {
 			if rc, ok := vc.c.(stateRecordCodec[K, S]); ok {
-				sf.stores[i].rec = &rc
+				sf.stores[i].rec, sf.stores[i].fast = &rc, fastAppender(rc.k, rc.s)
 			}
 		}
 		if timeout {
@@ -701,6 +804,8 @@ func (sf *stateful[K, V, S, M]) step(part int, t, prevTime time.Time, init iter.
 		st.loaded, st.version, st.last = true, tn, block
 		if c := sf.parent.ssc.ckpt; c != nil && c.isCheckpointTime(sf.node(), t) {
 			sf.checkpointPartition(c, part, tn, st)
+		} else if st.scan != nil {
+			st.advanceScan(false)
 		}
 		yield(block)
 	}
