@@ -21,12 +21,13 @@ import (
 type recycler struct {
 	mu   sync.Mutex
 	free [recycleMaxClass + 1][][]byte
+	kept int // bytes in free
 }
 
 const (
-	recycleMinClass = 12 // 4 KiB
-	recycleMaxClass = 20 // 1 MiB
-	recycleKeep     = 64 // buffers kept per size class
+	recycleMinClass = 12       // 4 KiB
+	recycleMaxClass = 20       // 1 MiB
+	recycleMaxKept  = 16 << 20 // bytes kept at most, over every class
 )
 
 var _ memory.Allocator = (*recycler)(nil)
@@ -54,6 +55,7 @@ func (r *recycler) Allocate(size int) []byte {
 	if n := len(r.free[c]); n > 0 {
 		b := r.free[c][n-1]
 		r.free[c] = r.free[c][:n-1]
+		r.kept -= cap(b)
 		r.mu.Unlock()
 		b = b[:size]
 		clear(b)
@@ -76,15 +78,18 @@ func (r *recycler) Reallocate(size int, b []byte) []byte {
 }
 
 // Free implements memory.Allocator: a buffer of a kept class goes back to
-// its list (Allocate gave it a capacity of exactly its class).
+// its list (Allocate gave it a capacity of exactly its class), unless the
+// lists hold recycleMaxKept bytes already (the garbage collector then
+// takes it, as it would every buffer without the recycler).
 func (r *recycler) Free(b []byte) {
 	c := sizeClass(cap(b))
 	if c < 0 || cap(b) != 1<<c {
 		return
 	}
 	r.mu.Lock()
-	if len(r.free[c]) < recycleKeep {
+	if r.kept+cap(b) <= recycleMaxKept {
 		r.free[c] = append(r.free[c], b[:0])
+		r.kept += cap(b)
 	}
 	r.mu.Unlock()
 }

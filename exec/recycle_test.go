@@ -89,3 +89,23 @@ func TestNewContextRecyclesGoAllocator(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestRecyclerKeepsBounded: freed buffers beyond recycleMaxKept bytes are
+// left to the garbage collector.
+func TestRecyclerKeepsBounded(t *testing.T) {
+	var r recycler
+	var bs [][]byte
+	for range 2 * recycleMaxKept / (1 << 20) {
+		bs = append(bs, r.Allocate(1<<20))
+	}
+	for _, b := range bs {
+		r.Free(b)
+	}
+	if r.kept != recycleMaxKept || len(r.free[20]) != recycleMaxKept/(1<<20) {
+		t.Errorf("kept %d bytes in %d buffers, want %d", r.kept, len(r.free[20]), recycleMaxKept)
+	}
+	r.Allocate(1 << 20)
+	if r.kept != recycleMaxKept-1<<20 {
+		t.Errorf("after an Allocate: kept %d bytes", r.kept)
+	}
+}
