@@ -15,11 +15,14 @@
 //  1. asks every source for its latest offsets and cuts the batch's
 //     ranges (connector.PlanBatch, within the source's limits);
 //  2. writes the batch's start and end offsets to the offset log
-//     ("offsets-<batch id>" in the checkpoint directory) before running;
+//     ("offsets-<batch id>" in the checkpoint directory), while the batch
+//     runs: the write is complete before the sink sees any row;
 //  3. replaces each streaming leaf with a scan of exactly those ranges,
 //     plans it physically (package exec) and runs it on the engine;
 //  4. gives the result to the sink with the batch id ([Sink]: exactly
-//     once per id), then writes the commit log ("commits-<batch id>").
+//     once per id), then, once the stateful operators' state is written
+//     (in the background, from the moment it is known), writes the commit
+//     log ("commits-<batch id>").
 //
 // A trigger that finds no new data runs no batch (Status says "Waiting
 // for data to arrive"). On a restart with the same checkpoint location
