@@ -142,3 +142,117 @@ func MergeAggregates(ctx context.Context, c *Context, in *arrow.Schema, keys int
 	}
 	return all, touched, nil
 }
+
+// Aggregator aggregates the batches of one partition, in the goroutine
+// that feeds it (a task's callback of [Context.Run], say), with no
+// shuffle: groups and aggs are expressions over the batches' schema in, as
+// in a plan.Aggregate, and the result has schema out (the groups, then one
+// column per aggregate, cast to out's types). A streaming aggregation
+// aggregates each input partition this way and merges the partitions'
+// results with its state in [MergeAggregates], rather than shuffling
+// them. Only grouped aggregations (at least one group).
+type Aggregator struct {
+	c      *Context
+	ec     *expr.EvalContext
+	st     *groupState
+	groups []expr.Expr
+	args   []expr.Expr
+	aggs   []expr.Expr
+	out    *arrow.Schema
+}
+
+// NewAggregator returns an aggregator; Release it when done.
+func NewAggregator(ctx context.Context, c *Context, in *arrow.Schema, groups, aggs []expr.Expr, out *arrow.Schema) (*Aggregator, error) {
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("exec: NewAggregator: no groups")
+	}
+	if out.NumFields() != len(groups)+len(aggs) {
+		return nil, fmt.Errorf("exec: NewAggregator: output schema %s for %d groups and %d aggregates", out, len(groups), len(aggs))
+	}
+	a := &Aggregator{c: c, ec: c.evalContext(ctx), groups: groups, aggs: aggs, out: out,
+		st: &groupState{keyCols: make([][]arrow.Array, len(groups))}}
+	for _, g := range groups {
+		t, err := g.Resolve(in)
+		if err != nil {
+			return nil, err
+		}
+		a.st.keyType = append(a.st.keyType, t.DataType)
+	}
+	a.st.km = newKeyMap(a.st.keyType)
+	for _, e := range aggs {
+		ae, ok := expr.Unalias(e).(*expr.AggExpr)
+		if !ok {
+			return nil, fmt.Errorf("exec: %s is not an aggregate", e)
+		}
+		acc, err := expr.NewAccumulator(ae, in)
+		if err != nil {
+			return nil, err
+		}
+		a.st.accs = append(a.st.accs, acc)
+		a.args = append(a.args, ae.Arg)
+	}
+	return a, nil
+}
+
+// Add aggregates the rows of b.
+func (a *Aggregator) Add(b arrow.RecordBatch) error {
+	n := int(b.NumRows())
+	if n == 0 {
+		return nil
+	}
+	keys, err := evalAll(a.ec, a.groups, b)
+	if err != nil {
+		return err
+	}
+	defer releaseArrays(keys)
+	ng, err := a.st.addKeys(a.c, keys, n)
+	if err != nil {
+		return err
+	}
+	vals, err := evalAll(a.ec, a.args, b)
+	if err != nil {
+		return err
+	}
+	defer releaseArrays(vals)
+	for i, acc := range a.st.accs {
+		if err := acc.Update(a.ec, a.st.ids[:n], ng, vals[i]); err != nil {
+			return fmt.Errorf("exec: %s: %w", a.aggs[i], err)
+		}
+	}
+	return nil
+}
+
+// Result returns the groups and their aggregates so far, the groups in
+// the order of their first rows (nil when no row came). The caller
+// releases it.
+func (a *Aggregator) Result() (arrow.RecordBatch, error) {
+	rows := a.st.km.len()
+	if rows == 0 {
+		return nil, nil
+	}
+	cols, err := a.st.keys(a.c)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { releaseArrays(cols) }()
+	nk := len(a.groups)
+	for i, acc := range a.st.accs {
+		f, err := acc.Final(a.ec)
+		if err != nil {
+			return nil, fmt.Errorf("exec: %s: %w", a.aggs[i], err)
+		}
+		if want := a.out.Field(nk + i).Type; !arrow.TypeEqual(f.DataType(), want) {
+			cf, err := expr.CastArray(a.ec, f, want)
+			f.Release()
+			if err != nil {
+				return nil, err
+			}
+			f = cf
+		}
+		cols = append(cols, f)
+	}
+	return array.NewRecordBatch(a.out, cols, int64(rows)), nil
+}
+
+// Release releases the aggregator's key arrays.
+func (a *Aggregator) Release() { a.st.release() }

@@ -332,12 +332,22 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	partial, err := collect(partialPlan, "streaming aggregation: partial")
+	// Without sessions to merge and with groups, each input partition is
+	// aggregated in its own task, and the partitions' results are merged
+	// with the state in this goroutine (exec.MergeAggregates): no shuffle
+	// and no second job. Otherwise plans do both.
+	fast := sa.session == nil && len(sa.groupNames) > 0 && sameColumns(partialPlan.Schema(), sa.st.schema)
+	var partial []arrow.RecordBatch
+	if fast {
+		partial, err = aggregatePartitions(ctx, xc, input, sa.partialGroups, sa.partial, partialPlan.Schema())
+	} else {
+		partial, err = collect(partialPlan, "streaming aggregation: partial")
+	}
 	if err != nil {
 		return nil, nil, 0, err
 	}
 	defer releaseAll(partial)
-	var updated int64
+	var updated int64 // the groups the batch touched (the merge counts them on the fast path)
 	for _, b := range partial {
 		updated += b.NumRows()
 	}
@@ -372,13 +382,9 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	// no groups (one row even for no input, which the plan gives).
 	var next []arrow.RecordBatch
 	var touched arrow.RecordBatch // the merged groups the batch touched
-	if sa.session == nil && len(sa.groupNames) > 0 && sameColumns(partialRel.Schema(), sa.st.schema) {
+	if fast {
 		batches := append(append([]arrow.RecordBatch(nil), sa.st.batches...), partial...)
-		touchedFrom := -1
-		if sa.mode == Update {
-			touchedFrom = len(sa.st.batches)
-		}
-		all, t, err := exec.MergeAggregates(ctx, xc, partialRel.Schema(), len(sa.groupNames), sa.merge, mergedSchema, batches, touchedFrom)
+		all, t, err := exec.MergeAggregates(ctx, xc, partialRel.Schema(), len(sa.groupNames), sa.merge, mergedSchema, batches, len(sa.st.batches))
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("streaming aggregation: merge with state: %w", err)
 		}
@@ -387,9 +393,12 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		} else {
 			all.Release()
 		}
-		if t != nil {
+		updated = t.NumRows() // a group in several partitions' results is one
+		if sa.mode == Update {
 			touched = t
 			defer touched.Release()
+		} else {
+			t.Release()
 		}
 	} else if next, err = collect(mergePlan, "streaming aggregation: merge with state"); err != nil {
 		return nil, nil, 0, err
