@@ -82,10 +82,12 @@
 //     ([DStream.Checkpoint]; default the smallest multiple of the slide
 //     ≥ 10 s), in state/<name>/<partition>/. The batch encodes its
 //     partition and goes on; writing happens in the background.
-//     MapWithState writes incremental checkpoints: every 10th holds the
-//     whole state, the others only the keys changed (or removed) since
-//     the previous one. The last 3 complete checkpoints, and what they
-//     need, are kept.
+//     MapWithState writes incremental checkpoints: every 20th holds the
+//     whole state (encoded over the batches of the interval before it),
+//     the others only the keys changed (or removed) since the previous
+//     one, unless those since the last full one outnumber twice the keys
+//     or the context has just been restored. The last 3 complete
+//     checkpoints, and what they need, are kept.
 //
 // [GetOrCreate] resumes a program from the directory: create builds the
 // graph again (Go cannot serialise functions), stateful streams and

@@ -28,9 +28,12 @@ const defaultCheckpointEvery = 10 * time.Second
 
 // fullCheckpointEvery is how often a stream that writes incremental
 // checkpoints (MapWithState) writes its whole state instead: the 1st,
-// 11th, 21st, ... checkpoint is full, the others hold only the keys
-// changed since the previous checkpoint.
-const fullCheckpointEvery = 10
+// 21st, 41st, ... checkpoint is full, the others hold only the changes
+// since the previous checkpoint. A partition also writes a full one out
+// of turn at its first checkpoint after a restore, and when the changes
+// since its last full one outnumber twice its keys (see deltaLog), so
+// that recovery reads about three full checkpoints' worth at most.
+const fullCheckpointEvery = 20
 
 // ErrGraphMismatch is matched (errors.Is) by the error GetOrCreate returns
 // when the graph that create builds does not match the checkpoint's.

@@ -117,6 +117,12 @@ type stateStore[K comparable, S any] struct {
 	dlog     deltaLog
 	changed  []K
 	lastCkpt int64
+	// sinceFull counts the records of the delta checkpoints since the
+	// last full one; fullNext makes the next checkpoint a full one (the
+	// first after a restore: the files before it spread keys over the
+	// partitions with another hash seed).
+	sinceFull int
+	fullNext  bool
 	// fullSize is about the size of the last full checkpoint and logSize
 	// the size of the last delta log, to size the next buffers.
 	fullSize, logSize int
@@ -151,9 +157,10 @@ type fullScan struct {
 // again, no record is copied, and nothing in it holds a pointer for the
 // garbage collector. A key changed in several batches has several
 // records; recovery applies them in order, so the last one wins. The log
-// stops (and the next checkpoint writes the whole state) when it holds
-// more records than the state has keys, which bounds it by the size of a
-// full checkpoint.
+// stops (and the next checkpoint writes the whole state) when it and the
+// deltas since the last full checkpoint hold more records than twice the
+// keys of the state, which bounds what recovery reads to about three
+// full checkpoints' worth.
 type deltaLog struct {
 	on      bool   // buf holds every change since the last checkpoint
 	buf     []byte // logHeader bytes kept free for the file's header, then the records
@@ -166,8 +173,8 @@ type deltaLog struct {
 // file (see sealRecords).
 const logHeader = 1 + binary.MaxVarintLen64
 
-// minDeltaLog is the number of records a delta log may hold whatever the
-// size of the state.
+// minDeltaLog is the number of records the deltas since a full
+// checkpoint may hold whatever the size of the state.
 const minDeltaLog = 4096
 
 // sealRecords writes the header of a state file (kind, record count)
@@ -201,7 +208,7 @@ func (st *stateStore[K, S]) noteChange(k K, existed bool, lastData int64, s S, u
 		return
 	}
 	var err error
-	if l.changes < max(len(st.m), minDeltaLog) {
+	if st.sinceFull+l.changes < max(2*len(st.m), minDeltaLog) {
 		var b []byte
 		if b, err = st.appendRecord(l.buf, k, s, u); err == nil {
 			l.buf = b
@@ -210,8 +217,8 @@ func (st *stateStore[K, S]) noteChange(k K, existed bool, lastData int64, s S, u
 			return
 		}
 	}
-	// More changes than keys, where a full checkpoint is smaller, or an
-	// error, which the full checkpoint that follows reports if it
+	// More changes than twice the keys, where a full checkpoint is
+	// smaller than what recovery would read, or an error, which the full checkpoint that follows reports if it
 	// persists: stop logging.
 	st.restartLog(false)
 }
@@ -516,7 +523,8 @@ func (sf *stateful[K, V, S, M]) restore(chains [][]string, t time.Time) error {
 			st.byUpdate = map[int64]map[K]struct{}{}
 		}
 		st.loaded, st.version, st.last, st.changed, st.lastCkpt = true, tn, nil, st.changed[:0], tn
-		st.restartLog(sf.deltas)
+		st.restartLog(false)
+		st.fullNext = true
 	}
 	for _, chain := range chains {
 		m := map[K]stateEntry[S]{}
@@ -563,8 +571,8 @@ func (sf *stateful[K, V, S, M]) restore(chains [][]string, t time.Time) error {
 func (sf *stateful[K, V, S, M]) checkpointPartition(c *checkpointer, part int, t int64, st *stateStore[K, S]) {
 	name := sf.node().CheckpointName()
 	at := time.Unix(0, t)
-	full := c.isFullCheckpoint(sf, at)
-	defer func() { st.changed, st.lastCkpt = st.changed[:0], t }()
+	full := c.isFullCheckpoint(sf, at) || st.fullNext
+	defer func() { st.changed, st.lastCkpt, st.fullNext = st.changed[:0], t, false }()
 	if st.rec != nil {
 		var b, recycle []byte
 		var err error
@@ -572,16 +580,18 @@ func (sf *stateful[K, V, S, M]) checkpointPartition(c *checkpointer, part int, t
 		case full && st.dlog.on && st.advanceScan(true):
 			// A full scan's records and the changes logged meanwhile.
 			b = sealRecords(st.dlog.buf, stateFull, st.dlog.n)
-			st.dlog.buf, st.fullSize = nil, len(b)+len(b)/8
+			st.dlog.buf, st.fullSize, st.sinceFull = nil, len(b)+len(b)/8, 0
 		case full || !st.dlog.on:
 			// The whole state, now; a delta stream whose log stopped
 			// writes a full checkpoint out of turn, which recovery
 			// handles like any other (it starts over from it).
 			b, err = st.encodeFull()
+			st.sinceFull = 0
 		default:
 			recycle = st.dlog.buf
 			b = sealRecords(recycle, stateDelta, st.dlog.n)
 			st.dlog.buf, st.logSize = nil, len(recycle)
+			st.sinceFull += st.dlog.changes
 		}
 		// Log the next interval's changes; when its checkpoint is a full
 		// one, scan the state over its batches too.
