@@ -517,17 +517,20 @@ func (sf *stateful[K, V, S, M]) incremental() bool  { return sf.deltas }
 // differs from run to run).
 func (sf *stateful[K, V, S, M]) restore(chains [][]string, t time.Time) error {
 	tn := t.UnixNano()
-	for _, st := range sf.stores {
-		st.m = map[K]stateEntry[S]{}
-		if st.byUpdate != nil {
-			st.byUpdate = map[int64]map[K]struct{}{}
-		}
-		st.loaded, st.version, st.last, st.changed, st.lastCkpt = true, tn, nil, st.changed[:0], tn
-		st.restartLog(false)
-		st.fullNext = true
+	// Read every chain; only its last full checkpoint and the deltas
+	// after it matter. They were all written by one run (a restored
+	// context writes full checkpoints first), which spread keys over
+	// partitions with one hash seed, so each key is in one chain only and
+	// its records go straight to its store under the current partitioner
+	// (whose seed differs from run to run).
+	type stateFile struct {
+		path string
+		b    []byte
 	}
-	for _, chain := range chains {
-		m := map[K]stateEntry[S]{}
+	live := make([][]stateFile, len(chains))
+	_, sized := sf.codec.(valueSliceCodec[stateRecord[K, S]])
+	keys := 0
+	for p, chain := range chains {
 		for i, f := range chain {
 			b, err := checkpoint.ReadFile(f, "state")
 			if err != nil {
@@ -536,28 +539,81 @@ func (sf *stateful[K, V, S, M]) restore(chains [][]string, t time.Time) error {
 			if len(b) == 0 || (b[0] != stateFull && b[0] != stateDelta) || (i == 0 && b[0] != stateFull) {
 				return fmt.Errorf("%s: not a full checkpoint where one is needed, or an unknown kind of state file: %w", f, checkpoint.ErrCorrupt)
 			}
-			recs, err := sf.codec.decode(b[1:])
-			if err != nil {
-				return fmt.Errorf("%s: decoding: %w", f, err)
-			}
 			if b[0] == stateFull {
-				clear(m)
+				live[p] = live[p][:0]
 			}
-			for _, r := range recs {
-				if r.Updated == deleted {
-					delete(m, r.Key)
-				} else {
-					m[r.Key] = stateEntry[S]{state: r.State, updated: r.Updated}
-				}
+			live[p] = append(live[p], stateFile{f, b[1:]})
+		}
+		if len(live[p]) > 0 && sized {
+			// The full checkpoint's record count, as a size hint.
+			if n, k := binary.Uvarint(live[p][0].b); k > 0 && n <= uint64(len(live[p][0].b)) {
+				keys += int(n)
 			}
 		}
-		for k, e := range m {
-			st := sf.stores[sf.partitioner.Partition(k)]
-			st.m[k] = e
-			st.touch(k, 0, e.updated)
+	}
+	for _, st := range sf.stores {
+		st.m = make(map[K]stateEntry[S], keys/len(sf.stores)+keys/(8*len(sf.stores)))
+		if st.byUpdate != nil {
+			st.byUpdate = map[int64]map[K]struct{}{}
+		}
+		st.loaded, st.version, st.last, st.changed, st.lastCkpt = true, tn, nil, st.changed[:0], tn
+		st.restartLog(false)
+		st.fullNext = true
+	}
+	apply := func(r stateRecord[K, S]) {
+		st := sf.stores[sf.partitioner.Partition(r.Key)]
+		if r.Updated == deleted {
+			delete(st.m, r.Key)
+		} else {
+			st.m[r.Key] = stateEntry[S]{state: r.State, updated: r.Updated}
+		}
+	}
+	for _, files := range live {
+		for _, f := range files {
+			if err := sf.decodeRecords(f.b, apply); err != nil {
+				return fmt.Errorf("%s: decoding: %w", f.path, err)
+			}
+		}
+	}
+	for _, st := range sf.stores {
+		if st.byUpdate != nil {
+			for k, e := range st.m {
+				st.touch(k, 0, e.updated)
+			}
 		}
 	}
 	sf.initial = nil // part of the checkpoint
+	return nil
+}
+
+// decodeRecords decodes the records of a state file's payload (after the
+// kind byte) and hands them to apply in order; with a per-value codec,
+// one by one, without a slice of them all.
+func (sf *stateful[K, V, S, M]) decodeRecords(b []byte, apply func(stateRecord[K, S])) error {
+	vc, ok := sf.codec.(valueSliceCodec[stateRecord[K, S]])
+	if !ok {
+		recs, err := sf.codec.decode(b)
+		for _, r := range recs {
+			apply(r)
+		}
+		return err
+	}
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return errShortCodecInput
+	}
+	b = b[k:]
+	for range n {
+		r, used, err := vc.c.Decode(b)
+		if err != nil {
+			return err
+		}
+		apply(r)
+		b = b[used:]
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("dstream: codec: %d bytes left after the last value", len(b))
+	}
 	return nil
 }
 
