@@ -261,10 +261,20 @@ func (r *RateSource) read(ctx context.Context, alloc memory.Allocator, rg connec
 		tsBuf, tsv := int64Buffer(alloc, n)
 		vsBuf, vsv := int64Buffer(alloc, n)
 		startMicros := start.UnixMicro()
-		for j := range n {
-			v := (from+int64(j))*p + i
-			tsv[j] = startMicros + r.dueMillis(v)*1000
-			vsv[j] = v
+		if r.rampSeconds() == 0 {
+			// dueMillis without a ramp-up, inlined.
+			rps := r.opts.RowsPerSecond
+			for j := range n {
+				v := (from+int64(j))*p + i
+				tsv[j] = startMicros + int64(float64(v)/rps*1000)*1000
+				vsv[j] = v
+			}
+		} else {
+			for j := range n {
+				v := (from+int64(j))*p + i
+				tsv[j] = startMicros + r.dueMillis(v)*1000
+				vsv[j] = v
+			}
 		}
 		tsa, vsa := int64Array(expr.TimestampType, tsBuf, n), int64Array(arrow.PrimitiveTypes.Int64, vsBuf, n)
 		b := array.NewRecordBatch(RateSchema, []arrow.Array{tsa, vsa}, until-from)
