@@ -333,18 +333,46 @@ func (ts *tableState) write(ctx context.Context, id int64, s *arrow.Schema, bs [
 			route[i] = r
 		}
 	}
+	// Every partition's changes first, then the commits (each writes and
+	// fsyncs a file): a goroutine blocked in fsync keeps its P for a
+	// while, which delayed the changes of the partitions still to start.
+	stores := make([]*state.Store, n)
+	defer func() {
+		for _, st := range stores {
+			if st != nil {
+				st.Abort() // nothing after a successful Commit
+			}
+		}
+	}()
+	if err := ts.eachPartition(func(p int) error {
+		st, err := ts.changePartition(ctx, p, id, bs, keys, vals, route)
+		stores[p] = st
+		return err
+	}); err != nil {
+		return err
+	}
 	return ts.eachPartition(func(p int) error {
-		return ts.writePartition(ctx, p, id, bs, keys, vals, route)
+		v, err := stores[p].Commit(ctx)
+		if err != nil {
+			return fmt.Errorf("streaming: writing the %s of batch %d: %w", ts.what, id, err)
+		}
+		if v != stateVersion(id) {
+			return fmt.Errorf("streaming: the %s of batch %d was committed as state version %d, want %d", ts.what, id, v, stateVersion(id))
+		}
+		return nil
 	})
 }
 
-func (ts *tableState) writePartition(ctx context.Context, p int, id int64, bs []arrow.RecordBatch, keys, vals []*rowEncoder, route [][]uint32) error {
+// changePartition loads partition p's state of batch id-1 and makes in it
+// the changes from that table to bs (the rows of the partition new or
+// changed put, the keys no longer present deleted), for the caller to
+// commit, or abort (also after an error).
+func (ts *tableState) changePartition(ctx context.Context, p int, id int64, bs []arrow.RecordBatch, keys, vals []*rowEncoder, route [][]uint32) (*state.Store, error) {
 	pt := ts.parts[p]
 	st, err := pt.Load(ctx, stateVersion(id-1))
 	if err != nil {
-		return fmt.Errorf("streaming: the %s of batch %d: %w", ts.what, id-1, err)
+		return nil, fmt.Errorf("streaming: the %s of batch %d: %w", ts.what, id-1, err)
 	}
-	defer st.Abort()
 	mine := func(i, j int) bool { return route == nil || route[i][j] == uint32(p) }
 	var kb, vb []byte
 	var rows int64
@@ -358,7 +386,7 @@ func (ts *tableState) writePartition(ctx context.Context, p int, id int64, bs []
 			vb = vals[i].encode(vb[:0], j)
 			if old, ok := st.Get(kb); !ok || !bytes.Equal(old, vb) {
 				if err := st.Put(kb, vb); err != nil {
-					return err
+					return st, err
 				}
 			}
 		}
@@ -390,20 +418,13 @@ func (ts *tableState) writePartition(ctx context.Context, p int, id int64, bs []
 			for k := range st.All() {
 				if _, ok := seen[string(k)]; !ok {
 					if err := st.Delete(k); err != nil {
-						return err
+						return st, err
 					}
 				}
 			}
 		}
 	}
-	v, err := st.Commit(ctx)
-	if err != nil {
-		return fmt.Errorf("streaming: writing the %s of batch %d: %w", ts.what, id, err)
-	}
-	if v != stateVersion(id) {
-		return fmt.Errorf("streaming: the %s of batch %d was committed as state version %d, want %d", ts.what, id, v, stateVersion(id))
-	}
-	return nil
+	return st, nil
 }
 
 // writeAsync runs write in another goroutine; wait returns its error. The
