@@ -116,7 +116,14 @@ func (st *groupState) addKeys(c *Context, keys []arrow.Array, n int) (int, error
 		return 1, nil
 	}
 	st.newRows = st.km.assign(keys, n, st.ids, st.newRows[:0])
-	if len(st.newRows) > 0 {
+	if len(st.newRows) == n && n > 0 {
+		// Every row made a new key (in row order): keep the arrays as
+		// they are rather than copy them.
+		for i, k := range keys {
+			k.Retain()
+			st.keyCols[i] = append(st.keyCols[i], k)
+		}
+	} else if len(st.newRows) > 0 {
 		idx := int32Array(c, st.newRows)
 		taken, err := takeArrays(c, keys, idx)
 		idx.Release()

@@ -65,6 +65,14 @@ func tuple(vals [][]int64, i int) (t [3]int64) {
 	return t
 }
 
+// reserve makes room for n keys (on the tuple paths; the others grow as
+// Go maps do).
+func (m *keyMap) reserve(n int) {
+	if m.fast || m.multi > 0 {
+		m.tuples.reserve(n)
+	}
+}
+
 // addTuple returns the id of the key tuple t, adding it if new.
 func (m *keyMap) addTuple(t [3]int64) (uint32, bool) {
 	id, added := m.tuples.add(t, uint32(m.n))

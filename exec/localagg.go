@@ -64,6 +64,14 @@ func MergeAggregates(ctx context.Context, c *Context, in *arrow.Schema, keys int
 		}
 		return all, touched, nil
 	}
+	// The state's groups alone are as many as its rows (one per group).
+	if touchedFrom > 0 {
+		n := 0
+		for _, b := range batches[:min(touchedFrom, len(batches))] {
+			n += int(b.NumRows())
+		}
+		st.km.reserve(n)
+	}
 	ec := c.evalContext(ctx)
 	var mark []bool // by group id: touched
 	for bi, b := range batches {

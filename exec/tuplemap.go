@@ -85,6 +85,20 @@ func (m *tupleMap) add(k [3]int64, next uint32) (id uint32, added bool) {
 	return next, true
 }
 
+// reserve makes room for n keys in all without growing again.
+func (m *tupleMap) reserve(n int) {
+	want := 64
+	for want < 2*n {
+		want *= 2
+	}
+	if want > len(m.slots) {
+		m.resize(want)
+	}
+	if cap(m.keys) < n {
+		m.keys = append(make([][3]int64, 0, n), m.keys...)
+	}
+}
+
 // resize rehashes the keys into n slots (a power of two).
 func (m *tupleMap) resize(n int) {
 	old := m.slots

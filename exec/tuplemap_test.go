@@ -48,6 +48,20 @@ func TestTupleMap(t *testing.T) {
 	if _, ok := empty.find([3]int64{}); ok {
 		t.Fatal("found a key in an empty map")
 	}
+	// reserve keeps the keys and their ids, and room for more.
+	m.reserve(2 * m.len())
+	slots := len(m.slots)
+	for k, w := range want {
+		if id, ok := m.find(k); !ok || id != w {
+			t.Fatalf("after reserve, find(%v) = %d, %v; want %d", k, id, ok, w)
+		}
+	}
+	for i := range m.len() {
+		m.add([3]int64{int64(i), -7, 7}, uint32(m.len()))
+	}
+	if len(m.slots) != slots {
+		t.Errorf("grew from %d to %d slots after reserving room", slots, len(m.slots))
+	}
 }
 
 // BenchmarkTupleMap: ids of (window start, window end, key) tuples, 20K
