@@ -51,18 +51,19 @@ func (r *recycler) Allocate(size int) []byte {
 	if c < 0 {
 		return goAllocate(size, size)
 	}
+	// A block of the class, shown with a capacity of size.
 	r.mu.Lock()
 	if n := len(r.free[c]); n > 0 {
 		b := r.free[c][n-1]
 		r.free[c] = r.free[c][:n-1]
 		r.kept -= cap(b)
 		r.mu.Unlock()
-		b = b[:size]
+		b = b[:size:size]
 		clear(b)
 		return b
 	}
 	r.mu.Unlock()
-	return goAllocate(size, 1<<c)
+	return goAllocate(1<<c, 1<<c)[:size:size]
 }
 
 // Reallocate implements memory.Allocator, as memory.GoAllocator does: the
@@ -78,14 +79,19 @@ func (r *recycler) Reallocate(size int, b []byte) []byte {
 }
 
 // Free implements memory.Allocator: a buffer of a kept class goes back to
-// its list (Allocate gave it a capacity of exactly its class), unless the
-// lists hold recycleMaxKept bytes already (the garbage collector then
-// takes it, as it would every buffer without the recycler).
+// its list, unless the lists hold recycleMaxKept bytes already (the
+// garbage collector then takes it, as it would every buffer without the
+// recycler). The buffer's capacity is the size it was allocated with
+// (Arrow's buffers and kernels take cap as the usable size, as
+// memory.GoAllocator makes it, so Allocate hides the rest of the block),
+// which gives the block's class; the block is the 1<<class bytes at the
+// buffer's start.
 func (r *recycler) Free(b []byte) {
 	c := sizeClass(cap(b))
-	if c < 0 || cap(b) != 1<<c {
-		return
+	if c < 0 {
+		return // from goAllocate: not a block
 	}
+	b = unsafe.Slice(unsafe.SliceData(b), 1<<c)
 	r.mu.Lock()
 	if r.kept+cap(b) <= recycleMaxKept {
 		r.free[c] = append(r.free[c], b[:0])
@@ -95,7 +101,8 @@ func (r *recycler) Free(b []byte) {
 }
 
 // goAllocate returns size bytes with capacity capacity, 64-byte aligned,
-// from Go's heap (zeroed).
+// from Go's heap (zeroed). Outside the kept classes size and capacity are
+// equal, so that Free knows such a buffer is not a block.
 func goAllocate(size, capacity int) []byte {
 	const align = 64
 	buf := make([]byte, capacity+align)

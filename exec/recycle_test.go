@@ -1,11 +1,14 @@
 package exec
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/spate-io/spate/engine"
@@ -19,8 +22,8 @@ func TestRecycler(t *testing.T) {
 		if len(b) != size || !aligned(b) {
 			t.Fatalf("Allocate(%d): len %d, aligned %v", size, len(b), aligned(b))
 		}
-		if c := sizeClass(size); c >= 0 && cap(b) != 1<<c {
-			t.Errorf("Allocate(%d): capacity %d, want %d", size, cap(b), 1<<c)
+		if cap(b) != size { // as memory.GoAllocator: Arrow's kernels grow by cap
+			t.Errorf("Allocate(%d): capacity %d, want %d", size, cap(b), size)
 		}
 		for i := range b {
 			b[i] = 0xFF
@@ -36,23 +39,31 @@ func TestRecycler(t *testing.T) {
 				t.Fatalf("Allocate(%d): byte %d is %#x, want 0", size, i, v)
 			}
 		}
-		if len(again) != size || !aligned(again) {
-			t.Fatalf("Allocate(%d) reused: len %d, aligned %v", size, len(again), aligned(again))
+		if len(again) != size || cap(again) != size || !aligned(again) {
+			t.Fatalf("Allocate(%d) reused: len %d, cap %d, aligned %v", size, len(again), cap(again), aligned(again))
 		}
+		r.Free(again)
 	}
-	// A buffer that is not of a class's exact capacity is not kept.
-	r.Free(make([]byte, 5000))
-	if n := len(r.free[13]); n != 0 {
-		t.Errorf("a foreign buffer was kept (%d in the 8 KiB class)", n)
+	// Buffers of sizes outside the classes are left to the collector.
+	before := r.kept
+	r.Free(r.Allocate(2048))
+	r.Free(r.Allocate(1<<20 + 1))
+	if r.kept != before {
+		t.Errorf("buffers outside the classes were kept (%d bytes)", r.kept-before)
 	}
-	// Growing within the capacity keeps the buffer; beyond it copies.
+	// Shrinking keeps the buffer; growing copies (as memory.GoAllocator).
 	b := r.Allocate(5000)
 	b[0] = 7
-	if g := r.Reallocate(8192, b); unsafe.SliceData(g) != unsafe.SliceData(b) || len(g) != 8192 {
-		t.Error("Reallocate within the capacity moved the buffer")
+	if g := r.Reallocate(4000, b); unsafe.SliceData(g) != unsafe.SliceData(b) || len(g) != 4000 {
+		t.Error("Reallocate to a smaller size moved the buffer")
 	}
-	if g := r.Reallocate(9000, b); g[0] != 7 || len(g) != 9000 || cap(g) != 16384 {
+	if g := r.Reallocate(9000, b); g[0] != 7 || len(g) != 9000 || cap(g) != 9000 {
 		t.Errorf("Reallocate(9000): first byte %d, len %d, cap %d", g[0], len(g), cap(g))
+	}
+	// A block freed through a shrunk slice comes back whole.
+	r.Free(b[:100])
+	if got := r.Allocate(8000); unsafe.SliceData(got) != unsafe.SliceData(b) || cap(got) != 8000 {
+		t.Error("a block freed after a shrink was not reused")
 	}
 	// Arrow arrays built on it release their buffers into it.
 	bld := array.NewInt64Builder(&r)
@@ -66,6 +77,43 @@ func TestRecycler(t *testing.T) {
 	}
 	if kept == 0 {
 		t.Error("no buffer of a released array came back")
+	}
+}
+
+// TestRecyclerArrowTake takes strings with Arrow's kernel, which grows its
+// buffers by their capacity (a recycled block shown with more capacity
+// than its size made it write past the size).
+func TestRecyclerArrowTake(t *testing.T) {
+	var r recycler
+	ctx := compute.WithAllocator(context.Background(), &r)
+	for round := range 3 {
+		bld := array.NewStringBuilder(&r)
+		for i := range 2000 {
+			bld.Append(strings.Repeat("x", 1+i%7+(i%97)*(round+1)))
+		}
+		strs := bld.NewStringArray()
+		bld.Release()
+		idx := make([]int32, 3000)
+		for i := range idx {
+			idx[i] = int32(1900 + i%100) // the longest strings, many times
+		}
+		ib := array.NewInt32Builder(&r)
+		ib.AppendValues(idx, nil)
+		ia := ib.NewArray()
+		ib.Release()
+		out, err := compute.TakeArray(ctx, strs, ia)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := out.(*array.String)
+		for i, j := range idx {
+			if got.Value(i) != strs.Value(int(j)) {
+				t.Fatalf("round %d: row %d is %q, want %q", round, i, got.Value(i), strs.Value(int(j)))
+			}
+		}
+		out.Release()
+		ia.Release()
+		strs.Release()
 	}
 }
 
