@@ -167,6 +167,9 @@ func (c *Context) Close() error {
 		return nil
 	}
 	c.closed = true
+	if r, ok := c.Alloc.(*recycler); ok {
+		r.close()
+	}
 	for _, id := range c.shuffles {
 		c.Engine.RemoveShuffle(id)
 	}

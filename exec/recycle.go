@@ -8,20 +8,21 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-// recycler is the allocator of a Context given Go's allocator:
-// it keeps the buffers of batch-sized allocations (4 KiB to 1 MiB, by
-// power of two) once their last reference is released, and hands them out
-// again, zeroed, as Go's allocator does. An operator pipeline allocates
-// and frees buffers of the same few sizes for every batch it streams (a
-// projection's columns, a grouping key computed per batch); left to the
-// garbage collector they made a windowed count spend about a fifth of its
-// time allocating, clearing and collecting. A buffer released after its
-// Context closed still comes back to the recycler, which is then garbage
-// with it. Buffers are 64-byte aligned, as memory.GoAllocator's are.
+// recycler is the allocator of a Context given Go's allocator: it keeps
+// the buffers of batch-sized allocations (4 KiB to 1 MiB, by power of two)
+// once their last reference is released, and hands them out again,
+// zeroed, as Go's allocator does, until the Context closes. An operator
+// pipeline allocates and frees buffers of the same few sizes for every
+// batch it streams (a projection's columns, a grouping key computed per
+// batch); left to the garbage collector they made a windowed count spend
+// about a fifth of its time allocating, clearing and collecting. After
+// Close it keeps nothing (arrays of the execution that outlive it keep the
+// recycler too). Buffers are 64-byte aligned, as memory.GoAllocator's are.
 type recycler struct {
-	mu   sync.Mutex
-	free [recycleMaxClass + 1][][]byte
-	kept int // bytes in free
+	mu     sync.Mutex
+	free   [recycleMaxClass + 1][][]byte
+	kept   int  // bytes in free
+	closed bool // the Context closed: keep nothing more
 }
 
 const (
@@ -93,10 +94,20 @@ func (r *recycler) Free(b []byte) {
 	}
 	b = unsafe.Slice(unsafe.SliceData(b), 1<<c)
 	r.mu.Lock()
-	if r.kept+cap(b) <= recycleMaxKept {
+	if !r.closed && r.kept+cap(b) <= recycleMaxKept {
 		r.free[c] = append(r.free[c], b[:0])
 		r.kept += cap(b)
 	}
+	r.mu.Unlock()
+}
+
+// close drops the kept buffers and keeps none from now on: arrays made in
+// the execution may outlive it (a sink or the state keeps them) and with
+// them the recycler, which must not hold on to buffers nobody uses.
+func (r *recycler) close() {
+	r.mu.Lock()
+	r.free = [recycleMaxClass + 1][][]byte{}
+	r.kept, r.closed = 0, true
 	r.mu.Unlock()
 }
 

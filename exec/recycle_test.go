@@ -157,3 +157,36 @@ func TestRecyclerKeepsBounded(t *testing.T) {
 		t.Errorf("after an Allocate: kept %d bytes", r.kept)
 	}
 }
+
+// TestRecyclerClose: once its Context closes, the recycler drops what it
+// kept and keeps nothing more (arrays that outlive the execution keep it
+// alive).
+func TestRecyclerClose(t *testing.T) {
+	ec, err := engine.New(engine.Slots(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	c, err := NewContext(ec, nil, time.Time{}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Alloc.(*recycler)
+	r.Free(r.Allocate(8192))
+	kept := r.Allocate(8192) // outlives the context
+	if r.kept != 0 {
+		t.Fatalf("kept %d bytes before Close", r.kept)
+	}
+	r.Free(r.Allocate(8192))
+	c.Close()
+	if r.kept != 0 {
+		t.Errorf("kept %d bytes after Close", r.kept)
+	}
+	r.Free(kept)
+	if r.kept != 0 || len(r.free[13]) != 0 {
+		t.Errorf("kept a buffer freed after Close (%d bytes)", r.kept)
+	}
+	if b := r.Allocate(100_000); len(b) != 100_000 {
+		t.Errorf("Allocate after Close: %d bytes", len(b))
+	}
+}
