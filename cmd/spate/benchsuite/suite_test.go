@@ -2,6 +2,8 @@ package benchsuite
 
 import (
 	"context"
+	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -134,5 +136,29 @@ func TestQ5AuctionRing(t *testing.T) {
 	back, n, err := q5AuctionCodec{}.Decode(b)
 	if err != nil || n != len(b) || back != s {
 		t.Fatalf("codec round trip: %+v, %d, %v; want %+v, %d", back, n, err, s, len(b))
+	}
+}
+
+// TestQ4AuctionCodec round-trips q4's states and refuses every truncation.
+func TestQ4AuctionCodec(t *testing.T) {
+	states := []Q4Auction{
+		{},
+		{Seen: true, Category: 12, Start: 1_700_000_000_000, Expires: 1_700_000_010_000, Final: 977},
+		{Pending: [][2]int64{{5, -3}, {1 << 40, 1_700_000_000_001}}},
+	}
+	for _, s := range states {
+		b, err := q4AuctionCodec{}.Append([]byte{0xff}, s) // after other bytes
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, n, err := q4AuctionCodec{}.Decode(b[1:])
+		if err != nil || n != len(b)-1 || !reflect.DeepEqual(back, s) {
+			t.Fatalf("round trip of %+v: %+v, %d, %v; want %d bytes", s, back, n, err, len(b)-1)
+		}
+		for cut := range len(b) - 1 {
+			if _, _, err := (q4AuctionCodec{}).Decode(b[1 : 1+cut]); !errors.Is(err, errQ4State) {
+				t.Errorf("%+v cut to %d bytes: err = %v, want errQ4State", s, cut, err)
+			}
+		}
 	}
 }
