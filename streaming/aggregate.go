@@ -67,10 +67,39 @@ type streamingAgg struct {
 // aggOutput is the leaf that stands for a stateful operator's output in
 // the query's plan (and in the input of an operator above it); each batch
 // replaces it with the batch's rows. watermark is the event-time
-// watermark under the operator, if any (for operators above it).
+// watermark under the operator, if any (for operators above it). For an
+// aggregation that evicts, evictCol is its output column that ends a
+// group evictShift after its value (so that an aggregation above, which
+// groups by that column under any name, evicts by it too).
 type aggOutput struct {
-	schema    *arrow.Schema
-	watermark *Watermark
+	schema     *arrow.Schema
+	watermark  *Watermark
+	evictCol   string
+	evictShift time.Duration
+}
+
+// outputColumn follows the column name of p's output down through
+// projections (which may rename it) and filters to the stateful
+// operator output it comes from, and returns that output and the
+// column's name there (nil: it does not come straight from one).
+func outputColumn(p plan.Node, name string) (*aggOutput, string) {
+	switch x := p.(type) {
+	case *aggOutput:
+		return x, name
+	case *plan.Filter:
+		return outputColumn(x.Child, name)
+	case *plan.Project:
+		for _, e := range x.Exprs {
+			if expr.Name(e) != name {
+				continue
+			}
+			if c, ok := expr.Unalias(e).(*expr.Column); ok {
+				return outputColumn(x.Child, c.Name)
+			}
+			return nil, ""
+		}
+	}
+	return nil, ""
 }
 
 func (a *aggOutput) Schema() *arrow.Schema                       { return a.schema }
@@ -117,9 +146,13 @@ func (sa *streamingAgg) placeholder() *aggOutput { return sa.node }
 func (sa *streamingAgg) inputPlan() plan.Node    { return sa.input }
 func (sa *streamingAgg) numRows() int64          { return sa.st.rows }
 
-// outputDelay: no stateful operator may read an aggregation's output
-// (its rows are updated, not appended).
-func (sa *streamingAgg) outputDelay() (time.Duration, bool) { return 0, false }
+// outputDelay: an aggregation read by another stateful operator runs in
+// append mode (see Start) and writes a group once, in the batch whose
+// watermark, less the aggregation's own lag, passes the group's end; its
+// rows are as far behind the watermark as its input may be.
+func (sa *streamingAgg) outputDelay() (time.Duration, bool) {
+	return sa.lag, !sa.lagUnbounded && sa.evictCol != ""
+}
 
 func (sa *streamingAgg) setLag(d time.Duration, bounded bool) error {
 	sa.lag, sa.lagUnbounded = d, !bounded
@@ -187,9 +220,19 @@ func splitStateful(p plan.Node) (plan.Node, []statefulNode, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	for i, o := range ops[:max(0, len(ops)-1)] {
-		if _, ok := o.node.(*plan.Aggregate); ok {
-			return nil, nil, fmt.Errorf("%w: a stateful operation (%s) over the result of a streaming aggregation is not supported: the aggregation's rows are updated, not appended; write the aggregation to a sink and read that in another query", ErrUnsupported, kindOf(ops[i+1].node))
+	// An aggregation may feed an aggregation or a deduplication (it then
+	// writes each group once, when final; see Start). A join reading one
+	// would need bounds on how far behind the watermark a window's rows
+	// come, which it does not compute.
+	for _, o := range ops {
+		j, ok := o.node.(*plan.Join)
+		if !ok {
+			continue
+		}
+		for _, a := range ops {
+			if _, isAgg := a.node.(*plan.Aggregate); isAgg && (containsNode(j.Left, a.ph) || containsNode(j.Right, a.ph)) {
+				return nil, nil, fmt.Errorf("%w: a join of two streams over the result of a streaming aggregation is not supported; write the aggregation to a sink and read that in another query", ErrUnsupported)
+			}
 		}
 	}
 	return top, ops, nil
@@ -249,6 +292,21 @@ func newStreamingAgg(a *plan.Aggregate, ph *aggOutput, input plan.Node, mode Out
 			}
 		}
 	}
+	if sa.watermark != nil && sa.session == nil && sa.evictCol == "" {
+		// A grouping by the column an aggregation below evicts by: that
+		// column's groups end when the one below said they do.
+		for j, g := range a.Groups {
+			c, ok := expr.Unalias(g).(*expr.Column)
+			if !ok {
+				continue
+			}
+			if below, col := outputColumn(input, c.Name); below != nil && below.evictCol != "" && below.evictCol == col {
+				sa.evictCol, sa.evictShift = schema.Field(j).Name, below.evictShift
+				break
+			}
+		}
+	}
+	ph.evictCol, ph.evictShift = sa.evictCol, sa.evictShift
 	if mode == Append && sa.evictCol == "" {
 		return nil, fmt.Errorf("%w: append output mode with an aggregation needs a watermark (WithWatermark) on the event-time column and a grouping by a Window on it (or by the column), so that a group is written once, when it is final; or use update or complete output mode", ErrUnsupported)
 	}

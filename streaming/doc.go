@@ -75,9 +75,13 @@
 //     nulls, and need both watermarks and such a bound.
 //
 // Several stateful operators may form a chain (a deduplication or join
-// feeding a join or an aggregation); an operator reading a join allows
-// for the join's bound before evicting (its input may be that far
-// behind the watermark), and an aggregation must be the last. Rows older
+// feeding a join or an aggregation; an aggregation feeding an aggregation
+// or a deduplication); an operator reading a join allows for the join's
+// bound before evicting (its input may be that far behind the
+// watermark). An aggregation read by another operator runs as in append
+// mode whatever the query's mode (it needs a watermark and an event-time
+// window, and writes each group once, when final), so the next one
+// aggregates final rows; no join reads an aggregation. Rows older
 // than the watermark are dropped (and counted in the progress's
 // numRowsDroppedByWatermark) where they enter a stateful operator.
 //
@@ -86,7 +90,7 @@
 // with several, they combine by [MultipleWatermarkPolicy] (the minimum
 // by default); it never goes back. Start rejects, with [ErrUnsupported]
 // and a message saying what to change, what is not built yet: other
-// aggregate functions, a stateful operator over an aggregation, sorts
+// aggregate functions, a join over an aggregation, sorts
 // (except of an aggregation in complete mode) and limits, complete mode without an aggregation, append mode with an
 // aggregation but no watermark, and outer joins of streams without time
 // bounds.

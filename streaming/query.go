@@ -377,6 +377,9 @@ func Start(ctx context.Context, ec *engine.Context, p plan.Node, sink Sink, opts
 		}
 		op, err := newStatefulOp(sp, mode, cfg.optimizer)
 		if err != nil {
+			if _, agg := sp.node.(*plan.Aggregate); agg && i < len(specs)-1 {
+				return nil, fmt.Errorf("%w (this aggregation feeds another stateful operator, so it writes each group once, when the watermark passes it, as in append mode)", err)
+			}
 			return nil, err
 		}
 		// How far behind the watermark this operator's input may be: the

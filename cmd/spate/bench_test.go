@@ -18,7 +18,7 @@ func TestBenchList(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 	}
 	for _, want := range []string{"ysb", "q0", "q1", "q2", "q5", "q7", "apis: dstream, dataframe, sql, handloop", "apis: dstream, handloop",
-		"no dataframe, sql: needs the maximum price per window", "stateful operator over an aggregation"} {
+		"no dataframe, sql: needs the maximum price per window", "a join over an aggregation"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--list output lacks %q:\n%s", want, out)
 		}

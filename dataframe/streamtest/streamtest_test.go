@@ -61,6 +61,35 @@ func TestWindowsWithWatermarkAppend(t *testing.T) {
 	)
 }
 
+// Counts per (window, word), then the highest count per window: the first
+// aggregation writes a window's counts once, when the watermark passes its
+// end, and the second one aggregates those final rows (in append mode
+// writing each window's maximum once, in update mode as it changes).
+func TestAggregationOverAnAggregation(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(int64(s), 0).UTC() }
+	top := func(in *dataframe.DataFrame) *dataframe.DataFrame {
+		return in.WithWatermark("ts", 5*time.Second).
+			GroupBy(dataframe.Window(dataframe.Col("ts"), 10*time.Second), dataframe.Col("word")).Count().
+			GroupBy(dataframe.Col("window_start"), dataframe.Col("window_end")).
+			Agg(dataframe.Max(dataframe.Col("count")).As("top"), dataframe.Count(dataframe.Col("word")).As("words"))
+	}
+	for _, mode := range []string{"append", "update"} {
+		t.Run(mode, func(t *testing.T) {
+			streamtest.Run(t, []event{}, top, streamtest.OutputMode(mode),
+				streamtest.AddData([]event{{at(1), "a"}, {at(2), "a"}, {at(3), "b"}, {at(12), "b"}}), // watermark after: 7 s
+				streamtest.CheckNewAnswer(),
+				streamtest.StopStream(),
+				streamtest.AddData([]event{{at(16), "c"}, {at(4), "late"}, {at(13), "c"}, {at(14), "c"}}), // watermark: 11 s
+				streamtest.StartStream(),
+				streamtest.CheckNewAnswer(streamtest.Row(at(0), at(10), 2, 2)),
+				streamtest.AddData([]event{{at(40), "d"}}), // watermark: 35 s
+				streamtest.CheckNewAnswer(streamtest.Row(at(10), at(20), 3, 2)),
+				streamtest.CheckAnswer(streamtest.Row(at(0), at(10), 2, 2), streamtest.Row(at(10), at(20), 3, 2)),
+			)
+		})
+	}
+}
+
 // fatalRecorder is a testing.TB whose Fatalf records the message and ends
 // the goroutine, to test that Run reports a failing step.
 type fatalRecorder struct {

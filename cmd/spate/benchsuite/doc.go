@@ -89,11 +89,11 @@
 //     inside the join's inputs: a WHERE over the join stays above it
 //     (streaming.Start optimizes a stateful operator's inputs apart from
 //     the plan above it), and the join would buffer every event.
-//   - q4, q5 and q7 are reported "unsupported", with the reason: each
-//     needs a stateful operator over an aggregation (q4 an average over
-//     maxima, q5 a maximum over counts joined with them, q7 the bids
-//     joined with their window's maximum), and an aggregation must be the
-//     engine's last stateful operator.
+//   - q4, q5 and q7 are reported "unsupported", with the reason: q4
+//     averages maxima per auction, which have no window and so never
+//     become final (an aggregation feeding another must write each group
+//     once); q5 joins counts with their window's maximum and q7 the bids
+//     with theirs, and the engine runs no join over an aggregation.
 //   - SQL needs cgo (the PostgreSQL parser); without it the SQL variants
 //     are reported "skipped" with sql.ErrNoCgo's message.
 //
