@@ -90,6 +90,24 @@ func TestAggregationOverAnAggregation(t *testing.T) {
 	}
 }
 
+// A deduplication over a windowed count: each count is written once, for
+// the first window that has it.
+func TestDeduplicationOverAnAggregation(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(int64(s), 0).UTC() }
+	streamtest.Run(t, []event{}, func(in *dataframe.DataFrame) *dataframe.DataFrame {
+		return in.WithWatermark("ts", 5*time.Second).
+			GroupBy(dataframe.Window(dataframe.Col("ts"), 10*time.Second)).Count().
+			DropDuplicates("count").Select(dataframe.Col("count"))
+	},
+		streamtest.AddData([]event{{at(1), "a"}, {at(2), "b"}, {at(12), "c"}}), // watermark after: 7 s
+		streamtest.CheckNewAnswer(),
+		streamtest.AddData([]event{{at(16), "d"}, {at(30), "e"}}), // watermark: 25 s; [0, 10) and [10, 20) end
+		streamtest.CheckNewAnswer(streamtest.Row(2)),              // both have 2 rows
+		streamtest.AddData([]event{{at(50), "f"}}),                // watermark: 45 s; [30, 40) ends
+		streamtest.CheckNewAnswer(streamtest.Row(1)),
+	)
+}
+
 // fatalRecorder is a testing.TB whose Fatalf records the message and ends
 // the goroutine, to test that Run reports a failing step.
 type fatalRecorder struct {
