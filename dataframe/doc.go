@@ -112,7 +112,11 @@
 // (inner, left/right/full outer, append mode) buffers both sides and
 // evicts rows once the watermark passes the time bound of the condition
 // (TimestampAdd for ranges: Col("cts").Leq(TimestampAdd(Col("its"),
-// time.Hour))); an aggregation may read a join or a deduplication.
+// time.Hour))); an aggregation may read a join or a deduplication, and
+// an aggregation or a deduplication may read a windowed aggregation with
+// a watermark (which then writes each window once, when final, whatever
+// the output mode: GroupBy(Window(...), ...).Count() then
+// GroupBy(Col("window_start"), Col("window_end")).Agg(Max(...))).
 // [Session.Streams] lists the active
 // queries. Batch actions on a streaming DataFrame fail with
 // streaming.ErrStreamingSource. Window and SessionWindow also work on
@@ -123,7 +127,6 @@
 //
 // # Not yet
 //
-// A stateful operation over a streaming aggregation's result, and
-// spilling to disk (every operator keeps its partition's state in
+// A join over a streaming aggregation's result, and spilling to disk (every operator keeps its partition's state in
 // memory).
 package dataframe
