@@ -90,10 +90,13 @@
 // structs, arrays to lists; a value of any kind read into a string column
 // keeps its JSON text; numbers read into timestamp columns are seconds
 // since the epoch; binary is base64; "NaN", "Infinity" and "-Infinity"
-// strings are read into float columns. Unknown keys are ignored; a line
-// that is not an object, or a value that does not fit its column, is
-// malformed. Inferred struct fields are sorted by name (as Spark does), and
-// PERMISSIVE inference over malformed lines adds the corrupt-record column.
+// strings are read into float columns. Unknown keys, and keys of columns
+// not read, are ignored: their values are only scanned to their end, not
+// converted (but a line that is not valid JSON is malformed whichever
+// columns are read); a line that is not an object, or a value that does not
+// fit its column, is malformed. Inferred struct fields are sorted by name
+// (as Spark does), and PERMISSIVE inference over malformed lines adds the
+// corrupt-record column.
 // JSON write option ignoreNullFields (default true) omits null fields.
 //
 // Text: one row per line in a single string column "value"; option

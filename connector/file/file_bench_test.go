@@ -336,3 +336,49 @@ func BenchmarkCSVRead(b *testing.B) { benchTextRead(b, "csv") }
 // BenchmarkJSONRead reads a 4-column JSON lines file of 1M rows, with the
 // connector and with arrow-go's JSON reader.
 func BenchmarkJSONRead(b *testing.B) { benchTextRead(b, "json") }
+
+// BenchmarkJSONReadYSB reads YSB-shaped JSON lines (7 string keys, about
+// 250 B a record; benchRows(1M) rows) reading all 7 columns and the 3 the
+// YSB query uses: the other keys' values are only scanned to their end.
+func BenchmarkJSONReadYSB(b *testing.B) {
+	n := benchRows(1_000_000)
+	path := filepath.Join(b.TempDir(), "ysb.json")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	uuid := func(i int) string {
+		return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", i*2654435761%(1<<32), i%65536, i%4096, (i/7)%4096, i*40503)
+	}
+	for i := range n {
+		fmt.Fprintf(w, `{"user_id": "%s", "page_id": "%s", "ad_id": "%s", "ad_type": "%s", "event_type": "%s", "event_time": "%d", "ip_address": "1.2.3.4"}`+"\n",
+			uuid(i%100), uuid(1000+i%100), uuid(2000+i%1000), []string{"banner", "modal", "sponsored-search", "mail", "mobile"}[i%5],
+			[]string{"view", "click", "purchase"}[i%3], 1700000000000+i)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	st, _ := os.Stat(path)
+	for _, c := range []struct {
+		name string
+		cols []string
+	}{{"all7", nil}, {"cols3", []string{"ad_id", "event_type", "event_time"}}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				var rows int64
+				_, err := ReadFile(context.Background(), FormatJSON, path, ReadOptions{Schema: ysbSchema, Columns: c.cols}, func(r arrow.RecordBatch) error {
+					rows += r.NumRows()
+					r.Release()
+					return nil
+				})
+				if err != nil || rows != int64(n) {
+					b.Fatalf("read %d rows, %v", rows, err)
+				}
+			}
+			b.SetBytes(st.Size())
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}

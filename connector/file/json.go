@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"unicode/utf16"
@@ -40,11 +42,41 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
+// SWAR constants for scanString: a byte of each word is flagged when it
+// is a quote, a backslash or a control character.
+const (
+	swarOnes   = 0x0101010101010101
+	swarHigh   = 0x8080808080808080
+	swarQuote  = '"' * swarOnes
+	swarBslash = '\\' * swarOnes
+	swarCtl    = 0x20 * swarOnes
+)
+
+// stringSpecial returns a word whose lowest set high bit marks the first
+// byte of w (little endian) that is '"', '\\' or below 0x20, or 0 if none
+// is. Each term flags its lowest matching byte exactly (borrows only reach
+// higher bytes), so the lowest flag of the union is a true match.
+func stringSpecial(w uint64) uint64 {
+	q := w ^ swarQuote
+	s := w ^ swarBslash
+	return ((q - swarOnes) &^ q & swarHigh) | ((s - swarOnes) &^ s & swarHigh) | ((w - swarCtl) &^ w & swarHigh)
+}
+
 // scanString returns the end (after the closing quote) of the string
 // starting at b[i] == '"', and whether it holds escapes.
 func scanString(b []byte, i int) (end int, escaped bool, err error) {
 	i++
-	for i < len(b) {
+	for {
+		for i+8 <= len(b) { // skip plain bytes eight at a time
+			if t := stringSpecial(binary.LittleEndian.Uint64(b[i:])); t != 0 {
+				i += bits.TrailingZeros64(t) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, escaped, nil
@@ -572,41 +604,121 @@ func (jc *jcol) value(b []byte, s, e, depth int, tp *timeParser, scratch *[]byte
 	return nil
 }
 
-// jsonRow parses one line into cells for the top-level columns.
+// jsonRow parses one line into cells for the top-level columns. Only the
+// columns read (the projection) are in byName; the values of other keys
+// are only scanned to their end (checked, neither unescaped nor copied),
+// so a malformed record is malformed whichever columns are read.
 type jsonRow struct {
 	p       *textPlan
 	cols    []*jcol
 	byName  map[string]int
 	spans   [][2]int
+	escaped []bool   // the value at spans[j] is a string with escapes
+	dups    [][2]int // (column, earlier column of the same name): read the same value
+	hints   []keyHint
 	cells   []cell
-	arena   []byte // unescaped strings of the current row; cells point into it
+	arena   []byte // unescaped strings of the current row; cells point into it or into the line
 	scratch []byte
+}
+
+// keyHint remembers the key met at one member position of the last line
+// and its column (-1: not read), so lines with the same keys in the same
+// order find their columns by comparing bytes instead of hashing.
+type keyHint struct {
+	key []byte // raw, without quotes
+	col int
+}
+
+// column returns the column of the unescaped key k at member position m,
+// -1 if the read does not want it.
+func (r *jsonRow) column(k []byte, m int) int {
+	if m < len(r.hints) && bytes.Equal(r.hints[m].key, k) {
+		return r.hints[m].col
+	}
+	j, ok := r.byName[string(k)]
+	if !ok {
+		j = -1
+	}
+	if m < 64 { // lines with more keys look the rest up
+		for len(r.hints) <= m {
+			r.hints = append(r.hints, keyHint{col: -1})
+		}
+		r.hints[m] = keyHint{key: append(r.hints[m].key[:0], k...), col: j}
+	}
+	return j
+}
+
+// members scans the object at line[i] (line[i] == '{'), recording the
+// spans of the values of the columns read, and returns its end.
+func (r *jsonRow) members(b []byte, i int) (int, error) {
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for m := 0; ; m++ {
+		if i >= len(b) || b[i] != '"' {
+			return 0, jsonErr(b, i, "expected object key")
+		}
+		kend, esc, err := scanString(b, i)
+		if err != nil {
+			return 0, err
+		}
+		var j int
+		if esc {
+			j = -1
+			if c, ok := r.byName[string(unescapeJSON(nil, b[i:kend]))]; ok {
+				j = c
+			}
+		} else {
+			j = r.column(b[i+1:kend-1], m)
+		}
+		i = skipWS(b, kend)
+		if i >= len(b) || b[i] != ':' {
+			return 0, jsonErr(b, i, "expected ':'")
+		}
+		vs := skipWS(b, i+1)
+		var ve int
+		vesc := false
+		if vs < len(b) && b[vs] == '"' {
+			ve, vesc, err = scanString(b, vs)
+		} else {
+			ve, err = scanValue(b, vs, 1)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if j >= 0 {
+			r.spans[j] = [2]int{vs, ve}
+			r.escaped[j] = vesc
+		}
+		i = skipWS(b, ve)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			return i + 1, nil
+		}
+		return 0, jsonErr(b, i, "expected ',' or '}'")
+	}
 }
 
 // parse checks the line and fills cells (primitives) and spans (nested).
 func (r *jsonRow) parse(line []byte) error {
-	for i := range r.spans {
-		r.spans[i] = [2]int{}
-	}
+	clear(r.spans)
 	i := skipWS(line, 0)
 	if i >= len(line) || line[i] != '{' {
 		return jsonErr(line, i, "expected a JSON object")
 	}
-	end, err := forEachMember(line, i, 0, func(key []byte, esc bool, vs, ve int) error {
-		k := key[1 : len(key)-1]
-		if esc {
-			k = unescapeJSON(nil, key)
-		}
-		if j, ok := r.byName[string(k)]; ok {
-			r.spans[j] = [2]int{vs, ve}
-		}
-		return nil
-	})
+	end, err := r.members(line, i)
 	if err != nil {
 		return err
 	}
 	if j := skipWS(line, end); j != len(line) {
 		return jsonErr(line, j, "data after the object")
+	}
+	for _, d := range r.dups {
+		r.spans[d[0]], r.escaped[d[0]] = r.spans[d[1]], r.escaped[d[1]]
 	}
 	if cap(r.arena) < len(line) {
 		r.arena = make([]byte, 0, 2*len(line))
@@ -628,11 +740,18 @@ func (r *jsonRow) parse(line []byte) error {
 			v.valid = false
 			continue
 		}
-		if c.kind == kStruct || c.kind == kList {
+		switch c.kind {
+		case kStruct, kList:
 			if err := c.value(line, sp[0], sp[1], 1, r.p.tp, &r.scratch, false); err != nil {
 				return err
 			}
 			continue
+		case kString, kLargeString:
+			if line[sp[0]] == '"' && !r.escaped[j] { // the line's bytes are the value
+				v.valid = true
+				v.s = line[sp[0]+1 : sp[1]-1 : sp[1]-1]
+				continue
+			}
 		}
 		if err := convertJSON(c.column, r.p.tp, line[sp[0]:sp[1]], &r.arena, v); err != nil {
 			return err
@@ -665,7 +784,7 @@ func readJSON(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 	if err != nil {
 		return st, err
 	}
-	row := &jsonRow{p: p, byName: map[string]int{}, spans: make([][2]int, len(p.cols)), cells: make([]cell, len(p.cols))}
+	row := &jsonRow{p: p, byName: map[string]int{}, spans: make([][2]int, len(p.cols)), escaped: make([]bool, len(p.cols)), cells: make([]cell, len(p.cols))}
 	for j, oc := range p.cols {
 		jc, err := newJCol(p.schema.Field(j))
 		if err != nil {
@@ -674,7 +793,9 @@ func readJSON(ctx context.Context, path string, o ReadOptions, emit func(arrow.R
 		jc.column = oc.column // share the bound builder
 		row.cols = append(row.cols, jc)
 		if oc.role == roleData {
-			if _, dup := row.byName[oc.name]; !dup {
+			if first, dup := row.byName[oc.name]; dup {
+				row.dups = append(row.dups, [2]int{j, first})
+			} else {
 				row.byName[oc.name] = j
 			}
 		}
