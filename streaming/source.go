@@ -57,6 +57,16 @@ type MalformedCountingSource interface {
 	ReadCountingMalformed(ctx context.Context, r connector.OffsetRange, emit func([]arrow.RecordBatch) error) (dropped int64, err error)
 }
 
+// ColumnReadingSource is implemented by sources that can build only some
+// of their columns (connector/file's stream source). A query reads such
+// a source with ReadColumns, naming the columns its plan reads, instead
+// of Read or ReadCountingMalformed: the same read, whose batches have
+// just those columns of the schema, in that order, and which returns the
+// malformed records it dropped (as MalformedCountingSource).
+type ColumnReadingSource interface {
+	ReadColumns(ctx context.Context, r connector.OffsetRange, columns []string, emit func([]arrow.RecordBatch) error) (dropped int64, err error)
+}
+
 // ErrStreamingSource is returned when a plan with a streaming source is
 // run as a batch query.
 var ErrStreamingSource = errors.New("streaming: a streaming source can only be read by a streaming query; start one (streaming.Start, or WriteStream in package dataframe)")
@@ -135,9 +145,10 @@ func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int
 		fields = append(fields, schema.Field(i))
 	}
 	projected := arrow.NewSchema(fields, nil)
+	project := columns != nil // a ColumnReadingSource builds just the columns
 	each := func(bs []arrow.RecordBatch) error {
 		for i, b := range bs {
-			if columns != nil {
+			if project {
 				cols := make([]arrow.Array, len(idx))
 				for j, k := range idx {
 					cols[j] = b.Column(k)
@@ -157,6 +168,14 @@ func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int
 			}
 		}
 		return nil
+	}
+	if cr, ok := r.src.(ColumnReadingSource); ok && columns != nil {
+		project = false
+		n, err := cr.ReadColumns(ctx, r.ranges[part], columns, each)
+		if err == nil && r.dropped != nil {
+			r.dropped.Add(n)
+		}
+		return err
 	}
 	if mc, ok := r.src.(MalformedCountingSource); ok && r.dropped != nil {
 		n, err := mc.ReadCountingMalformed(ctx, r.ranges[part], each)

@@ -617,8 +617,20 @@ func (s *StreamSource) persist(add []seenFile) error {
 // ranges may run concurrently; connector.SplitRanges cuts a range into
 // pieces that read disjoint files, for parallelism.
 func (s *StreamSource) Read(ctx context.Context, r connector.OffsetRange, emit func([]arrow.RecordBatch) error) error {
-	_, err := s.read(ctx, r, emit)
+	_, err := s.read(ctx, r, nil, emit)
 	return err
+}
+
+// ReadColumns is ReadCountingMalformed that builds only the named columns
+// of the schema, in that order (package streaming calls it with the
+// columns a query's plan reads, streaming.ColumnReadingSource). As in a
+// batch read with ReadOptions.Columns, the values of the other columns are
+// only skipped: a record is malformed when it is not valid JSON or CSV, or
+// when a column read from it does not parse (Spark's column pruning of
+// JSON and CSV behaves alike).
+func (s *StreamSource) ReadColumns(ctx context.Context, r connector.OffsetRange, columns []string, emit func([]arrow.RecordBatch) error) (int64, error) {
+	st, err := s.read(ctx, r, columns, emit)
+	return st.DroppedRows, err
 }
 
 // ReadCountingMalformed is Read that also returns how many malformed
@@ -629,12 +641,13 @@ func (s *StreamSource) Read(ctx context.Context, r connector.OffsetRange, emit f
 // at the first malformed record with an error wrapping [ErrMalformed]
 // that names the file and line.
 func (s *StreamSource) ReadCountingMalformed(ctx context.Context, r connector.OffsetRange, emit func([]arrow.RecordBatch) error) (int64, error) {
-	st, err := s.read(ctx, r, emit)
+	st, err := s.read(ctx, r, nil, emit)
 	return st.DroppedRows, err
 }
 
-// read is Read, returning the stats of the files it read.
-func (s *StreamSource) read(ctx context.Context, r connector.OffsetRange, emit func([]arrow.RecordBatch) error) (ReadStats, error) {
+// read is Read, returning the stats of the files it read; columns (nil:
+// all) are the columns to build.
+func (s *StreamSource) read(ctx context.Context, r connector.OffsetRange, columns []string, emit func([]arrow.RecordBatch) error) (ReadStats, error) {
 	var total ReadStats
 	if r.Partition != StreamPartition {
 		return total, fmt.Errorf("file: stream source: unknown partition %s (the source has only %s)", r.Partition, StreamPartition)
@@ -658,7 +671,7 @@ func (s *StreamSource) read(ctx context.Context, r connector.OffsetRange, emit f
 				continue
 			}
 		}
-		ro := ReadOptions{Schema: s.schema, Options: s.fopts, Alloc: s.alloc, BatchRows: s.batchRows}
+		ro := ReadOptions{Schema: s.schema, Options: s.fopts, Alloc: s.alloc, BatchRows: s.batchRows, Columns: columns}
 		if vals, null := PartitionValues(f.Path); len(null) == 0 {
 			ro.PartitionValues = vals // relative: directories above the source do not count
 		}

@@ -368,6 +368,36 @@ func TestStreamSourceMalformed(t *testing.T) {
 	}
 }
 
+// ReadColumns builds the named columns in their order; a record malformed
+// only in a column it does not read is kept, as in a batch read with
+// ReadOptions.Columns.
+func TestStreamSourceReadColumns(t *testing.T) {
+	dir := t.TempDir()
+	putFile(t, dir, "a.json", `{"id":1,"name":"ann","n":7}`+"\n"+`{"id":2,"name":"bob","n":"x"}`+"\n"+"not json\n", base)
+	s := newStream(t, dir, StreamSourceOptions{Schema: schemaOf(fld("id", tInt64), fld("name", tString), fld("n", tInt64)), Options: map[string]string{"mode": "DROPMALFORMED"}})
+	latest(t, s)
+	var recs []arrow.RecordBatch
+	dropped, err := s.ReadColumns(context.Background(), connector.OffsetRange{Partition: StreamPartition, From: 0, Until: 1}, []string{"name", "id"},
+		func(bs []arrow.RecordBatch) error {
+			recs = append(recs, bs...)
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if got := r.Schema().String(); !strings.Contains(got, "name") || r.NumCols() != 2 || r.Schema().Field(0).Name != "name" {
+			t.Fatalf("schema %s, want name, id", got)
+		}
+	}
+	if got := strings.Join(rowsOf(recs), ","); got != "ann|1,bob|2" || dropped != 1 {
+		t.Fatalf("rows %s, dropped %d; want ann|1,bob|2 and 1 (the line that is not JSON)", got, dropped)
+	}
+	for _, r := range recs {
+		r.Release()
+	}
+}
+
 func TestStreamSourceErrors(t *testing.T) {
 	ctx := context.Background()
 	_, err := NewStreamSource(ctx, filepath.Join(t.TempDir(), "missing"), "json", StreamSourceOptions{Schema: idSchema})
