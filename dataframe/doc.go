@@ -118,7 +118,8 @@
 // the output mode: GroupBy(Window(...), ...).Count() then
 // GroupBy(Col("window_start"), Col("window_end")).Agg(Max(...))).
 // [Session.Streams] lists the active
-// queries. Batch actions on a streaming DataFrame fail with
+// queries; [Session.Close] stops them and closes the sources ReadStream
+// opened (a socket's connection, a Kafka client). Batch actions on a streaming DataFrame fail with
 // streaming.ErrStreamingSource. Window and SessionWindow also work on
 // batch DataFrames.
 // Package dataframe/streamtest tests streaming queries step by step

@@ -1,6 +1,7 @@
 package dataframe
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -86,6 +87,41 @@ type Session struct {
 	mu      sync.Mutex
 	views   map[string]plan.Node
 	streams *streaming.Manager // created by Streams
+	opened  []streaming.Source // by ReadStream, closed by Close
+	closed  bool
+}
+
+// Close stops the session's active streaming queries and closes the
+// streaming sources its ReadStream opened (a socket source's connection,
+// a Kafka source's client), once each: a streaming DataFrame from
+// ReadStream can start query after query until then. Sources given to
+// StreamFrom (a MemoryStream) stay open: they are the caller's. After
+// Close, ReadStream fails; batch DataFrames keep working. A second Close
+// does nothing.
+func (s *Session) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	opened, streams := s.opened, s.streams
+	s.opened = nil
+	s.mu.Unlock()
+	var errs []error
+	if streams != nil {
+		for _, q := range streams.Active() {
+			if err := q.Stop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("dataframe: Session.Close: stopping query %s: %w", q.ID(), err))
+			}
+		}
+	}
+	for _, src := range opened {
+		if err := src.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("dataframe: Session.Close: closing source %s: %w", src.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // NewSession returns a session running on ec.

@@ -50,6 +50,20 @@ func (s *Session) StreamFrom(src streaming.Source) *DataFrame {
 	return &DataFrame{s: s, plan: scan}
 }
 
+// streamOpened is StreamFrom for a source ReadStream opened: Close
+// closes it.
+func (s *Session) streamOpened(src streaming.Source) *DataFrame {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		err := src.Close()
+		return s.failed(errors.Join(errors.New("dataframe.ReadStream: the session is closed"), err))
+	}
+	s.opened = append(s.opened, src)
+	s.mu.Unlock()
+	return s.StreamFrom(src)
+}
+
 // IsStreaming reports whether df reads a streaming source (Spark's
 // isStreaming). Batch actions (Collect, Show, Count) fail on it; run it
 // with WriteStream.
@@ -118,7 +132,7 @@ func (r *DataStreamReader) Load(path ...string) *DataFrame {
 		if err != nil {
 			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
 		}
-		return r.s.StreamFrom(src)
+		return r.s.streamOpened(src)
 	case "rate-micro-batch":
 		o := streaming.RatePerBatchOptions{Alloc: r.s.cfg.alloc}
 		for k, v := range r.opts {
@@ -143,7 +157,7 @@ func (r *DataStreamReader) Load(path ...string) *DataFrame {
 		if err != nil {
 			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
 		}
-		return r.s.StreamFrom(src)
+		return r.s.streamOpened(src)
 	case "socket":
 		host, port := r.opts["host"], r.opts["port"]
 		p, err := strconv.Atoi(port)
@@ -154,13 +168,13 @@ func (r *DataStreamReader) Load(path ...string) *DataFrame {
 		if err != nil {
 			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
 		}
-		return r.s.StreamFrom(src)
+		return r.s.streamOpened(src)
 	case "kafka":
 		src, err := kafka.Provider{}.OpenArrowSource(context.Background(), r.opts, kafka.Allocator(r.s.cfg.alloc))
 		if err != nil {
 			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
 		}
-		return r.s.StreamFrom(src)
+		return r.s.streamOpened(src)
 	case "rate":
 		o := streaming.RateOptions{Clock: r.s.cfg.clock, Alloc: r.s.cfg.alloc}
 		for k, v := range r.opts {
@@ -191,7 +205,7 @@ func (r *DataStreamReader) Load(path ...string) *DataFrame {
 		if err != nil {
 			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
 		}
-		return r.s.StreamFrom(src)
+		return r.s.streamOpened(src)
 	case "":
 		return r.s.failed(fmt.Errorf("dataframe.ReadStream: no format; set one of %s, or use Session.StreamFrom", strings.Join(StreamFormats(), ", ")))
 	}

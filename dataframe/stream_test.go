@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -417,5 +418,57 @@ func TestRateMicroBatchFormat(t *testing.T) {
 	q.AwaitTermination(ctx)
 	if want := []int64{6, 28, 66}; !slices.Equal(sums, want) { // running sums of 0..3, 0..7, 0..11
 		t.Errorf("running sums = %v, want %v", sums, want)
+	}
+}
+
+// Session.Close stops the active queries and closes the connections of
+// the sources ReadStream opened (the socket server sees its end); a
+// MemoryStream given to StreamFrom stays usable.
+func TestSessionCloseStopsQueriesAndClosesSources(t *testing.T) {
+	s, _ := streamSession(t)
+	ctx := streamCtx(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conns := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			conns <- c
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	lines := s.ReadStream().Format("socket").Option("host", "127.0.0.1").Option("port", strconv.Itoa(port)).Load()
+	q, err := lines.WriteStream().Format("memory").QueryName("lines").Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.DropTempView("lines")
+	mem := streaming.NewMemoryStream(arrow.NewSchema([]arrow.Field{{Name: "v", Type: arrow.PrimitiveTypes.Int64}}, nil), "mem")
+	defer mem.Close()
+	c := <-conns
+	defer c.Close()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if q.IsActive() {
+		t.Error("the query is still active after Session.Close")
+	}
+	// The source's connection is closed: the server's read ends.
+	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("server read = %d, %v; want EOF (the source closed its connection)", n, err)
+	}
+	if err := s.ReadStream().Format("rate").Option("rowsPerSecond", "1").Load().Err(); err == nil || !strings.Contains(err.Error(), "session is closed") {
+		t.Errorf("ReadStream after Close: %v", err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if s.StreamFrom(mem).Err() != nil {
+		t.Error("StreamFrom of a caller's source fails after Close")
 	}
 }

@@ -117,6 +117,8 @@ func runPipeline(ctx context.Context, file string, cfg runConfig, stdout, stderr
 	if err != nil {
 		return err
 	}
+	// Stops what is still running and closes the sources' connections.
+	defer s.Close(context.Background())
 	if !cfg.noUI {
 		server, err := ui.New(ui.Addr(cfg.uiAddr))
 		if err != nil {
