@@ -23,6 +23,7 @@ import (
 	"github.com/spate-io/spate/connector"
 	"github.com/spate-io/spate/engine"
 	"github.com/spate-io/spate/exec"
+	"github.com/spate-io/spate/expr"
 	"github.com/spate-io/spate/metrics"
 	"github.com/spate-io/spate/plan"
 	"github.com/spate-io/spate/state"
@@ -1145,7 +1146,11 @@ func newStatefulOp(sp statefulNode, mode OutputMode, o *plan.Optimizer) (statefu
 	}
 	switch x := sp.node.(type) {
 	case *plan.Aggregate:
-		input, err := optimized(x.Child)
+		child, err := neededColumns(x)
+		if err != nil {
+			return nil, err
+		}
+		input, err := optimized(child)
 		if err != nil {
 			return nil, err
 		}
@@ -1172,6 +1177,37 @@ func newStatefulOp(sp statefulNode, mode OutputMode, o *plan.Optimizer) (statefu
 		return newStreamingJoin(j, sp.ph, mode)
 	}
 	return nil, fmt.Errorf("streaming.Start: no incremental form of %s", sp.node)
+}
+
+// neededColumns returns the aggregation's input projected on the columns
+// its groups and aggregates read. The input is optimized apart from the
+// aggregation (see Start), so without the projection nothing tells the
+// optimizer which columns the sources need not build. A session merge
+// stays the input itself (newStreamingAgg looks for it there).
+func neededColumns(a *plan.Aggregate) (plan.Node, error) {
+	if _, ok := a.Child.(*plan.MergeSessions); ok {
+		return a.Child, nil
+	}
+	var names []string
+	for _, e := range slices.Concat(a.Groups, a.Aggs) {
+		for _, c := range expr.Columns(e) {
+			if !slices.Contains(names, c) {
+				names = append(names, c)
+			}
+		}
+	}
+	if len(names) == 0 || len(names) == a.Child.Schema().NumFields() {
+		return a.Child, nil
+	}
+	cols := make([]expr.Expr, len(names))
+	for i, n := range names {
+		cols[i] = expr.Col(n)
+	}
+	p, err := plan.NewProject(a.Child, cols)
+	if err != nil {
+		return nil, fmt.Errorf("streaming.Start: %w", err)
+	}
+	return p, nil
 }
 
 // containsNode reports whether n is p or under it.
