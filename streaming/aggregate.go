@@ -3,6 +3,7 @@ package streaming
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -78,28 +79,64 @@ type aggOutput struct {
 	evictShift time.Duration
 }
 
-// outputColumn follows the column name of p's output down through
-// projections (which may rename it) and filters to the stateful
-// operator output it comes from, and returns that output and the
-// column's name there (nil: it does not come straight from one).
-func outputColumn(p plan.Node, name string) (*aggOutput, string) {
-	switch x := p.(type) {
-	case *aggOutput:
-		return x, name
-	case *plan.Filter:
-		return outputColumn(x.Child, name)
-	case *plan.Project:
-		for _, e := range x.Exprs {
-			if expr.Name(e) != name {
-				continue
-			}
-			if c, ok := expr.Unalias(e).(*expr.Column); ok {
-				return outputColumn(x.Child, c.Name)
-			}
-			return nil, ""
+// groupEnd reports whether the groups of a grouping by g, over input,
+// end a known time after g's value (evictShift), by the event time of the
+// watermark column wm, so that the watermark passing that time finishes
+// them. That holds when g is wm itself, a window bound on wm
+// (expr.WindowBound: a window's end, or the start of a tumbling window,
+// which ends its slide later), or a column that input defines as one of
+// these (traced by name through projections, filters and every branch of
+// a union, as the sliding-window expansions of package dataframe and sql
+// build them), or the column an aggregation below evicts by.
+func groupEnd(input plan.Node, g expr.Expr, wm string) (time.Duration, bool) {
+	switch x := expr.Unalias(g).(type) {
+	case *expr.Column:
+		if x.Name == wm {
+			return 0, true
+		}
+		return columnEnd(input, x.Name, wm)
+	case *expr.Call:
+		if x.Name != "window" || len(x.Params) != 4 || !slices.Equal(expr.Columns(x), []string{wm}) {
+			return 0, false
+		}
+		slide, _ := x.Params[0].(time.Duration)
+		back, _ := x.Params[2].(int)
+		add, _ := x.Params[3].(time.Duration)
+		switch {
+		case add > 0: // a window's end
+			return 0, true
+		case back == 0 && slide > 0: // the start of the window holding the row
+			return slide, true
 		}
 	}
-	return nil, ""
+	return 0, false
+}
+
+// columnEnd is groupEnd for the column name of p's output.
+func columnEnd(p plan.Node, name, wm string) (time.Duration, bool) {
+	switch x := p.(type) {
+	case *aggOutput:
+		return x.evictShift, x.evictCol != "" && x.evictCol == name
+	case *plan.Filter:
+		return columnEnd(x.Child, name, wm)
+	case *plan.Project:
+		for _, e := range x.Exprs {
+			if expr.Name(e) == name {
+				return groupEnd(x.Child, e, wm)
+			}
+		}
+	case *plan.Union:
+		var shift time.Duration
+		for i, in := range x.Inputs {
+			s, ok := columnEnd(in, name, wm)
+			if !ok || (i > 0 && s != shift) {
+				return 0, false
+			}
+			shift = s
+		}
+		return shift, len(x.Inputs) > 0
+	}
+	return 0, false
 }
 
 func (a *aggOutput) Schema() *arrow.Schema                       { return a.schema }
@@ -270,38 +307,8 @@ func newStreamingAgg(a *plan.Aggregate, ph *aggOutput, input plan.Node, mode Out
 	}
 	if sa.watermark != nil && sa.session == nil {
 		for j, g := range a.Groups {
-			name := schema.Field(j).Name
-			// DataFrame's Window groups by window_end, SQL's sliding
-			// windows by a hidden __window_end: the window's end.
-			if name == "window_end" || name == "__window_end" {
-				sa.evictCol, sa.evictShift = name, 0
-				break
-			}
-			if c, ok := g.(*expr.Column); ok && c.Name == sa.watermark.Column {
-				sa.evictCol, sa.evictShift = name, 0
-			}
-			// SQL's tumbling window(ts, size): the window's start; the
-			// window ends size later.
-			if c, ok := expr.Unalias(g).(*expr.Call); ok && c.Name == "window" && len(c.Params) == 4 {
-				size, _ := c.Params[0].(time.Duration)
-				back, _ := c.Params[2].(int)
-				add, _ := c.Params[3].(time.Duration)
-				if back == 0 && add == 0 && size > 0 {
-					sa.evictCol, sa.evictShift = name, size
-				}
-			}
-		}
-	}
-	if sa.watermark != nil && sa.session == nil && sa.evictCol == "" {
-		// A grouping by the column an aggregation below evicts by: that
-		// column's groups end when the one below said they do.
-		for j, g := range a.Groups {
-			c, ok := expr.Unalias(g).(*expr.Column)
-			if !ok {
-				continue
-			}
-			if below, col := outputColumn(input, c.Name); below != nil && below.evictCol != "" && below.evictCol == col {
-				sa.evictCol, sa.evictShift = schema.Field(j).Name, below.evictShift
+			if shift, ok := groupEnd(input, g, sa.watermark.Column); ok {
+				sa.evictCol, sa.evictShift = schema.Field(j).Name, shift
 				break
 			}
 		}
