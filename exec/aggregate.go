@@ -423,14 +423,7 @@ func (d *DedupExec) mapSide(ctx context.Context, tc *engine.TaskContext) ([][]ar
 			return err
 		}
 		bk := buckets(d.c.Engine.HashSeed(), keys, int(f.NumRows()), d.dep.NumBuckets)
-		split, err := splitByBucket(d.c, f, bk, d.dep.NumBuckets)
-		if err != nil {
-			return err
-		}
-		for i, bs := range split {
-			out[i] = append(out[i], bs...)
-		}
-		return nil
+		return appendByBucket(d.c, f, bk, out)
 	})
 	return out, err
 }

@@ -138,14 +138,7 @@ func (h *HashJoinExec) shuffleSide(in Operator, keys []expr.Expr) func(ctx conte
 			}
 			bk := buckets(h.c.Engine.HashSeed(), ks, int(b.NumRows()), n)
 			releaseArrays(ks)
-			split, err := splitByBucket(h.c, b, bk, n)
-			if err != nil {
-				return err
-			}
-			for i, bs := range split {
-				out[i] = append(out[i], bs...)
-			}
-			return nil
+			return appendByBucket(h.c, b, bk, out)
 		})
 		if err != nil {
 			for _, bs := range out {

@@ -457,6 +457,19 @@ func int32Array(c *Context, v []int32) arrow.Array {
 	return b.NewArray()
 }
 
+// appendByBucket appends b's rows to out[bucket] for the bucket of each
+// row (the map side of a shuffle into len(out) buckets).
+func appendByBucket(c *Context, b arrow.RecordBatch, bk []int32, out [][]arrow.RecordBatch) error {
+	split, err := splitByBucket(c, b, bk, len(out))
+	if err != nil {
+		return err
+	}
+	for i, bs := range split {
+		out[i] = append(out[i], bs...)
+	}
+	return nil
+}
+
 // splitByBucket splits b into n batches by the bucket of each row.
 func splitByBucket(c *Context, b arrow.RecordBatch, bk []int32, n int) ([][]arrow.RecordBatch, error) {
 	out := make([][]arrow.RecordBatch, n)

@@ -82,14 +82,7 @@ func (e *MergeSessionsExec) mapSide(ctx context.Context, tc *engine.TaskContext)
 			return err
 		}
 		bk := buckets(e.c.Engine.HashSeed(), keys, int(b.NumRows()), e.dep.NumBuckets)
-		split, err := splitByBucket(e.c, b, bk, e.dep.NumBuckets)
-		if err != nil {
-			return err
-		}
-		for i, bs := range split {
-			out[i] = append(out[i], bs...)
-		}
-		return nil
+		return appendByBucket(e.c, b, bk, out)
 	})
 	return out, err
 }

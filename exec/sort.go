@@ -368,14 +368,7 @@ func (s *SortExec) rangeSplit(ctx context.Context, tc *engine.TaskContext, child
 				bk[i] = int32(sort.Search(nb, func(j int) bool { return compareKeys(keys, i, s.bounds, j, s.orders) < 0 }))
 			}
 		}
-		split, err := splitByBucket(s.c, b, bk, n)
-		if err != nil {
-			return err
-		}
-		for i, bs := range split {
-			out[i] = append(out[i], bs...)
-		}
-		return nil
+		return appendByBucket(s.c, b, bk, out)
 	})
 	if err != nil {
 		for _, bs := range out {
