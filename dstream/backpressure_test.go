@@ -748,6 +748,14 @@ func TestSocketReceiverOverloadBounded(t *testing.T) {
 	if err := ssc.Stop(ctx, true); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
+	// The bus delivers events asynchronously: the last batches' reports
+	// may still be queued when Stop returns.
+	if err := ssc.Engine().Bus().Flush(ctx); err != nil {
+		t.Fatalf("flushing the bus: %v", err)
+	}
+	if n := ssc.Engine().Bus().Dropped(); n > 0 {
+		t.Fatalf("the bus dropped %d events; the batch reports below would be incomplete", n)
+	}
 
 	mu.Lock()
 	got := tally
