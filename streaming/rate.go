@@ -231,23 +231,41 @@ func (r *RateSource) EarliestOffsets(_ context.Context, parts []connector.Partit
 
 // Read implements connector.Source: rows from..until-1 of a partition.
 func (r *RateSource) Read(ctx context.Context, rg connector.OffsetRange, emit func([]arrow.RecordBatch) error) error {
-	return r.read(ctx, r.opts.Alloc, rg, emit)
+	return r.read(ctx, r.opts.Alloc, rg, nil, emit)
 }
 
-// readAlloc is Read with the batch's allocator, used unless the source
-// was given an allocator other than Go's.
-func (r *RateSource) readAlloc(ctx context.Context, alloc memory.Allocator, rg connector.OffsetRange, emit func([]arrow.RecordBatch) error) error {
+// ReadAlloc implements AllocatingSource. The batch's allocator is used
+// unless the source was given an allocator other than Go's.
+func (r *RateSource) ReadAlloc(ctx context.Context, alloc memory.Allocator, rg connector.OffsetRange, columns []string, emit func([]arrow.RecordBatch) error) error {
 	if _, ok := r.opts.Alloc.(*memory.GoAllocator); !ok || alloc == nil {
 		alloc = r.opts.Alloc
 	}
-	return r.read(ctx, alloc, rg, emit)
+	return r.read(ctx, alloc, rg, columns, emit)
 }
 
-func (r *RateSource) read(ctx context.Context, alloc memory.Allocator, rg connector.OffsetRange, emit func([]arrow.RecordBatch) error) error {
+// read emits rows from..until-1 of rg's partition with the given columns
+// of RateSchema (all when nil).
+func (r *RateSource) read(ctx context.Context, alloc memory.Allocator, rg connector.OffsetRange, columns []string, emit func([]arrow.RecordBatch) error) error {
+	schema, wantTS, wantValue := RateSchema, true, true
+	if columns != nil {
+		fields := make([]arrow.Field, len(columns))
+		wantTS, wantValue = false, false
+		for k, c := range columns {
+			i, err := expr.FieldIndex(RateSchema, c)
+			if err != nil {
+				return err
+			}
+			fields[k] = RateSchema.Field(i)
+			wantTS = wantTS || i == 0
+			wantValue = wantValue || i == 1
+		}
+		schema = arrow.NewSchema(fields, nil)
+	}
 	r.mu.Lock()
 	start := r.start
 	r.mu.Unlock()
 	p, i := int64(r.opts.NumPartitions), int64(rg.Partition.Index)
+	startMicros := start.UnixMicro()
 	const chunk = 8192
 	for from := rg.From; from < rg.Until; from += chunk {
 		if err := ctx.Err(); err != nil {
@@ -258,28 +276,44 @@ func (r *RateSource) read(ctx context.Context, alloc memory.Allocator, rg connec
 		// The columns' buffers are filled directly: no validity bitmaps
 		// (no nulls), and exactly n values (a builder reserving n rounds
 		// up to the next power of two).
-		tsBuf, tsv := int64Buffer(alloc, n)
-		vsBuf, vsv := int64Buffer(alloc, n)
-		startMicros := start.UnixMicro()
-		if r.rampSeconds() == 0 {
-			// dueMillis without a ramp-up, inlined.
-			rps := r.opts.RowsPerSecond
-			for j := range n {
-				v := (from+int64(j))*p + i
-				tsv[j] = startMicros + int64(float64(v)/rps*1000)*1000
-				vsv[j] = v
+		var tsa, vsa arrow.Array
+		if wantTS {
+			buf, tsv := int64Buffer(alloc, n)
+			if r.rampSeconds() == 0 {
+				// dueMillis without a ramp-up, inlined.
+				rps := r.opts.RowsPerSecond
+				for j := range n {
+					v := (from+int64(j))*p + i
+					tsv[j] = startMicros + int64(float64(v)/rps*1000)*1000
+				}
+			} else {
+				for j := range n {
+					tsv[j] = startMicros + r.dueMillis((from+int64(j))*p+i)*1000
+				}
 			}
-		} else {
+			tsa = int64Array(expr.TimestampType, buf, n)
+		}
+		if wantValue {
+			buf, vsv := int64Buffer(alloc, n)
 			for j := range n {
-				v := (from+int64(j))*p + i
-				tsv[j] = startMicros + r.dueMillis(v)*1000
-				vsv[j] = v
+				vsv[j] = (from+int64(j))*p + i
+			}
+			vsa = int64Array(arrow.PrimitiveTypes.Int64, buf, n)
+		}
+		cols := make([]arrow.Array, len(schema.Fields()))
+		for k, f := range schema.Fields() {
+			if f.Name == RateSchema.Field(0).Name {
+				cols[k] = tsa
+			} else {
+				cols[k] = vsa
 			}
 		}
-		tsa, vsa := int64Array(expr.TimestampType, tsBuf, n), int64Array(arrow.PrimitiveTypes.Int64, vsBuf, n)
-		b := array.NewRecordBatch(RateSchema, []arrow.Array{tsa, vsa}, until-from)
-		tsa.Release()
-		vsa.Release()
+		b := array.NewRecordBatch(schema, cols, int64(n))
+		for _, a := range []arrow.Array{tsa, vsa} {
+			if a != nil {
+				a.Release()
+			}
+		}
 		if err := emit([]arrow.RecordBatch{b}); err != nil {
 			return err
 		}

@@ -67,6 +67,21 @@ type ColumnReadingSource interface {
 	ReadColumns(ctx context.Context, r connector.OffsetRange, columns []string, emit func([]arrow.RecordBatch) error) (dropped int64, err error)
 }
 
+// AllocatingSource is implemented by sources that can build a micro-batch's
+// rows with the allocator of the batch's execution and only the columns
+// the query reads (the rate source; a generator or decoder of the
+// user's). The batch's allocator reuses the buffers earlier batches freed,
+// so the source's builders skip zeroing fresh memory, and it is the
+// checked allocator in tests. A query reads such a source with ReadAlloc
+// instead of Read (a ColumnReadingSource is read with ReadColumns first):
+// the same read, whose batches are built with alloc and have just the
+// named columns of the schema, in that order, or every column when
+// columns is nil. The batches' buffers are released by the engine; a
+// source must not keep them.
+type AllocatingSource interface {
+	ReadAlloc(ctx context.Context, alloc memory.Allocator, r connector.OffsetRange, columns []string, emit func([]arrow.RecordBatch) error) error
+}
+
 // ErrStreamingSource is returned when a plan with a streaming source is
 // run as a batch query.
 var ErrStreamingSource = errors.New("streaming: a streaming source can only be read by a streaming query; start one (streaming.Start, or WriteStream in package dataframe)")
@@ -177,6 +192,10 @@ func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int
 		}
 		return err
 	}
+	if as, ok := r.src.(AllocatingSource); ok {
+		project = false
+		return as.ReadAlloc(ctx, alloc, r.ranges[part], columns, each)
+	}
 	if mc, ok := r.src.(MalformedCountingSource); ok && r.dropped != nil {
 		n, err := mc.ReadCountingMalformed(ctx, r.ranges[part], each)
 		if err == nil {
@@ -184,17 +203,7 @@ func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int
 		}
 		return err
 	}
-	if ar, ok := r.src.(allocReader); ok {
-		return ar.readAlloc(ctx, alloc, r.ranges[part], each)
-	}
 	return r.src.Read(ctx, r.ranges[part], each)
-}
-
-// allocReader is a Source that can build a batch's rows with the batch's
-// allocator (the execution's, which reuses the buffers the batch frees)
-// when it was not given one of its own.
-type allocReader interface {
-	readAlloc(ctx context.Context, alloc memory.Allocator, rg connector.OffsetRange, emit func([]arrow.RecordBatch) error) error
 }
 
 func releaseAll(bs []arrow.RecordBatch) {

@@ -3,7 +3,6 @@ package benchsuite
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -54,13 +53,12 @@ const arrowBatchRows = 16 * readChunk
 // streaming source (streaming.Source) for Session.StreamFrom: the
 // offsets of a GenSource (offset o of partition p is event o·P + p, so a
 // range is generated again exactly), each event encoded as one row of
-// NexmarkSchema. Only the columns given to NewNexmarkArrowSource are
-// filled; the others are all null (projection pushdown by hand: the
-// engine does not tell a streaming source which columns a query reads).
-// Unpaced only; batches are capped at BatchEvents events (Limits).
+// NexmarkSchema. As a streaming.AllocatingSource it builds only the
+// columns the query reads, with the micro-batch's allocator (which
+// reuses the buffers earlier batches freed). Unpaced only; batches are
+// capped at BatchEvents events (Limits).
 type NexmarkArrowSource struct {
 	gen      *GenSource[Event]
-	fill     []bool // by column of NexmarkSchema
 	perPart  int64
 	alloc    memory.Allocator
 	encoders []func(b array.Builder, e *Event)
@@ -68,13 +66,15 @@ type NexmarkArrowSource struct {
 
 var (
 	_ streaming.Source                       = (*NexmarkArrowSource)(nil)
+	_ streaming.AllocatingSource             = (*NexmarkArrowSource)(nil)
 	_ interface{ Limits() connector.Limits } = (*NexmarkArrowSource)(nil)
 )
 
 // NewNexmarkArrowSource returns a source of events 0..events-1 of g over
-// parts partitions, batchEvents events per batch, filling the columns
-// named in columns (all when empty).
-func NewNexmarkArrowSource(g *NexmarkGenerator, parts int, events, batchEvents int64, columns []string, alloc memory.Allocator) (*NexmarkArrowSource, error) {
+// parts partitions, batchEvents events per batch. Read builds its batches
+// with alloc (memory.DefaultAllocator when nil); ReadAlloc with the
+// allocator it is given.
+func NewNexmarkArrowSource(g *NexmarkGenerator, parts int, events, batchEvents int64, alloc memory.Allocator) (*NexmarkArrowSource, error) {
 	src, err := NewGenSource[Event](g, "nexmark", parts, events, 0, nil)
 	if err != nil {
 		return nil, err
@@ -85,18 +85,8 @@ func NewNexmarkArrowSource(g *NexmarkGenerator, parts int, events, batchEvents i
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
 	}
-	s := &NexmarkArrowSource{gen: src, perPart: (batchEvents + int64(parts) - 1) / int64(parts), alloc: alloc,
-		fill: make([]bool, NexmarkSchema.NumFields())}
-	for i, f := range NexmarkSchema.Fields() {
-		s.fill[i] = len(columns) == 0 || slices.Contains(columns, f.Name) || i == 0
-	}
-	for _, c := range columns {
-		if !NexmarkSchema.HasField(c) {
-			return nil, fmt.Errorf("benchsuite: the Nexmark schema has no column %q", c)
-		}
-	}
-	s.encoders = nexmarkEncoders()
-	return s, nil
+	return &NexmarkArrowSource{gen: src, perPart: (batchEvents + int64(parts) - 1) / int64(parts), alloc: alloc,
+		encoders: nexmarkEncoders()}, nil
 }
 
 // nexmarkEncoders returns, per column of NexmarkSchema, what appends an
@@ -191,36 +181,65 @@ func (s *NexmarkArrowSource) EarliestOffsets(ctx context.Context, parts []connec
 // Close implements connector.OffsetSource.
 func (s *NexmarkArrowSource) Close() error { return s.gen.Close() }
 
-// Read generates the events of r and emits them as record batches of at
-// most arrowBatchRows rows: the bids in some, the persons and auctions in
-// others (each in the generator's order). Keeping the types apart makes
-// q0–q2's event_type filter keep all or none of a batch's rows. (It was
-// needed while exec's filter sent string columns through arrow-go's
-// binary filter kernel, quadratic when the kept strings are longer than
-// the column's mean, as the bids' extra against the other rows' nulls:
-// q0 ran at 63K events/s. exec now filters strings itself; q3's and
-// q8's filters split the mixed person and auction batches cheaply.)
+// Read generates the events of r and emits them as record batches of
+// every column of NexmarkSchema, built with the source's allocator (see
+// ReadAlloc).
 func (s *NexmarkArrowSource) Read(ctx context.Context, r connector.OffsetRange, emit func([]arrow.RecordBatch) error) error {
-	fields := NexmarkSchema.Fields()
+	return s.ReadAlloc(ctx, s.alloc, r, nil, emit)
+}
+
+// ReadAlloc implements streaming.AllocatingSource: it generates the
+// events of r and emits them as record batches of at most arrowBatchRows
+// rows with the given columns (all when nil), the bids in some, the
+// persons and auctions in others (each in the generator's order).
+// Keeping the types apart makes q0–q2's event_type filter keep all or
+// none of a batch's rows. (It was needed while exec's filter sent string
+// columns through arrow-go's binary filter kernel, quadratic when the
+// kept strings are longer than the column's mean, as the bids' extra
+// against the other rows' nulls: q0 ran at 63K events/s. exec now
+// filters strings itself; q3's and q8's filters split the mixed person
+// and auction batches cheaply.) Builders are reserved for a whole batch,
+// and string builders for the bytes the column's previous batch held, so
+// that they do not grow by reallocation.
+func (s *NexmarkArrowSource) ReadAlloc(ctx context.Context, alloc memory.Allocator, r connector.OffsetRange, columns []string, emit func([]arrow.RecordBatch) error) error {
+	if alloc == nil {
+		alloc = s.alloc
+	}
+	schema, idx := NexmarkSchema, make([]int, 0, NexmarkSchema.NumFields())
+	if columns == nil {
+		for i := range NexmarkSchema.NumFields() {
+			idx = append(idx, i)
+		}
+	} else {
+		fields := make([]arrow.Field, len(columns))
+		for k, c := range columns {
+			is := NexmarkSchema.FieldIndices(c)
+			if len(is) == 0 {
+				return fmt.Errorf("benchsuite: the Nexmark schema has no column %q", c)
+			}
+			idx = append(idx, is[0])
+			fields[k] = NexmarkSchema.Field(is[0])
+		}
+		schema = arrow.NewSchema(fields, nil)
+	}
 	type group struct {
-		bs   []array.Builder
-		rows int
+		bs       []array.Builder
+		rows     int
+		strBytes []int // by column: the bytes a string column's last batch held
 	}
 	var groups [2]group // bids, others
 	for g := range groups {
-		groups[g].bs = make([]array.Builder, len(fields))
-		for i, f := range fields {
-			if s.fill[i] {
-				groups[g].bs[i] = array.NewBuilder(s.alloc, f.Type)
-			}
+		groups[g].bs = make([]array.Builder, len(idx))
+		groups[g].strBytes = make([]int, len(idx))
+		for k, i := range idx {
+			groups[g].bs[k] = array.NewBuilder(alloc, NexmarkSchema.Field(i).Type)
+			groups[g].bs[k].Reserve(arrowBatchRows)
 		}
 	}
 	defer func() {
 		for _, g := range groups {
 			for _, b := range g.bs {
-				if b != nil {
-					b.Release()
-				}
+				b.Release()
 			}
 		}
 	}()
@@ -228,15 +247,18 @@ func (s *NexmarkArrowSource) Read(ctx context.Context, r connector.OffsetRange, 
 		if g.rows == 0 {
 			return nil
 		}
-		cols := make([]arrow.Array, len(fields))
-		for i, f := range fields {
-			if g.bs[i] != nil {
-				cols[i] = g.bs[i].NewArray()
-			} else {
-				cols[i] = array.MakeArrayOfNull(s.alloc, f.Type, g.rows)
+		cols := make([]arrow.Array, len(idx))
+		for k, b := range g.bs {
+			if sb, ok := b.(*array.StringBuilder); ok {
+				g.strBytes[k] = sb.DataLen()
+			}
+			cols[k] = b.NewArray()
+			b.Reserve(arrowBatchRows)
+			if sb, ok := b.(*array.StringBuilder); ok && g.strBytes[k] > 0 {
+				sb.ReserveData(g.strBytes[k] + g.strBytes[k]/8)
 			}
 		}
-		rec := array.NewRecordBatch(NexmarkSchema, cols, int64(g.rows))
+		rec := array.NewRecordBatch(schema, cols, int64(g.rows))
 		for _, c := range cols {
 			c.Release()
 		}
@@ -250,10 +272,8 @@ func (s *NexmarkArrowSource) Read(ctx context.Context, r connector.OffsetRange, 
 			if e.Type == BidEvent {
 				g = &groups[0]
 			}
-			for i, b := range g.bs {
-				if b != nil {
-					s.encoders[i](b, e)
-				}
+			for c, b := range g.bs {
+				s.encoders[idx[c]](b, e)
 			}
 			g.rows++
 		}

@@ -12,10 +12,6 @@ import (
 // two sides are two scans of the one Nexmark stream (event_type picks
 // persons or auctions), so each batch reads the source twice.
 
-// q3Columns are the columns q3's variants read.
-var q3Columns = []string{"event_type", "person_id", "person_name", "person_city", "person_state",
-	"auction_id", "auction_seller", "auction_category"}
-
 // nexmarkQ3Structured is q3 as Flink's: an inner join of the auctions of
 // category 10 with the persons of OR, ID and CA on seller = id, without
 // time bounds (no watermark), so both sides' buffered rows stay in the
@@ -23,7 +19,7 @@ var q3Columns = []string{"event_type", "person_id", "person_name", "person_city"
 // batch that brought the later of its two rows.
 func nexmarkQ3Structured() *structuredSpec {
 	col := dataframe.Col
-	return selfJoin(nexmarkAppend(q3Columns,
+	return selfJoin(nexmarkAppend(
 		func(in *dataframe.DataFrame) *dataframe.DataFrame {
 			persons := in.Where(col("event_type").EqualTo(int32(PersonEvent)).And(col("person_state").IsIn("OR", "ID", "CA"))).
 				Select(col("person_id").As("id"), col("person_name").As("name"), col("person_city").As("city"), col("person_state").As("state"))
@@ -65,9 +61,6 @@ ON A.seller = P.id`,
 		}))
 }
 
-// q8Columns are the columns q8's variants read.
-var q8Columns = []string{"event_type", "person_id", "person_name", "person_date_time", "auction_seller", "auction_date_time"}
-
 // q8Start returns the start of the 10 s tumbling window of the timestamp
 // (ms) column ts: ts − ts mod 10 s, as a timestamp in µs. (Not in ms: the
 // stream-stream join compares a timestamp column's raw values with the
@@ -92,7 +85,7 @@ func q8Start(ts string) dataframe.Column {
 // its state keeps every window.
 func nexmarkQ8Structured() *structuredSpec {
 	col := dataframe.Col
-	return selfJoin(nexmarkAppend(q8Columns,
+	return selfJoin(nexmarkAppend(
 		func(in *dataframe.DataFrame) *dataframe.DataFrame {
 			persons := in.Where(col("event_type").EqualTo(int32(PersonEvent))).
 				Select(col("person_id").As("id"), col("person_name").As("name"), q8Start("person_date_time").As("p_start")).

@@ -221,15 +221,15 @@ func (s *ysbSink) result() Result {
 }
 
 // nexmarkAppend is a Nexmark query's DataFrame and SQL variants over
-// NexmarkArrowSource (filling only columns), in append mode, into a
+// NexmarkArrowSource (which builds only the columns the query reads), in append mode, into a
 // black hole that hashes every row as the DStream variant's does (q0–q2,
 // and the joins q3 and q8).
-func nexmarkAppend(columns []string, build func(in *dataframe.DataFrame) *dataframe.DataFrame, sqlText string,
+func nexmarkAppend(build func(in *dataframe.DataFrame) *dataframe.DataFrame, sqlText string,
 	hash func(r arrow.RecordBatch) (func(i int) uint64, error)) *structuredSpec {
 	return &structuredSpec{
 		input: func(_ context.Context, s *dataframe.Session, p Params, gc genConfig, n int64, _ string) (*dataframe.DataFrame, error) {
 			g := NewNexmarkGenerator(NexmarkConfig{Seed: gc.Seed, BaseMs: gc.BaseMs, EventRate: gc.EventRate})
-			src, err := NewNexmarkArrowSource(g, p.Partitions, n, p.BatchEvents, columns, nil)
+			src, err := NewNexmarkArrowSource(g, p.Partitions, n, p.BatchEvents, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -244,8 +244,6 @@ func nexmarkAppend(columns []string, build func(in *dataframe.DataFrame) *datafr
 		sink: func(genConfig) structuredSink { return &rowSink{hash: hash} },
 	}
 }
-
-var q0Columns = []string{"event_type", "bid_auction", "bid_bidder", "bid_price", "bid_date_time", "bid_extra"}
 
 // hashQ0Rows hashes q0's and q1's output rows as hashQ0.
 func hashQ0Rows(r arrow.RecordBatch) (func(i int) uint64, error) {
@@ -284,7 +282,7 @@ func q0q1DataFrame(price dataframe.Column) func(in *dataframe.DataFrame) *datafr
 }
 
 func nexmarkQ0Structured() *structuredSpec {
-	return nexmarkAppend(q0Columns, q0q1DataFrame(dataframe.Col("bid_price")),
+	return nexmarkAppend(q0q1DataFrame(dataframe.Col("bid_price")),
 		`SELECT bid_auction AS auction, bid_bidder AS bidder, bid_price AS price, bid_date_time AS date_time, bid_extra AS extra
 FROM events WHERE event_type = 2`, hashQ0Rows)
 }
@@ -292,14 +290,14 @@ FROM events WHERE event_type = 2`, hashQ0Rows)
 // q1 as the DStream variant: price × 0.908 kept exact, in thousandths of
 // a cent (price × 908).
 func nexmarkQ1Structured() *structuredSpec {
-	return nexmarkAppend(q0Columns, q0q1DataFrame(dataframe.Col("bid_price").Multiply(int64(908))),
+	return nexmarkAppend(q0q1DataFrame(dataframe.Col("bid_price").Multiply(int64(908))),
 		`SELECT bid_auction AS auction, bid_bidder AS bidder, bid_price * 908 AS price, bid_date_time AS date_time, bid_extra AS extra
 FROM events WHERE event_type = 2`, hashQ0Rows)
 }
 
 func nexmarkQ2Structured() *structuredSpec {
 	col := dataframe.Col
-	return nexmarkAppend([]string{"event_type", "bid_auction", "bid_price"},
+	return nexmarkAppend(
 		func(in *dataframe.DataFrame) *dataframe.DataFrame {
 			return in.Where(col("event_type").EqualTo(int32(BidEvent)).And(col("bid_auction").Mod(int64(123)).EqualTo(int64(0)))).
 				Select(col("bid_auction").As("auction"), col("bid_price").As("price"))
