@@ -22,13 +22,14 @@ type columnRecorder struct {
 	*streaming.MemoryStream
 	mu    sync.Mutex
 	asked [][]string
+	rows  *int64 // rows emitted, when set
 }
 
 func (c *columnRecorder) ReadColumns(ctx context.Context, r connector.OffsetRange, columns []string, emit func([]arrow.RecordBatch) error) (int64, error) {
 	c.mu.Lock()
 	c.asked = append(c.asked, slices.Clone(columns))
 	c.mu.Unlock()
-	return 0, c.Read(ctx, r, func(bs []arrow.RecordBatch) error {
+	return 0, c.MemoryStream.Read(ctx, r, func(bs []arrow.RecordBatch) error {
 		out := make([]arrow.RecordBatch, len(bs))
 		for i, b := range bs {
 			var fields []arrow.Field
@@ -39,9 +40,28 @@ func (c *columnRecorder) ReadColumns(ctx context.Context, r connector.OffsetRang
 				cols = append(cols, b.Column(j))
 			}
 			out[i] = array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, b.NumRows())
+			c.mu.Lock()
+			if c.rows != nil {
+				*c.rows += b.NumRows()
+			}
+			c.mu.Unlock()
 			b.Release()
 		}
 		return emit(out)
+	})
+}
+
+// Read counts the rows it emits, when counting.
+func (c *columnRecorder) Read(ctx context.Context, r connector.OffsetRange, emit func([]arrow.RecordBatch) error) error {
+	return c.MemoryStream.Read(ctx, r, func(bs []arrow.RecordBatch) error {
+		c.mu.Lock()
+		for _, b := range bs {
+			if c.rows != nil {
+				*c.rows += b.NumRows()
+			}
+		}
+		c.mu.Unlock()
+		return emit(bs)
 	})
 }
 
@@ -102,4 +122,150 @@ func TestAggregationReadsOnlyTheColumnsItUses(t *testing.T) {
 			t.Errorf("the source was asked for %v, want [user]", cols)
 		}
 	}
+}
+
+// countingRows makes the recorder count the rows it emits.
+func (c *columnRecorder) countingRows() *int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rows == nil {
+		c.rows = new(int64)
+	}
+	return c.rows
+}
+
+// A source that a batch's plans scan twice — a self-join's two sides (a
+// stateful operator's input) or a union of the stream with itself (the
+// query's own plan, both scans in one job) — is read once per range, with
+// the columns either scan needs, and its rows are counted once in the
+// progress.
+func TestScansOfOneSourceReadItOnce(t *testing.T) {
+	col, lit := expr.Col, expr.Lit
+	for _, tc := range []struct {
+		name  string
+		build func(t *testing.T, src *streaming.SourceNode) plan.Node
+		want  []string // output rows, sorted
+	}{
+		{
+			name: "self-join",
+			// SELECT l.user, l.amount FROM (… WHERE amount <= 2) l JOIN (SELECT user …) r ON l.user = r.user
+			build: func(t *testing.T, src *streaming.SourceNode) plan.Node {
+				var b planBuilder
+				left := b.project(b.filter(b.scan(src), expr.Le(col("amount"), lit(int64(2)))),
+					expr.As(col("user"), "lu"), expr.As(col("amount"), "la"))
+				right := b.project(b.scan(src), expr.As(col("user"), "ru"))
+				j := b.check(plan.NewEquiJoin(left, right, plan.InnerJoin, []expr.Expr{col("lu")}, []expr.Expr{col("ru")}, nil))
+				return b.done(t, b.project(j, col("lu"), col("la")))
+			},
+			// batch 1: ann 1 × (ann, ann), bob 2 × bob; batch 2: the buffered bob 2 × the new bob.
+			want: []string{"ann:1", "ann:1", "bob:2", "bob:2"},
+		},
+		{
+			name: "union",
+			build: func(t *testing.T, src *streaming.SourceNode) plan.Node {
+				var b planBuilder
+				x := b.project(b.scan(src), col("user"), col("amount"))
+				y := b.project(b.scan(src), col("user"), expr.As(expr.Mul(col("amount"), lit(int64(10))), "amount"))
+				return b.done(t, b.check(plan.NewUnion(x, y)))
+			},
+			want: []string{"ann:1", "ann:10", "ann:3", "ann:30", "bob:2", "bob:20", "bob:5", "bob:50"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ec := newEngine(t, nil)
+			alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer alloc.AssertSize(t, 0)
+			in := &columnRecorder{MemoryStream: streaming.NewMemoryStream(eventSchema, "events")}
+			defer in.Close()
+			read := in.countingRows()
+			add := func(users []string, amounts []int64) {
+				rb := events(t, alloc, users, amounts)
+				defer rb.Release()
+				if _, err := in.AddBatches(rb); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sink := streaming.NewMemorySink()
+			defer sink.Clear()
+			q, err := streaming.Start(testCtx(t), ec, tc.build(t, streaming.NewSourceNode(in)), sink, streaming.WithAllocator(alloc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			add([]string{"ann", "bob", "ann"}, []int64{1, 2, 3})
+			if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			add([]string{"bob"}, []int64{5})
+			if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Stop(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, b := range sink.Rows() {
+				for i := range int(b.NumRows()) {
+					got = append(got, b.Column(0).ValueStr(i)+":"+b.Column(1).ValueStr(i))
+				}
+				b.Release()
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("result %v, want %v", got, tc.want)
+			}
+			in.mu.Lock()
+			defer in.mu.Unlock()
+			if *read != 4 {
+				t.Errorf("the source emitted %d rows, want 4 (each row read once)", *read)
+			}
+			for _, cols := range in.asked {
+				if s := slices.Sorted(slices.Values(cols)); !slices.Equal(s, []string{"amount", "user"}) {
+					t.Errorf("the source was asked for %v, want amount and user (both scans' columns; or all, read with Read)", cols)
+				}
+			}
+			var counted int64
+			for _, p := range q.RecentProgress() {
+				counted += p.NumInputRows
+			}
+			if counted != 4 {
+				t.Errorf("the progress counts %d input rows, want 4", counted)
+			}
+		})
+	}
+}
+
+// planBuilder builds a plan, keeping the first error for done.
+type planBuilder struct{ err error }
+
+func (b *planBuilder) check(n plan.Node, err error) plan.Node {
+	if b.err == nil {
+		b.err = err
+	}
+	return n
+}
+
+func (b *planBuilder) scan(src *streaming.SourceNode) plan.Node {
+	return b.check(plan.NewScan(src, nil, nil))
+}
+
+func (b *planBuilder) filter(n plan.Node, cond expr.Expr) plan.Node {
+	if b.err != nil {
+		return nil
+	}
+	return b.check(plan.NewFilter(n, cond))
+}
+
+func (b *planBuilder) project(n plan.Node, exprs ...expr.Expr) plan.Node {
+	if b.err != nil {
+		return nil
+	}
+	return b.check(plan.NewProject(n, exprs))
+}
+
+func (b *planBuilder) done(t *testing.T, n plan.Node) plan.Node {
+	t.Helper()
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return n
 }

@@ -984,6 +984,17 @@ func (q *Query) runBatch(ctx context.Context, e *offsetEntry, latests []connecto
 	for _, s := range q.sources {
 		b.rows[s] = new(atomic.Int64)
 	}
+	plans, placeholders := []plan.Node{q.plan}, map[plan.Node]bool{}
+	for _, op := range q.ops {
+		plans = append(plans, op.inputPlan())
+		placeholders[op.placeholder()] = true
+	}
+	b.shared = shareScans(placeholders, plans...)
+	defer func() {
+		for _, ss := range b.shared {
+			ss.release()
+		}
+	}()
 	var watermark time.Time
 	if e.WatermarkMicros != 0 {
 		watermark = time.UnixMicro(e.WatermarkMicros)

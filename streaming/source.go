@@ -130,12 +130,14 @@ func IsStreaming(p plan.Node) bool {
 // rangeSource is the plan.Source of one micro-batch of a streaming
 // source: one partition per offset range. rows, when set, counts the rows
 // read; dropped, when set, the malformed records a MalformedCountingSource
-// dropped.
+// dropped. shared, when set, is the batch's sharedScan of the source,
+// through which its scans read each range once.
 type rangeSource struct {
 	src     Source
 	ranges  []connector.OffsetRange
 	rows    *atomic.Int64
 	dropped *atomic.Int64
+	shared  *sharedScan
 }
 
 func (r *rangeSource) Schema() *arrow.Schema { return r.src.Schema() }
@@ -148,6 +150,15 @@ func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int
 	if part >= len(r.ranges) {
 		return nil
 	}
+	if r.shared != nil {
+		return r.shared.read(ctx, r, alloc, part, columns, emit)
+	}
+	return r.readSource(ctx, alloc, part, columns, emit)
+}
+
+// readSource reads partition part's range from the source, with the
+// given columns (all when nil).
+func (r *rangeSource) readSource(ctx context.Context, alloc memory.Allocator, part int, columns []string, emit func(arrow.RecordBatch) error) error {
 	schema := r.src.Schema()
 	idx := make([]int, 0, len(columns))
 	fields := make([]arrow.Field, 0, len(columns))
@@ -232,6 +243,9 @@ type binding struct {
 	// (connector.SplitRanges), so that one source's batch is read by
 	// several tasks.
 	minPartitions int
+	// shared holds, for each source the batch's plans scan more than
+	// once, the sharedScan that reads its ranges once (see shareScans).
+	shared map[*SourceNode]*sharedScan
 }
 
 // droppedMalformed returns the malformed records the batch's reads of n
@@ -284,7 +298,7 @@ func (b *binding) bind(p plan.Node) (plan.Node, error) {
 			if b.minPartitions > 1 {
 				ranges = connector.SplitRanges(ranges, b.minPartitions)
 			}
-			return plan.NewScan(&rangeSource{src: n.Src, ranges: ranges, rows: b.rows[n], dropped: b.dropped[n]}, s.Columns, s.Filters)
+			return plan.NewScan(&rangeSource{src: n.Src, ranges: ranges, rows: b.rows[n], dropped: b.dropped[n], shared: b.shared[n]}, s.Columns, s.Filters)
 		}
 		return p, nil
 	}
