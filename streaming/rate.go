@@ -236,11 +236,12 @@ func (r *RateSource) Read(ctx context.Context, rg connector.OffsetRange, emit fu
 
 // ReadAlloc implements AllocatingSource. The batch's allocator is used
 // unless the source was given an allocator other than Go's.
-func (r *RateSource) ReadAlloc(ctx context.Context, alloc memory.Allocator, rg connector.OffsetRange, columns []string, emit func([]arrow.RecordBatch) error) error {
+// It skips no rows.
+func (r *RateSource) ReadAlloc(ctx context.Context, alloc memory.Allocator, rg connector.OffsetRange, columns []string, _ []expr.Expr, emit func([]arrow.RecordBatch) error) (int64, error) {
 	if _, ok := r.opts.Alloc.(*memory.GoAllocator); !ok || alloc == nil {
 		alloc = r.opts.Alloc
 	}
-	return r.read(ctx, alloc, rg, columns, emit)
+	return 0, r.read(ctx, alloc, rg, columns, emit)
 }
 
 // read emits rows from..until-1 of rg's partition with the given columns

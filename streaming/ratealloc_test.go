@@ -32,7 +32,7 @@ func TestRateSourceAllocator(t *testing.T) {
 			t.Fatal(err)
 		}
 		rg := connector.OffsetRange{Partition: connector.Partition{Stream: "rate", Index: 1}, From: 0, Until: 10_000}
-		err = src.ReadAlloc(context.Background(), batchA, rg, nil, func(bs []arrow.RecordBatch) error {
+		_, err = src.ReadAlloc(context.Background(), batchA, rg, nil, nil, func(bs []arrow.RecordBatch) error {
 			for _, b := range bs {
 				if ownA != nil {
 					own0 = max(own0, ownA.CurrentAlloc())
@@ -104,7 +104,7 @@ func TestRateSourceReadColumns(t *testing.T) {
 	} {
 		alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		rows := int64(0)
-		err := src.ReadAlloc(context.Background(), alloc, rg, tc.columns, func(bs []arrow.RecordBatch) error {
+		_, err := src.ReadAlloc(context.Background(), alloc, rg, tc.columns, nil, func(bs []arrow.RecordBatch) error {
 			for _, b := range bs {
 				var names []string
 				for _, f := range b.Schema().Fields() {
@@ -137,7 +137,7 @@ func TestRateSourceReadColumns(t *testing.T) {
 		}
 		alloc.AssertSize(t, 0)
 	}
-	if err := src.ReadAlloc(context.Background(), nil, rg, []string{"nope"}, func([]arrow.RecordBatch) error { return nil }); err == nil {
+	if _, err := src.ReadAlloc(context.Background(), nil, rg, []string{"nope"}, nil, func([]arrow.RecordBatch) error { return nil }); err == nil {
 		t.Error("an unknown column was accepted")
 	}
 }

@@ -25,8 +25,9 @@ import (
 // whatever a scan that never ran left is released with the batch
 // (release).
 type sharedScan struct {
-	columns []string // union of the scans' columns; nil: all
-	readers int      // scans of the source in the batch's plans
+	columns []string    // union of the scans' columns; nil: all
+	filters []expr.Expr // one OR of the scans' pushed filters; nil when a scan has none
+	readers int         // scans of the source in the batch's plans
 
 	mu    sync.Mutex
 	parts map[int]*sharedPart
@@ -46,9 +47,11 @@ type sharedPart struct {
 // placeholders, which the batch replaces by their results).
 func shareScans(skip map[plan.Node]bool, plans ...plan.Node) map[*SourceNode]*sharedScan {
 	type use struct {
-		scans   int
-		columns []string
-		all     bool
+		scans    int
+		columns  []string
+		all      bool
+		filters  expr.Expr // OR of the scans' conjunctions
+		unfilter bool      // a scan has no pushed filter
 	}
 	uses := map[*SourceNode]*use{}
 	var walk func(p plan.Node)
@@ -65,6 +68,13 @@ func shareScans(skip map[plan.Node]bool, plans ...plan.Node) map[*SourceNode]*sh
 				}
 				u.scans++
 				u.all = u.all || s.Columns == nil
+				if f := expr.AndAll(s.Filters...); f == nil {
+					u.unfilter = true
+				} else if u.filters == nil {
+					u.filters = f
+				} else {
+					u.filters = expr.Or(u.filters, f)
+				}
 				for _, c := range s.Columns {
 					if !slices.Contains(u.columns, c) {
 						u.columns = append(u.columns, c)
@@ -92,16 +102,20 @@ func shareScans(skip map[plan.Node]bool, plans ...plan.Node) map[*SourceNode]*sh
 		if !u.all {
 			ss.columns = u.columns
 		}
+		if !u.unfilter && u.filters != nil {
+			ss.filters = []expr.Expr{u.filters}
+		}
 		out[n] = ss
 	}
 	return out
 }
 
-// read emits partition part of r with the given columns: from the kept
+// read emits partition part of r with the given columns (and filters, for
+// a scan beyond the counted ones): from the kept
 // batches when another scan read it, else after reading it for all. A
 // scan beyond the counted ones (none in the engine's plans) reads the
 // source itself.
-func (ss *sharedScan) read(ctx context.Context, r *rangeSource, alloc memory.Allocator, part int, columns []string, emit func(arrow.RecordBatch) error) error {
+func (ss *sharedScan) read(ctx context.Context, r *rangeSource, alloc memory.Allocator, part int, columns []string, filters []expr.Expr, emit func(arrow.RecordBatch) error) error {
 	ss.mu.Lock()
 	p := ss.parts[part]
 	first := p == nil
@@ -111,11 +125,11 @@ func (ss *sharedScan) read(ctx context.Context, r *rangeSource, alloc memory.All
 	}
 	if p.left == 0 {
 		ss.mu.Unlock()
-		return r.readSource(ctx, alloc, part, columns, emit)
+		return r.readSource(ctx, alloc, part, columns, filters, emit)
 	}
 	ss.mu.Unlock()
 	if first {
-		p.err = r.readSource(ctx, alloc, part, ss.columns, func(b arrow.RecordBatch) error {
+		p.err = r.readSource(ctx, alloc, part, ss.columns, ss.filters, func(b arrow.RecordBatch) error {
 			b.Retain()
 			p.batches = append(p.batches, b)
 			return nil

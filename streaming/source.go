@@ -78,8 +78,16 @@ type ColumnReadingSource interface {
 // named columns of the schema, in that order, or every column when
 // columns is nil. The batches' buffers are released by the engine; a
 // source must not keep them.
+//
+// filters are the predicates of the query's filters over the scan that
+// the source said it supports (plan.FilterSupport): the source may skip
+// rows for which one of them is false or null, to save building them,
+// and may ignore any of them — the query filters the rows again. When
+// several scans of the query share one read, filters is one OR of each
+// scan's predicates. ReadAlloc returns how many rows it skipped: they
+// count as read in the batch's progress (numInputRows).
 type AllocatingSource interface {
-	ReadAlloc(ctx context.Context, alloc memory.Allocator, r connector.OffsetRange, columns []string, emit func([]arrow.RecordBatch) error) error
+	ReadAlloc(ctx context.Context, alloc memory.Allocator, r connector.OffsetRange, columns []string, filters []expr.Expr, emit func([]arrow.RecordBatch) error) (skipped int64, err error)
 }
 
 // ErrStreamingSource is returned when a plan with a streaming source is
@@ -107,6 +115,17 @@ func (n *SourceNode) String() string { return "Stream " + n.Src.Name() }
 
 // NumPartitions implements plan.Source.
 func (n *SourceNode) NumPartitions() int { return 1 }
+
+// SupportsFilter implements plan.FilterSupport: the predicates an
+// AllocatingSource that implements plan.FilterSupport supports are pushed
+// into the scans of it (ReadAlloc gets them).
+func (n *SourceNode) SupportsFilter(e expr.Expr) bool {
+	if _, ok := n.Src.(AllocatingSource); !ok {
+		return false
+	}
+	fs, ok := n.Src.(plan.FilterSupport)
+	return ok && fs.SupportsFilter(e)
+}
 
 // Read implements plan.Source: it always fails.
 func (n *SourceNode) Read(context.Context, memory.Allocator, int, []string, []expr.Expr, func(arrow.RecordBatch) error) error {
@@ -146,19 +165,19 @@ func (r *rangeSource) String() string {
 }
 func (r *rangeSource) NumPartitions() int { return max(1, len(r.ranges)) }
 
-func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int, columns []string, _ []expr.Expr, emit func(arrow.RecordBatch) error) error {
+func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int, columns []string, filters []expr.Expr, emit func(arrow.RecordBatch) error) error {
 	if part >= len(r.ranges) {
 		return nil
 	}
 	if r.shared != nil {
-		return r.shared.read(ctx, r, alloc, part, columns, emit)
+		return r.shared.read(ctx, r, alloc, part, columns, filters, emit)
 	}
-	return r.readSource(ctx, alloc, part, columns, emit)
+	return r.readSource(ctx, alloc, part, columns, filters, emit)
 }
 
 // readSource reads partition part's range from the source, with the
-// given columns (all when nil).
-func (r *rangeSource) readSource(ctx context.Context, alloc memory.Allocator, part int, columns []string, emit func(arrow.RecordBatch) error) error {
+// given columns (all when nil) and, for an AllocatingSource, filters.
+func (r *rangeSource) readSource(ctx context.Context, alloc memory.Allocator, part int, columns []string, filters []expr.Expr, emit func(arrow.RecordBatch) error) error {
 	schema := r.src.Schema()
 	idx := make([]int, 0, len(columns))
 	fields := make([]arrow.Field, 0, len(columns))
@@ -205,7 +224,11 @@ func (r *rangeSource) readSource(ctx context.Context, alloc memory.Allocator, pa
 	}
 	if as, ok := r.src.(AllocatingSource); ok {
 		project = false
-		return as.ReadAlloc(ctx, alloc, r.ranges[part], columns, each)
+		skipped, err := as.ReadAlloc(ctx, alloc, r.ranges[part], columns, filters, each)
+		if err == nil && r.rows != nil {
+			r.rows.Add(skipped)
+		}
+		return err
 	}
 	if mc, ok := r.src.(MalformedCountingSource); ok && r.dropped != nil {
 		n, err := mc.ReadCountingMalformed(ctx, r.ranges[part], each)

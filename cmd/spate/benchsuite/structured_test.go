@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/spate-io/spate/connector"
+	"github.com/spate-io/spate/expr"
 	"github.com/spate-io/spate/sql"
 )
 
@@ -132,7 +133,7 @@ func TestNexmarkArrowSource(t *testing.T) {
 	defer alloc.AssertSize(t, 0)
 	var seen [2]int
 	columns := []string{"person_name", "event_type", "bid_price"}
-	err = src.ReadAlloc(context.Background(), alloc, connector.OffsetRange{Partition: part, From: 10, Until: 80}, columns, func(bs []arrow.RecordBatch) error {
+	_, err = src.ReadAlloc(context.Background(), alloc, connector.OffsetRange{Partition: part, From: 10, Until: 80}, columns, nil, func(bs []arrow.RecordBatch) error {
 		for _, b := range bs {
 			if alloc.CurrentAlloc() == 0 {
 				t.Error("the batch was not built with the allocator given")
@@ -188,9 +189,59 @@ func TestNexmarkArrowSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = src.ReadAlloc(context.Background(), alloc, connector.OffsetRange{Partition: part, From: 10, Until: 20}, []string{"nope"},
+	_, err = src.ReadAlloc(context.Background(), alloc, connector.OffsetRange{Partition: part, From: 10, Until: 20}, []string{"nope"}, nil,
 		func([]arrow.RecordBatch) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), `no column "nope"`) {
 		t.Errorf("an unknown column: err %v, want one naming it", err)
+	}
+	// A pushed filter on event_type: only the bids are built, the others
+	// counted as skipped.
+	bids := 0
+	skipped, err := src.ReadAlloc(context.Background(), alloc, connector.OffsetRange{Partition: part, From: 10, Until: 80}, []string{"event_type"},
+		[]expr.Expr{expr.Eq(expr.Col("event_type"), expr.Lit(int32(BidEvent)))}, func(bs []arrow.RecordBatch) error {
+			for _, b := range bs {
+				et := b.Column(0).(*array.Int32)
+				for i := range et.Len() {
+					if EventType(et.Value(i)) != BidEvent {
+						t.Errorf("a filtered read built an event of type %d", et.Value(i))
+					}
+				}
+				bids += et.Len()
+				b.Release()
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bids != len(want[0]) || skipped != int64(len(want[1])) {
+		t.Errorf("filtered read: %d bids and %d skipped, want %d and %d", bids, skipped, len(want[0]), len(want[1]))
+	}
+}
+
+// TestNexmarkEventTypeFilters: which predicates the Nexmark source
+// supports, and the event types each lets through (person, auction, bid).
+func TestNexmarkEventTypeFilters(t *testing.T) {
+	et, lit := expr.Col("event_type"), expr.Lit
+	for _, tc := range []struct {
+		e    expr.Expr
+		ok   bool
+		want [3]bool
+	}{
+		{expr.Eq(et, lit(int32(2))), true, [3]bool{false, false, true}},
+		{expr.Eq(lit(int64(0)), expr.NewCast(et, arrow.PrimitiveTypes.Int64)), true, [3]bool{true, false, false}},
+		{expr.In(et, lit(int32(0)), lit(int32(1))), true, [3]bool{true, true, false}},
+		{expr.Or(expr.Eq(et, lit(int32(0))), expr.Eq(et, lit(int32(1)))), true, [3]bool{true, true, false}},
+		{expr.And(expr.In(et, lit(int32(0)), lit(int32(1))), expr.Eq(et, lit(int32(1)))), true, [3]bool{false, true, false}},
+		{expr.Eq(et, lit(int32(7))), true, [3]bool{}},
+		{expr.Eq(expr.Col("bid_price"), lit(int64(1))), false, [3]bool{}},
+		{expr.Or(expr.Eq(et, lit(int32(0))), expr.Eq(expr.Col("bid_price"), lit(int64(1)))), false, [3]bool{}},
+		{expr.Gt(et, lit(int32(0))), false, [3]bool{}},
+		{expr.Eq(et, expr.Col("person_id")), false, [3]bool{}},
+	} {
+		got, ok := eventTypesOf(tc.e)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("%v: %v %v, want %v %v", tc.e, got, ok, tc.want, tc.ok)
+		}
 	}
 }
