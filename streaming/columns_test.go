@@ -3,6 +3,7 @@ package streaming_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -29,9 +30,26 @@ func (c *columnRecorder) ReadColumns(ctx context.Context, r connector.OffsetRang
 	c.mu.Lock()
 	c.asked = append(c.asked, slices.Clone(columns))
 	c.mu.Unlock()
-	return 0, c.MemoryStream.Read(ctx, r, func(bs []arrow.RecordBatch) error {
+	return 0, readProjected(ctx, c.MemoryStream, r, columns, func(b arrow.RecordBatch) {
+		c.mu.Lock()
+		if c.rows != nil {
+			*c.rows += b.NumRows()
+		}
+		c.mu.Unlock()
+	}, emit)
+}
+
+// readProjected reads r from m, calls seen with each batch and emits it
+// with just columns (all when nil).
+func readProjected(ctx context.Context, m *streaming.MemoryStream, r connector.OffsetRange, columns []string, seen func(arrow.RecordBatch), emit func([]arrow.RecordBatch) error) error {
+	return m.Read(ctx, r, func(bs []arrow.RecordBatch) error {
 		out := make([]arrow.RecordBatch, len(bs))
 		for i, b := range bs {
+			seen(b)
+			if columns == nil {
+				out[i] = b
+				continue
+			}
 			var fields []arrow.Field
 			var cols []arrow.Array
 			for _, name := range columns {
@@ -40,11 +58,6 @@ func (c *columnRecorder) ReadColumns(ctx context.Context, r connector.OffsetRang
 				cols = append(cols, b.Column(j))
 			}
 			out[i] = array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, b.NumRows())
-			c.mu.Lock()
-			if c.rows != nil {
-				*c.rows += b.NumRows()
-			}
-			c.mu.Unlock()
 			b.Release()
 		}
 		return emit(out)
@@ -268,4 +281,118 @@ func (b *planBuilder) done(t *testing.T, n plan.Node) plan.Node {
 		t.Fatal(b.err)
 	}
 	return n
+}
+
+// filterRecorder is a MemoryStream read through AllocatingSource that
+// supports every predicate on amount and records the filters it gets
+// (it skips no row: the query filters them anyway).
+type filterRecorder struct {
+	*streaming.MemoryStream
+	mu      sync.Mutex
+	filters []string
+}
+
+func (f *filterRecorder) SupportsFilter(e expr.Expr) bool {
+	return strings.Contains(e.String(), "amount") && !strings.Contains(e.String(), "user")
+}
+
+func (f *filterRecorder) ReadAlloc(ctx context.Context, _ memory.Allocator, r connector.OffsetRange, columns []string, filters []expr.Expr, emit func([]arrow.RecordBatch) error) (int64, error) {
+	f.mu.Lock()
+	var s []string
+	for _, e := range filters {
+		s = append(s, e.String())
+	}
+	f.filters = append(f.filters, strings.Join(s, " ∧ "))
+	f.mu.Unlock()
+	return 0, readProjected(ctx, f.MemoryStream, r, columns, func(arrow.RecordBatch) {}, emit)
+}
+
+// The predicates of filters over the scans of an AllocatingSource that
+// supports them reach ReadAlloc: one scan's own, or the OR of each scan's
+// when two scans share a read; none when one of the sharing scans has
+// none. The rows are right either way.
+func TestFiltersPushedIntoAllocatingSource(t *testing.T) {
+	col, lit := expr.Col, expr.Lit
+	small := expr.Le(col("amount"), lit(int64(2)))
+	large := expr.Ge(col("amount"), lit(int64(5)))
+	for _, tc := range []struct {
+		name    string
+		build   func(b *planBuilder, src *streaming.SourceNode) plan.Node
+		filters string // as ReadAlloc got them
+		want    []string
+	}{
+		{
+			name: "one scan",
+			build: func(b *planBuilder, src *streaming.SourceNode) plan.Node {
+				return b.filter(b.scan(src), expr.And(small, expr.NotEq(col("user"), lit("zed"))))
+			},
+			filters: small.String(),
+			want:    []string{"ann:1", "bob:2"},
+		},
+		{
+			name: "shared, both filtered",
+			build: func(b *planBuilder, src *streaming.SourceNode) plan.Node {
+				return b.check(plan.NewUnion(b.filter(b.scan(src), small), b.filter(b.scan(src), large)))
+			},
+			filters: expr.Or(small, large).String(),
+			want:    []string{"ann:1", "bob:2", "bob:5"},
+		},
+		{
+			name: "shared, one unfiltered",
+			build: func(b *planBuilder, src *streaming.SourceNode) plan.Node {
+				return b.check(plan.NewUnion(b.filter(b.scan(src), small), b.scan(src)))
+			},
+			filters: "",
+			want:    []string{"ann:1", "ann:1", "ann:3", "bob:2", "bob:2", "bob:5"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ec := newEngine(t, nil)
+			alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer alloc.AssertSize(t, 0)
+			in := &filterRecorder{MemoryStream: streaming.NewMemoryStream(eventSchema, "events")}
+			defer in.Close()
+			rb := events(t, alloc, []string{"ann", "bob", "ann", "bob"}, []int64{1, 2, 3, 5})
+			_, err := in.AddBatches(rb)
+			rb.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b planBuilder
+			p := b.done(t, tc.build(&b, streaming.NewSourceNode(in)))
+			sink := streaming.NewMemorySink()
+			defer sink.Clear()
+			q, err := streaming.Start(testCtx(t), ec, p, sink, streaming.WithAllocator(alloc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Stop(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, b := range sink.Rows() {
+				for i := range int(b.NumRows()) {
+					got = append(got, b.Column(0).ValueStr(i)+":"+b.Column(1).ValueStr(i))
+				}
+				b.Release()
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("result %v, want %v", got, tc.want)
+			}
+			in.mu.Lock()
+			defer in.mu.Unlock()
+			if len(in.filters) == 0 {
+				t.Fatal("the source was never read with ReadAlloc")
+			}
+			for _, f := range in.filters {
+				if f != tc.filters {
+					t.Errorf("ReadAlloc got filters %q, want %q", f, tc.filters)
+				}
+			}
+		})
+	}
 }
