@@ -154,6 +154,17 @@
 // connector.Committer source is told the committed offsets after each
 // batch and on restart.
 //
+// What a query reads is cut down before the source builds it: a
+// [ColumnReadingSource] (the file source) builds only the columns the
+// plan reads; an [AllocatingSource] (the rate source; a user's generator
+// or decoder) also builds them with the batch's allocator, and gets the
+// predicates of filters over it that it supports (plan.FilterSupport) to
+// skip rows early (the query filters again; skipped rows count as
+// input). When a batch's plans scan one source several times (a
+// self-join's two sides, a union of a stream with itself), the scans
+// share one read per range with the union of their columns and the OR of
+// their predicates, and the rows are counted once.
+//
 // # Monitoring
 //
 // Each batch's progress ([metrics.QueryProgress], Spark's
