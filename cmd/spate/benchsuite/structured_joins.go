@@ -10,7 +10,8 @@ import (
 
 // The joins q3 and q8 on Structured Streaming: stream–stream joins whose
 // two sides are two scans of the one Nexmark stream (event_type picks
-// persons or auctions), so each batch reads the source twice.
+// persons or auctions); the engine reads each batch's ranges once for
+// both (streaming's shared scans).
 
 // nexmarkQ3Structured is q3 as Flink's: an inner join of the auctions of
 // category 10 with the persons of OR, ID and CA on seller = id, without
@@ -19,7 +20,7 @@ import (
 // batch that brought the later of its two rows.
 func nexmarkQ3Structured() *structuredSpec {
 	col := dataframe.Col
-	return selfJoin(nexmarkAppend(
+	return nexmarkAppend(
 		func(in *dataframe.DataFrame) *dataframe.DataFrame {
 			persons := in.Where(col("event_type").EqualTo(int32(PersonEvent)).And(col("person_state").IsIn("OR", "ID", "CA"))).
 				Select(col("person_id").As("id"), col("person_name").As("name"), col("person_city").As("city"), col("person_state").As("state"))
@@ -58,7 +59,7 @@ ON A.seller = P.id`,
 			return func(i int) uint64 {
 				return hashQ3(Q3Row{Name: name(i), City: city(i), State: state(i), Auction: auction(i)})
 			}, nil
-		}))
+		})
 }
 
 // q8Start returns the start of the 10 s tumbling window of the timestamp
@@ -85,7 +86,7 @@ func q8Start(ts string) dataframe.Column {
 // its state keeps every window.
 func nexmarkQ8Structured() *structuredSpec {
 	col := dataframe.Col
-	return selfJoin(nexmarkAppend(
+	return nexmarkAppend(
 		func(in *dataframe.DataFrame) *dataframe.DataFrame {
 			persons := in.Where(col("event_type").EqualTo(int32(PersonEvent))).
 				Select(col("person_id").As("id"), col("person_name").As("name"), q8Start("person_date_time").As("p_start")).
@@ -121,11 +122,5 @@ ON P.id = A.seller AND P.start = A.start`,
 				return nil, err
 			}
 			return func(i int) uint64 { return hashQ8(Q8Row{ID: id(i), Start: start(i), Name: name(i)}) }, nil
-		}))
-}
-
-// selfJoin marks s as reading its source twice per batch.
-func selfJoin(s *structuredSpec) *structuredSpec {
-	s.scans = 2
-	return s
+		})
 }
