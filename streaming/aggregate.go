@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/spate-io/spate/exec"
@@ -77,6 +76,11 @@ type aggOutput struct {
 	watermark  *Watermark
 	evictCol   string
 	evictShift time.Duration
+	// ends has, for an aggregation, every output column that ends its
+	// rows' groups a known time after its value (evictCol among them), as
+	// groupEnd finds them: a window's start and end, say, so that an
+	// operator above may bound its rows by either. Nil for the others.
+	ends map[string]time.Duration
 }
 
 // groupEnd reports whether the groups of a grouping by g, over input,
@@ -116,8 +120,14 @@ func groupEnd(input plan.Node, g expr.Expr, wm string) (time.Duration, bool) {
 func columnEnd(p plan.Node, name, wm string) (time.Duration, bool) {
 	switch x := p.(type) {
 	case *aggOutput:
-		return x.evictShift, x.evictCol != "" && x.evictCol == name
+		d, ok := x.ends[name]
+		return d, ok
 	case *plan.Filter:
+		return columnEnd(x.Child, name, wm)
+	case *Watermark:
+		if name == x.Column {
+			return 0, true
+		}
 		return columnEnd(x.Child, name, wm)
 	case *plan.Project:
 		for _, e := range x.Exprs {
@@ -257,21 +267,9 @@ func splitStateful(p plan.Node) (plan.Node, []statefulNode, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	// An aggregation may feed an aggregation or a deduplication (it then
-	// writes each group once, when final; see Start). A join reading one
-	// would need bounds on how far behind the watermark a window's rows
-	// come, which it does not compute.
-	for _, o := range ops {
-		j, ok := o.node.(*plan.Join)
-		if !ok {
-			continue
-		}
-		for _, a := range ops {
-			if _, isAgg := a.node.(*plan.Aggregate); isAgg && (containsNode(j.Left, a.ph) || containsNode(j.Right, a.ph)) {
-				return nil, nil, fmt.Errorf("%w: a join of two streams over the result of a streaming aggregation is not supported; write the aggregation to a sink and read that in another query", ErrUnsupported)
-			}
-		}
-	}
+	// An aggregation may feed another stateful operator: it then writes
+	// each group once, when final (see Start); a join over it bounds its
+	// rows by the aggregation's window end (timeColumns).
 	return top, ops, nil
 }
 
@@ -302,14 +300,18 @@ func newStreamingAgg(a *plan.Aggregate, ph *aggOutput, input plan.Node, mode Out
 			return nil, err
 		}
 	}
+	ph.ends = map[string]time.Duration{}
 	if sa.watermark != nil && sa.session != nil {
 		sa.evictCol = sa.sessionOut.End // a session ends at its end
+		ph.ends[sa.evictCol] = 0
 	}
 	if sa.watermark != nil && sa.session == nil {
 		for j, g := range a.Groups {
 			if shift, ok := groupEnd(input, g, sa.watermark.Column); ok {
-				sa.evictCol, sa.evictShift = schema.Field(j).Name, shift
-				break
+				if sa.evictCol == "" {
+					sa.evictCol, sa.evictShift = schema.Field(j).Name, shift
+				}
+				ph.ends[schema.Field(j).Name] = shift
 			}
 		}
 	}
@@ -607,28 +609,6 @@ func (sa *streamingAgg) sessions(in plan.Node) (plan.Node, error) {
 	}
 	o := sa.sessionOut
 	return plan.NewMergeSessions(in, o.Keys, o.Start, o.End)
-}
-
-// maxTimestamp returns the latest valid timestamp of column name in bs.
-func maxTimestamp(bs []arrow.RecordBatch, s *arrow.Schema, name string) (time.Time, bool) {
-	i, err := expr.FieldIndex(s, name)
-	if err != nil {
-		return time.Time{}, false
-	}
-	var best int64
-	found := false
-	for _, b := range bs {
-		col, ok := b.Column(i).(*array.Timestamp)
-		if !ok {
-			return time.Time{}, false
-		}
-		for j := range col.Len() {
-			if col.IsValid(j) && (!found || int64(col.Value(j)) > best) {
-				best, found = int64(col.Value(j)), true
-			}
-		}
-	}
-	return time.UnixMicro(best), found
 }
 
 // relation makes a one-partition local relation of batches. A

@@ -74,26 +74,31 @@
 //     bound; outer joins then write the rows that never matched, with
 //     nulls, and need both watermarks and such a bound.
 //
-// Several stateful operators may form a chain (a deduplication or join
-// feeding a join or an aggregation; an aggregation feeding an aggregation
-// or a deduplication); an operator reading a join allows for the join's
-// bound before evicting (its input may be that far behind the
+// Several stateful operators may form a chain: a deduplication, join or
+// aggregation feeding any of them. An operator reading a join allows for
+// the join's bound before evicting (its input may be that far behind the
 // watermark). An aggregation read by another operator runs as in append
 // mode whatever the query's mode (it needs a watermark and an event-time
-// window, and writes each group once, when final), so the next one
-// aggregates final rows; no join reads an aggregation. Rows older
-// than the watermark are dropped (and counted in the progress's
+// window, and writes each group once, when final), so the next operator
+// gets final rows, in the batch whose watermark passed their window's
+// end. A join over aggregations (Nexmark's q5: counts per item and
+// window joined with the largest count per window) bounds their rows by
+// the windows' bounds: a row with window end e comes once the watermark
+// passes e, so an equality of two windows' ends (or starts), or a range
+// between them, evicts the rows no future row can match. Rows older than
+// the watermark are dropped (and counted in the progress's
 // numRowsDroppedByWatermark) where they enter a stateful operator.
 //
 // The watermark is the latest event time seen at each [Watermark] node
 // (observed as rows pass it, kept in the commit log) less its delay;
 // with several, they combine by [MultipleWatermarkPolicy] (the minimum
-// by default); it never goes back. Start rejects, with [ErrUnsupported]
-// and a message saying what to change, what is not built yet: other
-// aggregate functions, a join over an aggregation, sorts
-// (except of an aggregation in complete mode) and limits, complete mode without an aggregation, append mode with an
-// aggregation but no watermark, and outer joins of streams without time
-// bounds.
+// by default); it never goes back. A WithWatermark read by several
+// operators (a DataFrame used twice) is one input of it. Start rejects,
+// with [ErrUnsupported] and a message saying what to change, what is not
+// built yet: other aggregate functions, sorts (except of an aggregation
+// in complete mode) and limits, complete mode without an aggregation,
+// append mode with an aggregation but no watermark, and outer joins of
+// streams without time bounds.
 //
 // # State
 //

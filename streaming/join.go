@@ -3,6 +3,7 @@ package streaming
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -75,9 +76,9 @@ func newStreamingJoin(j *plan.Join, ph *aggOutput, mode OutputMode) (*streamingJ
 	default:
 		return nil, fmt.Errorf("%w: a %s join of two streams is not supported; inner, left outer, right outer and full outer joins are", ErrUnsupported, j.Type)
 	}
-	lw, rw := findWatermark(j.Left), findWatermark(j.Right)
-	if lw != nil && rw != nil {
-		sj.timeBounds(lw.Column, rw.Column)
+	lt, rt := timeColumns(j.Left), timeColumns(j.Right)
+	if len(lt) > 0 && len(rt) > 0 {
+		sj.timeBounds(lt, rt)
 	}
 	for _, s := range []*joinSide{&sj.left, &sj.right} {
 		if s.outer && !s.canEvict() {
@@ -92,15 +93,53 @@ func newStreamingJoin(j *plan.Join, ph *aggOutput, mode OutputMode) (*streamingJ
 	return sj, nil
 }
 
+// timeColumns returns the event-time columns of a join side's output,
+// each with its arrival shift: the side's future rows have a value above
+// the watermark less the shift. A column the watermark is on has shift 0
+// (rows before the watermark are dropped as late); so has a window's end
+// or the eviction column of an aggregation below (which writes a window
+// once the watermark passes its end); the start of a tumbling window has
+// its slide (see groupEnd).
+func timeColumns(side plan.Node) map[string]time.Duration {
+	wm := findWatermark(side)
+	if wm == nil {
+		return nil
+	}
+	overAgg := readsAggregation(side)
+	out := map[string]time.Duration{}
+	for _, f := range side.Schema().Fields() {
+		if d, ok := columnEnd(side, f.Name, wm.Column); ok {
+			out[f.Name] = d
+		} else if f.Name == wm.Column && !overAgg {
+			// The watermark column by name: through nodes columnEnd does
+			// not trace (a join with a static table), or the output of a
+			// deduplication or a join below, which pass rows through.
+			out[f.Name] = 0
+		}
+	}
+	return out
+}
+
+// readsAggregation reports whether p reads an aggregation's output
+// (whose columns are not its input's).
+func readsAggregation(p plan.Node) bool {
+	if a, ok := p.(*aggOutput); ok {
+		return a.ends != nil
+	}
+	return slices.ContainsFunc(p.Children(), readsAggregation)
+}
+
 // timeBounds finds in the join's condition the bounds that let each
-// side's rows be evicted: a conjunct a <= b (or <, >, >=) where a and b
-// are the two sides' event-time columns, each possibly shifted by a
-// constant (TimestampAdd), and an equality of the two event-time columns.
-// "l <= r + k" means no right row can match a left row... rather: a
-// right row r needs a left row l with l <= r + k, and future left rows
-// are after the watermark W, so r is done once r + k <= W; symmetrically
-// "r <= l + k" ends a left row at l + k <= W.
-func (sj *streamingJoin) timeBounds(lts, rts string) {
+// side's rows be evicted, given each side's event-time columns and their
+// arrival shifts (timeColumns): a conjunct a <= b (or <, >, >=) where a
+// and b are event-time columns of the two sides, each possibly shifted by
+// a constant (TimestampAdd), and an equality of two event-time columns.
+// A right row r needs a left row l with l + da <= r + dz, and future left
+// rows are after the watermark W less the left side's arrival shift al,
+// so r is done once r + dz - da + al <= W; symmetrically for left rows.
+// An equality ends a row once its value plus the other side's arrival
+// shift is at or before W.
+func (sj *streamingJoin) timeBounds(lt, rt map[string]time.Duration) {
 	j := sj.input
 	bound := func(s *joinSide, col string, k time.Duration) {
 		if !s.canEvict() || k < s.evictShift {
@@ -110,9 +149,14 @@ func (sj *streamingJoin) timeBounds(lts, rts string) {
 	for i := range j.LeftKeys {
 		l, ok1 := j.LeftKeys[i].(*expr.Column)
 		r, ok2 := j.RightKeys[i].(*expr.Column)
-		if ok1 && ok2 && l.Name == lts && r.Name == rts {
-			bound(&sj.left, lts, 0)
-			bound(&sj.right, rts, 0)
+		if !ok1 || !ok2 {
+			continue
+		}
+		al, okL := lt[l.Name]
+		ar, okR := rt[r.Name]
+		if okL && okR {
+			bound(&sj.left, l.Name, ar)
+			bound(&sj.right, r.Name, al)
 		}
 	}
 	if j.Condition == nil {
@@ -150,12 +194,17 @@ func (sj *streamingJoin) timeBounds(lts, rts string) {
 		if !ok1 || !ok2 {
 			continue
 		}
-		// a + da <= z + dz
-		switch {
-		case a == lts && z == rts: // l <= r + (dz - da): ends right rows
-			bound(&sj.right, rts, dz-da)
-		case a == rts && z == lts: // r <= l + (dz - da): ends left rows
-			bound(&sj.left, lts, dz-da)
+		// a + da <= z + dz. (Names are unique across the two sides: the
+		// join's schema is both sides' columns.)
+		if al, okA := lt[a]; okA {
+			if _, okZ := rt[z]; okZ { // l <= r + (dz - da): ends right rows
+				bound(&sj.right, z, dz-da+al)
+			}
+		}
+		if ar, okA := rt[a]; okA {
+			if _, okZ := lt[z]; okZ { // r <= l + (dz - da): ends left rows
+				bound(&sj.left, z, dz-da+ar)
+			}
 		}
 	}
 }
@@ -428,6 +477,7 @@ func (s *joinSide) advance(alloc memory.Allocator, newRows []arrow.RecordBatch, 
 				col = i
 			}
 		}
+		// (The column's values are compared in µs, whatever its unit.)
 		if col < 0 {
 			return nil, nil, fmt.Errorf("streaming join: no event-time column %s on the %s side", s.evictCol, s.name)
 		}
@@ -442,17 +492,19 @@ func (s *joinSide) advance(alloc memory.Allocator, newRows []arrow.RecordBatch, 
 		ids := b.Column(0).(*array.Int64)
 		flags := b.Column(1).(*array.Boolean)
 		var ts *array.Timestamp
+		var unit arrow.TimeUnit
 		if evict {
 			ts, _ = b.Column(col).(*array.Timestamp)
 			if ts == nil {
 				return fail(fmt.Errorf("streaming join: event-time column %s of the %s side is %s, not a timestamp", s.evictCol, s.name, b.Column(col).DataType()))
 			}
+			unit = ts.DataType().(*arrow.TimestampType).Unit
 		}
 		var keepIdx, goneIdx []int32
 		newFlags := make([]bool, 0, b.NumRows())
 		for i := range int(b.NumRows()) {
 			m := flags.Value(i) || matched[ids.Value(i)]
-			if evict && ts.IsValid(i) && int64(ts.Value(i)) <= evictAt {
+			if evict && ts.IsValid(i) && microsOfUnit(int64(ts.Value(i)), unit) <= evictAt {
 				if s.outer && !m {
 					goneIdx = append(goneIdx, int32(i))
 				}

@@ -26,6 +26,11 @@ type Watermark struct {
 	Child  plan.Node
 	Column string
 	Delay  time.Duration
+	// origin is the node NewWatermark made for the user's WithWatermark;
+	// the copies the optimizer makes (WithChildren) keep it, so that a
+	// query tracks one watermark per WithWatermark however many copies
+	// of it its stateful operators' inputs hold.
+	origin *Watermark
 }
 
 var _ plan.Node = (*Watermark)(nil)
@@ -45,7 +50,9 @@ func NewWatermark(child plan.Node, column string, delay time.Duration) (*Waterma
 	if delay < 0 {
 		return nil, fmt.Errorf("WithWatermark: the delay must not be negative, got %v", delay)
 	}
-	return &Watermark{Child: child, Column: column, Delay: delay}, nil
+	w := &Watermark{Child: child, Column: column, Delay: delay}
+	w.origin = w
+	return w, nil
 }
 
 // Schema implements plan.Node.
@@ -59,7 +66,20 @@ func (w *Watermark) WithChildren(c []plan.Node) (plan.Node, error) {
 	if len(c) != 1 {
 		return nil, fmt.Errorf("Watermark takes 1 child, got %d", len(c))
 	}
-	return NewWatermark(c[0], w.Column, w.Delay)
+	n, err := NewWatermark(c[0], w.Column, w.Delay)
+	if err != nil {
+		return nil, err
+	}
+	n.origin = w.id()
+	return n, nil
+}
+
+// id is the node a query tracks w's watermark by (see origin).
+func (w *Watermark) id() *Watermark {
+	if w.origin == nil { // made as a literal
+		return w
+	}
+	return w.origin
 }
 
 // String implements plan.Node.
@@ -181,8 +201,8 @@ func newWatermarks(policy WatermarkPolicy, plans ...plan.Node) *watermarks {
 	w := &watermarks{policy: policy}
 	var walk func(plan.Node)
 	walk = func(n plan.Node) {
-		if x, ok := n.(*Watermark); ok && !slices.Contains(w.nodes, x) {
-			w.nodes = append(w.nodes, x)
+		if x, ok := n.(*Watermark); ok && !slices.Contains(w.nodes, x.id()) {
+			w.nodes = append(w.nodes, x.id())
 		}
 		for _, c := range n.Children() {
 			walk(c)
@@ -203,7 +223,7 @@ func (w *watermarks) index(n *Watermark) int {
 	if w == nil {
 		return -1
 	}
-	return slices.Index(w.nodes, n)
+	return slices.Index(w.nodes, n.id())
 }
 
 // evictFunc returns the watermark a stateful operator evicts state with,

@@ -199,3 +199,51 @@ func TestStreamStreamFullOuterJoin(t *testing.T) {
 		),
 	)
 }
+
+// Nexmark's q5 shape: the bids per item in 10 s windows, the largest
+// count per window (an aggregation over the first), and the items with
+// that count (a join of the two aggregations on the window's end, which
+// bounds both sides' rows). Each window's hot items are written once,
+// when the watermark passes its end, across a restart.
+func TestJoinOverAggregations(t *testing.T) {
+	col := dataframe.Col
+	bids := eventStream(t, "bids")
+	streamtest.RunQuery(t, func(s *dataframe.Session) *dataframe.DataFrame {
+		counts := s.StreamFrom(bids).WithWatermark("ts", 5*time.Second).
+			GroupBy(dataframe.Window(col("ts"), 10*time.Second), col("word")).Count()
+		maxes := counts.GroupBy(col("window_start"), col("window_end")).Agg(dataframe.Max(col("count")).As("maxn")).
+			Select(col("window_end").As("max_end"), col("maxn"))
+		return counts.Join(maxes, col("window_end").EqualTo(col("max_end")).And(col("count").Geq(col("maxn"))), "inner").
+			Select(col("window_start"), col("word"), col("count"))
+	},
+		streamtest.AddDataTo(bids, []event{{at(101), "a"}, {at(102), "a"}, {at(103), "b"}, {at(111), "c"}}), // watermark 106
+		streamtest.CheckNewAnswer(),
+		streamtest.AddDataTo(bids, []event{{at(107), "b"}, {at(108), "b"}, {at(104), "late"}, {at(125), "c"}}), // watermark 120
+		streamtest.CheckNewAnswer(streamtest.Row(at(100), "b", 3), streamtest.Row(at(110), "c", 1)),
+		streamtest.StopStream(),
+		streamtest.StartStream(),
+		streamtest.AddDataTo(bids, []event{{at(130), "d"}, {at(131), "d"}, {at(132), "e"}, {at(133), "e"}, {at(150), "x"}}), // watermark 145
+		streamtest.CheckNewAnswer(streamtest.Row(at(120), "c", 1), streamtest.Row(at(130), "d", 2), streamtest.Row(at(130), "e", 2)),
+	)
+}
+
+// A join bounded by event-time columns in milliseconds keeps its rows
+// until the watermark passes them (it compared the columns' raw values
+// with the watermark in microseconds, evicting every row at once).
+func TestStreamStreamJoinMillisecondTimes(t *testing.T) {
+	col, ms := dataframe.Col, arrow.FixedWidthTypes.Timestamp_ms
+	imps, clicks := adStreams(t)
+	streamtest.RunQuery(t, func(s *dataframe.Session) *dataframe.DataFrame {
+		i := s.StreamFrom(imps).Select(col("ad"), col("its").Cast(ms).As("its")).WithWatermark("its", 10*time.Second)
+		c := s.StreamFrom(clicks).Select(col("click_ad"), col("cts").Cast(ms).As("cts")).WithWatermark("cts", 10*time.Second)
+		cond := col("ad").EqualTo(col("click_ad")).And(col("cts").Geq(col("its"))).
+			And(col("cts").Leq(dataframe.TimestampAdd(col("its"), 20*time.Second)))
+		return i.Join(c, cond, "inner").Select(col("ad"), col("its").Cast(expr.TimestampType), col("cts").Cast(expr.TimestampType))
+	},
+		streamtest.AddDataTo(imps, []impression{{"a", at(100)}}),
+		streamtest.AddDataTo(clicks, []adClick{{"x", at(110)}}), // watermark 100: the impression may still get clicks until 120
+		streamtest.CheckNewAnswer(),
+		streamtest.AddDataTo(clicks, []adClick{{"a", at(112)}}),
+		streamtest.CheckNewAnswer(streamtest.Row("a", at(100), at(112))),
+	)
+}
