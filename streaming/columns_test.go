@@ -114,15 +114,7 @@ func TestAggregationReadsOnlyTheColumnsItUses(t *testing.T) {
 	if err := q.Stop(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, b := range sink.Rows() {
-		for i := range int(b.NumRows()) {
-			got = append(got, b.Column(0).ValueStr(i)+"="+b.Column(1).ValueStr(i))
-		}
-		b.Release()
-	}
-	slices.Sort(got)
-	if !slices.Equal(got, []string{"ann=2", "bob=1"}) {
+	if got := sinkPairs(sink, "="); !slices.Equal(got, []string{"ann=2", "bob=1"}) {
 		t.Errorf("result %v, want ann=2 bob=1", got)
 	}
 	in.mu.Lock()
@@ -215,15 +207,7 @@ func TestScansOfOneSourceReadItOnce(t *testing.T) {
 			if err := q.Stop(testCtx(t)); err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, b := range sink.Rows() {
-				for i := range int(b.NumRows()) {
-					got = append(got, b.Column(0).ValueStr(i)+":"+b.Column(1).ValueStr(i))
-				}
-				b.Release()
-			}
-			slices.Sort(got)
-			if !slices.Equal(got, tc.want) {
+			if got := sinkPairs(sink, ":"); !slices.Equal(got, tc.want) {
 				t.Errorf("result %v, want %v", got, tc.want)
 			}
 			in.mu.Lock()
@@ -245,6 +229,20 @@ func TestScansOfOneSourceReadItOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sinkPairs returns the sink's rows as their first two columns joined by
+// sep, sorted.
+func sinkPairs(sink *streaming.MemorySink, sep string) []string {
+	var got []string
+	for _, b := range sink.Rows() {
+		for i := range int(b.NumRows()) {
+			got = append(got, b.Column(0).ValueStr(i)+sep+b.Column(1).ValueStr(i))
+		}
+		b.Release()
+	}
+	slices.Sort(got)
+	return got
 }
 
 // planBuilder builds a plan, keeping the first error for done.
@@ -372,15 +370,7 @@ func TestFiltersPushedIntoAllocatingSource(t *testing.T) {
 			if err := q.Stop(testCtx(t)); err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, b := range sink.Rows() {
-				for i := range int(b.NumRows()) {
-					got = append(got, b.Column(0).ValueStr(i)+":"+b.Column(1).ValueStr(i))
-				}
-				b.Release()
-			}
-			slices.Sort(got)
-			if !slices.Equal(got, tc.want) {
+			if got := sinkPairs(sink, ":"); !slices.Equal(got, tc.want) {
 				t.Errorf("result %v, want %v", got, tc.want)
 			}
 			in.mu.Lock()
