@@ -113,14 +113,18 @@
 // evicts rows once the watermark passes the time bound of the condition
 // (TimestampAdd for ranges: Col("cts").Leq(TimestampAdd(Col("its"),
 // time.Hour))); an aggregation may read a join or a deduplication, and
-// an aggregation or a deduplication may read a windowed aggregation with
-// a watermark (which then writes each window once, when final, whatever
-// the output mode: GroupBy(Window(...), ...).Count() then
-// GroupBy(Col("window_start"), Col("window_end")).Agg(Max(...))).
-// [Session.Streams] lists the active
-// queries; [Session.Close] stops them and closes the sources ReadStream
-// opened (a socket's connection, a Kafka client). Batch actions on a streaming DataFrame fail with
-// streaming.ErrStreamingSource. Window and SessionWindow also work on
+// an aggregation, a deduplication or a stream–stream join may read a
+// windowed aggregation with a watermark (which then writes each window
+// once, when final, whatever the output mode: GroupBy(Window(...),
+// ...).Count() then GroupBy(Col("window_start"),
+// Col("window_end")).Agg(Max(...)), and the counts joined with those
+// maxima on the window's end). Each query of a streaming DataFrame from
+// ReadStream reads its own instance of the source (as Spark), closed when
+// the query stops, so one DataFrame can feed several queries at once.
+// [Session.Streams] lists the active queries; [Session.Close] stops them
+// and closes the instances ReadStream opened that no query took (a
+// socket's connection, a Kafka client). Batch actions on a streaming
+// DataFrame fail with streaming.ErrStreamingSource. Window and SessionWindow also work on
 // batch DataFrames.
 // Package dataframe/streamtest tests streaming queries step by step
 // (AddData, CheckAnswer, CheckNewAnswer, StopStream, StartStream,

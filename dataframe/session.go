@@ -87,17 +87,20 @@ type Session struct {
 	mu      sync.Mutex
 	views   map[string]plan.Node
 	streams *streaming.Manager // created by Streams
-	opened  []streaming.Source // by ReadStream, closed by Close
+	loaded  []*loadedSource    // by ReadStream; Close closes the instances no query took
 	closed  bool
 }
 
-// Close stops the session's active streaming queries and closes the
-// streaming sources its ReadStream opened (a socket source's connection,
-// a Kafka source's client), once each: a streaming DataFrame from
-// ReadStream can start query after query until then. Sources given to
-// StreamFrom (a MemoryStream) stay open: they are the caller's. After
-// Close, ReadStream fails; batch DataFrames keep working. A second Close
-// does nothing.
+// Close stops the session's active streaming queries (each closes the
+// source instances it read: a socket source's connection, a Kafka
+// source's client) and closes the instances ReadStream opened that no
+// query took. Each query of a streaming DataFrame from ReadStream reads
+// its own instance of the source (the first query the one Load opened),
+// so a DataFrame can start query after query, also several at once, until
+// Close. Sources given to StreamFrom (a MemoryStream) stay open: they are
+// the caller's, and every query reads them. After Close, ReadStream and
+// starting a query on its DataFrames fail; batch DataFrames keep working.
+// A second Close does nothing.
 func (s *Session) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
@@ -105,8 +108,8 @@ func (s *Session) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
-	opened, streams := s.opened, s.streams
-	s.opened = nil
+	loaded, streams := s.loaded, s.streams
+	s.loaded = nil
 	s.mu.Unlock()
 	var errs []error
 	if streams != nil {
@@ -116,9 +119,9 @@ func (s *Session) Close(ctx context.Context) error {
 			}
 		}
 	}
-	for _, src := range opened {
-		if err := src.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("dataframe: Session.Close: closing source %s: %w", src.Name(), err))
+	for _, l := range loaded {
+		if err := l.close(); err != nil {
+			errs = append(errs, fmt.Errorf("dataframe: Session.Close: closing source %s: %w", l.name, err))
 		}
 	}
 	return errors.Join(errs...)

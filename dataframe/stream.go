@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -50,18 +51,65 @@ func (s *Session) StreamFrom(src streaming.Source) *DataFrame {
 	return &DataFrame{s: s, plan: scan}
 }
 
-// streamOpened is StreamFrom for a source ReadStream opened: Close
-// closes it.
-func (s *Session) streamOpened(src streaming.Source) *DataFrame {
+// streamOpened is StreamFrom for a source ReadStream opened with open:
+// the first query reading the DataFrame takes src, each later one opens
+// its own instance (streaming.SourceNode.Instance), and a query closes
+// its instance when it stops; Close closes src if no query took it.
+func (s *Session) streamOpened(src streaming.Source, open sourceOpener) *DataFrame {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		err := src.Close()
 		return s.failed(errors.Join(errors.New("dataframe.ReadStream: the session is closed"), err))
 	}
-	s.opened = append(s.opened, src)
+	ls := &loadedSource{s: s, name: src.Name(), first: src, open: open}
+	s.loaded = append(s.loaded, ls)
 	s.mu.Unlock()
-	return s.StreamFrom(src)
+	scan, err := plan.NewScan(streaming.NewPerQuerySourceNode(src, ls.instance), nil, nil)
+	if err != nil {
+		return s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
+	}
+	return &DataFrame{s: s, plan: scan}
+}
+
+// loadedSource is a source ReadStream loaded: the instance Load opened,
+// until a query takes it, and how to open more.
+type loadedSource struct {
+	s     *Session
+	name  string
+	mu    sync.Mutex
+	first streaming.Source // nil once a query took it or Close closed it
+	open  sourceOpener
+}
+
+// instance gives a starting query its own instance of the source.
+func (l *loadedSource) instance(ctx context.Context) (streaming.Source, error) {
+	l.s.mu.Lock()
+	closed := l.s.closed
+	l.s.mu.Unlock()
+	if closed {
+		return nil, errors.New("dataframe: the session is closed")
+	}
+	l.mu.Lock()
+	src := l.first
+	l.first = nil
+	l.mu.Unlock()
+	if src != nil {
+		return src, nil
+	}
+	return l.open(ctx)
+}
+
+// close closes the instance Load opened if no query took it.
+func (l *loadedSource) close() error {
+	l.mu.Lock()
+	src := l.first
+	l.first = nil
+	l.mu.Unlock()
+	if src == nil {
+		return nil
+	}
+	return src.Close()
 }
 
 // IsStreaming reports whether df reads a streaming source (Spark's
@@ -123,22 +171,40 @@ func (r *DataStreamReader) Schema(s *arrow.Schema) *DataStreamReader { r.schema 
 //	                         startingOffsets, maxOffsetsPerTrigger, ...; see connector/kafka):
 //	                         columns key, value, topic, partition, offset, timestamp, ...
 func (r *DataStreamReader) Load(path ...string) *DataFrame {
+	open, err := r.opener(path)
+	if err != nil {
+		return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
+	}
+	src, err := open(context.Background())
+	if err != nil {
+		return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
+	}
+	return r.s.streamOpened(src, open)
+}
+
+// sourceOpener opens an instance of a streaming source.
+type sourceOpener func(ctx context.Context) (streaming.Source, error)
+
+// opener checks the reader's format and options and returns what opens
+// an instance of the source: Load opens one, and each query after the
+// first one reading the DataFrame opens its own.
+func (r *DataStreamReader) opener(path []string) (sourceOpener, error) {
+	opts, schema, alloc := maps.Clone(r.opts), r.schema, r.s.cfg.alloc
 	switch f := strings.ToLower(r.format); f {
 	case "json", "csv", "parquet", "text":
 		if len(path) != 1 || path[0] == "" {
-			return r.s.failed(fmt.Errorf("dataframe.ReadStream: format %s needs the directory to watch: Load(dir)", f))
+			return nil, fmt.Errorf("format %s needs the directory to watch: Load(dir)", f)
 		}
-		src, err := file.NewStreamSource(context.Background(), path[0], f, file.StreamSourceOptions{Schema: r.schema, Options: r.opts, Alloc: r.s.cfg.alloc})
-		if err != nil {
-			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
-		}
-		return r.s.streamOpened(src)
+		dir := path[0]
+		return func(ctx context.Context) (streaming.Source, error) {
+			return file.NewStreamSource(ctx, dir, f, file.StreamSourceOptions{Schema: schema, Options: opts, Alloc: alloc})
+		}, nil
 	case "rate-micro-batch":
-		o := streaming.RatePerBatchOptions{Alloc: r.s.cfg.alloc}
-		for k, v := range r.opts {
+		o := streaming.RatePerBatchOptions{Alloc: alloc}
+		for k, v := range opts {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate-micro-batch: option %s must be an integer, got %q", k, v))
+				return nil, fmt.Errorf("rate-micro-batch: option %s must be an integer, got %q", k, v)
 			}
 			switch k {
 			case "rowsPerBatch":
@@ -150,66 +216,57 @@ func (r *DataStreamReader) Load(path ...string) *DataFrame {
 			case "advanceMillisPerBatch":
 				o.AdvancePerBatch = time.Duration(n) * time.Millisecond
 			default:
-				return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate-micro-batch: unknown option %q; supported: advanceMillisPerBatch, numPartitions, rowsPerBatch, startTimestamp", k))
+				return nil, fmt.Errorf("rate-micro-batch: unknown option %q; supported: advanceMillisPerBatch, numPartitions, rowsPerBatch, startTimestamp", k)
 			}
 		}
-		src, err := streaming.NewRatePerBatchSource(o)
-		if err != nil {
-			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
-		}
-		return r.s.streamOpened(src)
+		return func(context.Context) (streaming.Source, error) { return streaming.NewRatePerBatchSource(o) }, nil
 	case "socket":
-		host, port := r.opts["host"], r.opts["port"]
+		host, port := opts["host"], opts["port"]
 		p, err := strconv.Atoi(port)
 		if host == "" || err != nil || p < 1 || p > 65535 {
-			return r.s.failed(fmt.Errorf("dataframe.ReadStream: socket: options host and port (1..65535) are required, got host %q port %q", host, port))
+			return nil, fmt.Errorf("socket: options host and port (1..65535) are required, got host %q port %q", host, port)
 		}
-		src, err := streaming.NewSocketSource(context.Background(), host, p, r.s.cfg.alloc, r.s.cfg.clock.Now)
-		if err != nil {
-			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
-		}
-		return r.s.streamOpened(src)
+		now := r.s.cfg.clock.Now
+		return func(context.Context) (streaming.Source, error) {
+			// Not the query's context: the connection outlives Start.
+			return streaming.NewSocketSource(context.Background(), host, p, alloc, now)
+		}, nil
 	case "kafka":
-		src, err := kafka.Provider{}.OpenArrowSource(context.Background(), r.opts, kafka.Allocator(r.s.cfg.alloc))
-		if err != nil {
-			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
-		}
-		return r.s.streamOpened(src)
+		return func(context.Context) (streaming.Source, error) {
+			// Not the query's context: the client outlives Start.
+			return kafka.Provider{}.OpenArrowSource(context.Background(), opts, kafka.Allocator(alloc))
+		}, nil
 	case "rate":
-		o := streaming.RateOptions{Clock: r.s.cfg.clock, Alloc: r.s.cfg.alloc}
-		for k, v := range r.opts {
+		o := streaming.RateOptions{Clock: r.s.cfg.clock, Alloc: alloc}
+		for k, v := range opts {
 			switch k {
 			case "rowsPerSecond":
 				f, err := strconv.ParseFloat(v, 64)
 				if err != nil || f <= 0 {
-					return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate: rowsPerSecond must be a positive number, got %q", v))
+					return nil, fmt.Errorf("rate: rowsPerSecond must be a positive number, got %q", v)
 				}
 				o.RowsPerSecond = f
 			case "numPartitions":
 				n, err := strconv.Atoi(v)
 				if err != nil || n < 1 {
-					return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate: numPartitions must be a positive integer, got %q", v))
+					return nil, fmt.Errorf("rate: numPartitions must be a positive integer, got %q", v)
 				}
 				o.NumPartitions = n
 			case "rampUpTime":
 				d, err := streaming.ParseRampUpTime(v)
 				if err != nil {
-					return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate: %w", err))
+					return nil, fmt.Errorf("rate: %w", err)
 				}
 				o.RampUpTime = d
 			default:
-				return r.s.failed(fmt.Errorf("dataframe.ReadStream: rate: unknown option %q; supported: numPartitions, rampUpTime, rowsPerSecond", k))
+				return nil, fmt.Errorf("rate: unknown option %q; supported: numPartitions, rampUpTime, rowsPerSecond", k)
 			}
 		}
-		src, err := streaming.NewRateSource(o)
-		if err != nil {
-			return r.s.failed(fmt.Errorf("dataframe.ReadStream: %w", err))
-		}
-		return r.s.streamOpened(src)
+		return func(context.Context) (streaming.Source, error) { return streaming.NewRateSource(o) }, nil
 	case "":
-		return r.s.failed(fmt.Errorf("dataframe.ReadStream: no format; set one of %s, or use Session.StreamFrom", strings.Join(StreamFormats(), ", ")))
+		return nil, fmt.Errorf("no format; set one of %s, or use Session.StreamFrom", strings.Join(StreamFormats(), ", "))
 	}
-	return r.s.failed(fmt.Errorf("dataframe.ReadStream: unsupported format %q; supported: %s (and Session.StreamFrom for any streaming.Source)", r.format, strings.Join(StreamFormats(), ", ")))
+	return nil, fmt.Errorf("unsupported format %q; supported: %s (and Session.StreamFrom for any streaming.Source)", r.format, strings.Join(StreamFormats(), ", "))
 }
 
 // DataStreamWriter starts a streaming query writing a streaming DataFrame

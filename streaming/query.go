@@ -229,6 +229,7 @@ type Query struct {
 	ec              *engine.Context
 	plan            plan.Node // optimized, with streaming leaves
 	sources         []*SourceNode
+	owned           []Source // the instances Start opened for the query (SourceNode.Instance), closed when it ends
 	sink            Sink
 	ops             []statefulOp // the stateful operators (aggregations, deduplications, joins), those below first
 	wm              *watermarks
@@ -318,7 +319,7 @@ func newID() string {
 // log ("commits-<batch>"). On a restart from the same checkpoint the last
 // batch with offsets but no commit runs again with exactly the same
 // offsets, so a sink that is idempotent by batch id sees every row once.
-func Start(ctx context.Context, ec *engine.Context, p plan.Node, sink Sink, opts ...Option) (*Query, error) {
+func Start(ctx context.Context, ec *engine.Context, p plan.Node, sink Sink, opts ...Option) (_ *Query, err error) {
 	cfg := config{trigger: ProcessingTime(0), poll: 10 * time.Millisecond}
 	for _, o := range opts {
 		o(&cfg)
@@ -338,6 +339,15 @@ func Start(ctx context.Context, ec *engine.Context, p plan.Node, sink Sink, opts
 	if err := checkSupported(p, cfg.mode); err != nil {
 		return nil, err
 	}
+	p, owned, err := instantiate(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("streaming.Start: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, closeSources(owned))
+		}
+	}()
 	if cfg.clock == nil {
 		cfg.clock = ec.Clock()
 	}
@@ -404,7 +414,7 @@ func Start(ctx context.Context, ec *engine.Context, p plan.Node, sink Sink, opts
 	}
 	addSources(opt)
 	plans = append(plans, opt)
-	q := &Query{cfg: cfg, ec: ec, plan: opt, sources: sources, sink: sink, ops: ops, wm: newWatermarks(cfg.watermarkPolicy, plans...), name: cfg.name, runID: newID(),
+	q := &Query{cfg: cfg, ec: ec, plan: opt, sources: sources, owned: owned, sink: sink, ops: ops, wm: newWatermarks(cfg.watermarkPolicy, plans...), name: cfg.name, runID: newID(),
 		done: make(chan struct{}), wake: make(chan struct{}, 1), committed: map[*SourceNode]connector.Offsets{}}
 	if err := q.open(ctx); err != nil {
 		if q.tempDir != "" {
@@ -652,6 +662,9 @@ func (q *Query) run(ctx context.Context) {
 	q.closeState()
 	if cerr := q.sink.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("streaming: closing the sink: %w", cerr)
+	}
+	if cerr := closeSources(q.owned); cerr != nil && err == nil {
+		err = fmt.Errorf("streaming: %w", cerr)
 	}
 	q.mu.Lock()
 	q.active = false

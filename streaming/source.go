@@ -100,10 +100,76 @@ var ErrStreamingSource = errors.New("streaming: a streaming source can only be r
 // batch's offset ranges.
 type SourceNode struct {
 	Src Source
+	// Instance, when set, gives each query that reads the node its own
+	// instance of the source, as Spark opens a source per query: Start
+	// calls it once per node, reads the instance instead of Src, and
+	// closes it when the query stops (or fails to start). Src then only
+	// describes the source (its schema and name), and two queries of one
+	// streaming DataFrame keep apart what a source holds per query (a
+	// file source's seen-files log in the checkpoint, a rate source's
+	// start, a Kafka client). Without it every query reads Src, which
+	// stays its owner's to close.
+	Instance func(ctx context.Context) (Source, error)
 }
 
-// NewSourceNode returns the plan leaf for src.
+// NewSourceNode returns the plan leaf for src, read by every query.
 func NewSourceNode(src Source) *SourceNode { return &SourceNode{Src: src} }
+
+// NewPerQuerySourceNode returns the plan leaf of a source of which each
+// query gets its own instance from instance (see SourceNode.Instance);
+// desc describes it.
+func NewPerQuerySourceNode(desc Source, instance func(ctx context.Context) (Source, error)) *SourceNode {
+	return &SourceNode{Src: desc, Instance: instance}
+}
+
+// instantiate returns p with every SourceNode that has an Instance
+// replaced by a node over the query's own instance (one per node, so
+// that scans of one source stay scans of one source), and the instances,
+// which the query closes. An instance whose schema is not the node's
+// fails the start.
+func instantiate(ctx context.Context, p plan.Node) (plan.Node, []Source, error) {
+	made := map[*SourceNode]*SourceNode{}
+	var owned []Source
+	out, err := plan.TransformUp(p, func(n plan.Node) (plan.Node, error) {
+		s, ok := n.(*plan.Scan)
+		if !ok {
+			return n, nil
+		}
+		sn, ok := s.Source.(*SourceNode)
+		if !ok || sn.Instance == nil {
+			return n, nil
+		}
+		nn := made[sn]
+		if nn == nil {
+			inst, err := sn.Instance(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("opening source %s: %w", sn.Src.Name(), err)
+			}
+			owned = append(owned, inst)
+			if !inst.Schema().Equal(sn.Src.Schema()) {
+				return nil, fmt.Errorf("source %s: its schema changed since the DataFrame was made: %v, was %v", sn.Src.Name(), inst.Schema(), sn.Src.Schema())
+			}
+			nn = NewSourceNode(inst)
+			made[sn] = nn
+		}
+		return plan.NewScan(nn, s.Columns, s.Filters)
+	})
+	if err != nil {
+		return nil, nil, errors.Join(err, closeSources(owned))
+	}
+	return out, owned, nil
+}
+
+// closeSources closes the sources a query opened.
+func closeSources(srcs []Source) error {
+	var errs []error
+	for _, s := range srcs {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing source %s: %w", s.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 var _ plan.Source = (*SourceNode)(nil)
 

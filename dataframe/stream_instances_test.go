@@ -1,0 +1,142 @@
+package dataframe_test
+
+import (
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	. "github.com/spate-io/spate/dataframe"
+)
+
+// Two queries of one streaming DataFrame from ReadStream run at once,
+// each with its own instance of the file source and its own seen-files
+// log in its checkpoint (Spark opens a source per query): both read every
+// file, a stopped query restarts from its own checkpoint, and the other
+// is not disturbed. (With one shared instance the second Start failed:
+// the source's log was already in the first query's checkpoint.)
+func TestQueriesOfOneStreamHaveTheirOwnSources(t *testing.T) {
+	s, _ := streamSession(t)
+	ctx := streamCtx(t)
+	dir, ckA, ckB := t.TempDir(), t.TempDir(), t.TempDir()
+	writeLines(t, dir, "1.json", `{"id": 1, "name": "ada"}`, `{"id": 2, "name": "bob"}`)
+	in := s.ReadStream().Format("json").Schema(malformedSchema).Load(dir)
+	ids := func(table string) []int64 {
+		t.Helper()
+		rows, err := s.Table(table).Collect(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, r := range rows {
+			out = append(out, r[0].(int64))
+		}
+		slices.Sort(out)
+		return out
+	}
+	qa, err := in.WriteStream().Format("memory").QueryName("all_ids").Option("checkpointLocation", ckA).Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.DropTempView("all_ids")
+	qb, err := in.Where(Col("id").Gt(int64(1))).WriteStream().Format("memory").QueryName("big_ids").Option("checkpointLocation", ckB).Start(ctx)
+	if err != nil {
+		t.Fatalf("a second query of the same DataFrame: %v", err)
+	}
+	defer s.DropTempView("big_ids")
+	defer qb.Stop(ctx)
+	if err := qa.ProcessAllAvailable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := qb.ProcessAllAvailable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids("all_ids"); !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("query a read %v, want [1 2]", got)
+	}
+	if got := ids("big_ids"); !slices.Equal(got, []int64{2}) {
+		t.Errorf("query b read %v, want [2]", got)
+	}
+	// Query a stops; a new file reaches b; a restarted from its
+	// checkpoint reads only the new file.
+	if err := qa.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, dir, "2.json", `{"id": 3, "name": "cy"}`)
+	if err := qb.ProcessAllAvailable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids("big_ids"); !slices.Equal(got, []int64{2, 3}) {
+		t.Errorf("query b read %v, want [2 3]", got)
+	}
+	qa, err = in.WriteStream().Format("memory").QueryName("new_ids").Option("checkpointLocation", ckA).Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.DropTempView("new_ids")
+	defer qa.Stop(ctx)
+	if err := qa.ProcessAllAvailable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids("new_ids"); !slices.Equal(got, []int64{3}) {
+		t.Errorf("restarted query a read %v, want [3] (only the file after its checkpoint)", got)
+	}
+}
+
+// A query closes the source instance it read when it stops (the socket
+// server sees its connection end), without Session.Close; the next query
+// of the DataFrame connects again.
+func TestStoppedQueryClosesItsSource(t *testing.T) {
+	s, _ := streamSession(t)
+	ctx := streamCtx(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conns := make(chan net.Conn, 2)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+		}
+	}()
+	accepted := func() net.Conn {
+		t.Helper()
+		select {
+		case c := <-conns:
+			t.Cleanup(func() { c.Close() })
+			return c
+		case <-ctx.Done():
+			t.Fatal("the source did not connect")
+			return nil
+		}
+	}
+	lines := s.ReadStream().Format("socket").Option("host", "127.0.0.1").Option("port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)).Load()
+	first := accepted() // Load connected; the first query takes that connection
+	q, err := lines.WriteStream().Format("memory").QueryName("socket_lines").Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.DropTempView("socket_lines")
+	if err := q.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := first.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("server read = %d, %v; want EOF (the stopped query closed its source)", n, err)
+	}
+	q, err = lines.WriteStream().Format("memory").QueryName("socket_lines").Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(ctx)
+	accepted() // the second query's own connection
+}
