@@ -132,32 +132,8 @@ func windowInput(p plan.Node, groups []Column) (plan.Node, []expr.Expr, error) {
 	if w.gap > 0 {
 		return sessionInput(p, w, groups)
 	}
-	cols := make([]expr.Expr, 0, p.Schema().NumFields()+2)
-	for _, f := range p.Schema().Fields() {
-		cols = append(cols, expr.Col(f.Name))
-	}
-	n := int((w.size + w.slide - 1) / w.slide) // the windows a row can be in
-	inputs := make([]plan.Node, 0, n)
-	for back := range n {
-		proj, err := plan.NewProject(p, append(cols[:len(cols):len(cols)],
-			expr.As(expr.WindowBound(w.ts, w.slide, 0, back, 0), WindowStartColumn),
-			expr.As(expr.WindowBound(w.ts, w.slide, 0, back, w.size), WindowEndColumn)))
-		if err != nil {
-			return nil, nil, err
-		}
-		var in plan.Node = proj
-		if back > 0 { // the earlier windows that still contain the row
-			if in, err = plan.NewFilter(proj, expr.Lt(w.ts, expr.Col(WindowEndColumn))); err != nil {
-				return nil, nil, err
-			}
-		}
-		inputs = append(inputs, in)
-	}
-	if len(inputs) == 1 {
-		return inputs[0], out, nil
-	}
-	u, err := plan.NewUnion(inputs...)
-	return u, out, err
+	in, err := plan.ExpandWindows(p, w.ts, w.size, w.slide, WindowStartColumn, WindowEndColumn)
+	return in, out, err
 }
 
 // WithWatermark declares column (a timestamp) the event time of a

@@ -214,7 +214,7 @@ func (p *planner) aggregate(sel *pg.SelectStmt, in *relation, items []selectItem
 		if input != in.node {
 			return nil, p.errAt(at, ErrUnsupported, "GROUP BY takes at most one sliding or session window")
 		}
-		expanded, err := expandWindows(in.node, w)
+		expanded, err := plan.ExpandWindows(in.node, w.ts, w.size, w.slide, windowStartColumn, windowEndColumn)
 		if err != nil {
 			return nil, p.planErr(at, err)
 		}

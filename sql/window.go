@@ -15,7 +15,7 @@ import (
 // start of each of the sliding windows holding ts. A row belongs to
 // several windows, so it is only valid as a GROUP BY key, where the
 // aggregation's input is expanded into one row per window (see
-// expandWindows); as an expression it stands for the latest window.
+// plan.ExpandWindows); as an expression it stands for the latest window.
 type slidingWindow struct {
 	ts          expr.Expr
 	size, slide time.Duration
@@ -46,7 +46,7 @@ func (w *slidingWindow) WithChildren(c []expr.Expr) (expr.Expr, error) {
 	return &slidingWindow{ts: c[0], size: w.size, slide: w.slide}, nil
 }
 
-// windowStartColumn and windowEndColumn are the columns expandWindows
+// windowStartColumn and windowEndColumn are the columns plan.ExpandWindows
 // adds. The planner groups by both: the end is implied by the start, but a
 // streaming aggregation in append mode needs a group column holding the
 // window's end to know when the watermark has passed it.
@@ -54,36 +54,6 @@ const (
 	windowStartColumn = "__window_start"
 	windowEndColumn   = "__window_end"
 )
-
-// expandWindows returns in with every row once per sliding window of w it
-// belongs to, with the window's start and end in __window_start and
-// __window_end columns.
-func expandWindows(in plan.Node, w *slidingWindow) (plan.Node, error) {
-	cols := make([]expr.Expr, 0, in.Schema().NumFields()+1)
-	for _, f := range in.Schema().Fields() {
-		cols = append(cols, expr.Col(f.Name))
-	}
-	n := int((w.size + w.slide - 1) / w.slide)
-	inputs := make([]plan.Node, 0, n)
-	for back := range n {
-		end := expr.WindowBound(w.ts, w.slide, 0, back, w.size)
-		proj, err := plan.NewProject(in, append(cols[:len(cols):len(cols)], expr.As(w.start(back), windowStartColumn), expr.As(end, windowEndColumn)))
-		if err != nil {
-			return nil, err
-		}
-		var node plan.Node = proj
-		if back > 0 { // the earlier windows that still contain the row
-			if node, err = plan.NewFilter(proj, expr.Lt(w.ts, end)); err != nil {
-				return nil, err
-			}
-		}
-		inputs = append(inputs, node)
-	}
-	if len(inputs) == 1 {
-		return inputs[0], nil
-	}
-	return plan.NewUnion(inputs...)
-}
 
 // hasSlidingWindow reports whether e contains a sliding window.
 func hasSlidingWindow(e expr.Expr) bool {
