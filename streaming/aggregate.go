@@ -526,19 +526,27 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	} else if sa.mode == Update && len(sa.groupNames) > 0 {
 		// Only the groups the batch touched: a semi join with its keys,
 		// renamed so the sides do not clash.
-		keys := make([]expr.Expr, len(sa.groupNames))
+		keys := make([]expr.Expr, 0, len(sa.groupNames))
 		var cond expr.Expr
 		for j, n := range sa.groupNames {
 			k := "__key_" + strconv.Itoa(j)
-			keys[j] = expr.As(expr.Col(n), k)
-			eq := expr.Eq(expr.Col(n), expr.Col(k))
+			var eq expr.Expr
 			switch {
 			case sa.session != nil && n == sa.sessionOut.Start:
 				// A session the batch touched contains one of its events.
+				keys = append(keys, expr.As(expr.Col(n), k))
 				eq = expr.Le(expr.Col(n), expr.Col(k))
 			case sa.session != nil && n == sa.sessionOut.End:
-				keys[j] = expr.As(expr.Col(sa.sessionOut.Start), k)
+				keys = append(keys, expr.As(expr.Col(sa.sessionOut.Start), k))
 				eq = expr.Gt(expr.Col(n), expr.Col(k))
+			default:
+				// A null key is a group of its own: equal keys compare
+				// null-safely, as (is null, value or a stand-in) pairs, which
+				// the join still hashes.
+				v, isNull := nullSafeKey(expr.Col(n), partialRel.Schema())
+				nk := "__null_" + strconv.Itoa(j)
+				keys = append(keys, expr.As(v, k), expr.As(isNull, nk))
+				eq = expr.And(expr.Eq(v, expr.Col(k)), expr.Eq(isNull, expr.Col(nk)))
 			}
 			if cond == nil {
 				cond = eq
@@ -568,6 +576,23 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		return nil, nil, 0, err
 	}
 	return rel, rows, updated, nil
+}
+
+// nullSafeKey returns, for a grouping key e over s, a non-null stand-in
+// for it (its value, or the zero of its type when null) and whether it
+// is null: two keys are the same group when both are equal. A type with
+// no zero to cast to keeps e itself (its nulls then match nothing).
+func nullSafeKey(e expr.Expr, s *arrow.Schema) (value, isNull expr.Expr) {
+	isNull = expr.IsNull(e)
+	t, err := e.Resolve(s)
+	if err != nil {
+		return e, isNull
+	}
+	v := expr.NewCoalesce(e, expr.NewCast(expr.Lit(int64(0)), t.DataType))
+	if _, err := v.Resolve(s); err != nil {
+		return e, isNull
+	}
+	return v, isNull
 }
 
 // sessionColumns finds the output columns of a session-windowed

@@ -59,3 +59,25 @@ func TestSessionWindowsComplete(t *testing.T) {
 		streamtest.CheckLastBatch(streamtest.Row(at(1), at(11), 1), streamtest.Row(at(12), at(40), 3)),
 	)
 }
+
+type maybeWord struct {
+	TS   time.Time `spate:"ts"`
+	Word *string   `spate:"word"`
+}
+
+// Sessions in update mode keep a null key a group of its own, as Spark
+// does: the batch's sessions of the null word are written too.
+func TestSessionWindowsUpdateNullKey(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(int64(s), 0).UTC() }
+	a := "a"
+	streamtest.Run(t, []maybeWord{}, func(in *dataframe.DataFrame) *dataframe.DataFrame {
+		return in.WithWatermark("ts", 5*time.Second).
+			GroupBy(dataframe.SessionWindow(dataframe.Col("ts"), 10*time.Second), dataframe.Col("word")).Count()
+	},
+		streamtest.OutputMode("update"),
+		streamtest.AddData([]maybeWord{{at(1), &a}, {at(3), nil}}),
+		streamtest.CheckLastBatch(streamtest.Row(at(1), at(11), "a", 1), streamtest.Row(at(3), at(13), nil, 1)),
+		streamtest.AddData([]maybeWord{{at(8), nil}}), // extends the null word's session
+		streamtest.CheckLastBatch(streamtest.Row(at(3), at(18), nil, 2)),
+	)
+}
