@@ -33,6 +33,12 @@
 //     keys; rows go to the partition of their range and each partition is
 //     sorted, so the partitions in order are sorted. With a limit (top-k)
 //     each map task keeps its top rows and one partition merges them.
+//   - [SetOpExec]: INTERSECT and EXCEPT [ALL]. Both sides are
+//     hash-partitioned by all their columns (for the DISTINCT forms after
+//     dropping the rows each map task has already seen); each reduce task
+//     counts its right rows per distinct row and streams its left rows
+//     through the same key map, keeping a row's k-th copy by the counts.
+//     Nulls compare equal here, unlike join keys.
 //   - [LimitExec], [DedupExec].
 //
 // # Memory

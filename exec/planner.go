@@ -101,6 +101,16 @@ func Plan(c *Context, n plan.Node) (Operator, error) {
 			return nil, err
 		}
 		return newDedup(c, child, n.KeyNames())
+	case *plan.SetOp:
+		left, err := Plan(c, n.Left)
+		if err != nil {
+			return nil, err
+		}
+		right, err := Plan(c, n.Right)
+		if err != nil {
+			return nil, err
+		}
+		return newSetOp(c, left, right, n)
 	case *plan.Join:
 		left, err := Plan(c, n.Left)
 		if err != nil {
@@ -142,6 +152,9 @@ func EstimateRows(n plan.Node) (int64, bool) {
 		return n.N, true
 	case *plan.Filter, *plan.Project, *plan.Sort, *plan.Aggregate, *plan.Deduplicate, *plan.SubqueryAlias, *plan.Observe, *plan.MergeSessions:
 		return EstimateRows(n.Children()[0])
+	case *plan.SetOp:
+		// Both operations return at most the left side's rows.
+		return EstimateRows(n.Left)
 	case *plan.Union:
 		var sum int64
 		for _, in := range n.Inputs {

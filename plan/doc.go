@@ -6,8 +6,9 @@
 // [Scan] (of a [Source]: files, connectors), [LocalRelation] (batches in
 // memory), [Project], [Filter], [Aggregate], [Sort], [Limit], [Join]
 // (inner, left, right, full outer, left semi, left anti; equality keys
-// plus an optional residual condition), [Union] (by position) and
-// [Deduplicate] (Distinct, DropDuplicates), [SubqueryAlias] (df.Alias:
+// plus an optional residual condition), [Union] (by position), [SetOp]
+// (INTERSECT and EXCEPT, DISTINCT or ALL, by position; nulls compare equal)
+// and [Deduplicate] (Distinct, DropDuplicates), [SubqueryAlias] (df.Alias:
 // columns can be referred to as "alias.column", recorded in field
 // metadata) and [BroadcastHint].
 //
@@ -28,9 +29,9 @@
 // (expressions without columns become literals; AND/OR with a constant
 // side simplify; a filter on true disappears), [CombineFilters],
 // [PushDownPredicates] (below projections by substitution, sorts, unions,
-// the sides of joins where the join type allows, aggregations for
-// predicates on grouping columns, distinct, and into scans whose Source
-// implements [FilterSupport]; the filter stays above the scan because a
+// both inputs of a set operation, the sides of joins where the join type
+// allows, aggregations for predicates on grouping columns, distinct, and
+// into scans whose Source implements [FilterSupport]; the filter stays above the scan because a
 // source may only skip data coarsely), [PushDownJoinConditions],
 // [CollapseProject] and [PruneColumns] (scans read only the columns used).
 // [Explain] prints a tree, one node per line.

@@ -293,6 +293,21 @@ func hasQualifiers(s *arrow.Schema) bool {
 	return false
 }
 
+// byPosition rewrites the column references of cond, made over first's
+// columns (the output of a union or set operation), into references to
+// the columns of in at the same positions.
+func byPosition(cond expr.Expr, first, in Node) (expr.Expr, error) {
+	firstNames, inNames := names(first.Schema()), names(in.Schema())
+	return expr.Transform(cond, func(x expr.Expr) (expr.Expr, error) {
+		if col, ok := x.(*expr.Column); ok {
+			if j := slices.Index(firstNames, col.Name); j >= 0 {
+				return expr.Col(inNames[j]), nil
+			}
+		}
+		return x, nil
+	})
+}
+
 // filterOver puts the conjuncts preds (if any) as a filter over n.
 func filterOver(n Node, preds []expr.Expr) (Node, error) {
 	if len(preds) == 0 {
@@ -351,18 +366,9 @@ func pushDown(n Node) (Node, error) {
 			}
 			return NewSort(below, c.Orders)
 		case *Union:
-			first := names(c.Inputs[0].Schema())
 			ins := make([]Node, len(c.Inputs))
 			for i, in := range c.Inputs {
-				inNames := names(in.Schema())
-				cond, err := expr.Transform(f.Cond, func(x expr.Expr) (expr.Expr, error) {
-					if col, ok := x.(*expr.Column); ok {
-						if j := slices.Index(first, col.Name); j >= 0 {
-							return expr.Col(inNames[j]), nil
-						}
-					}
-					return x, nil
-				})
+				cond, err := byPosition(f.Cond, c.Inputs[0], in)
 				if err != nil {
 					return nil, err
 				}
@@ -371,6 +377,21 @@ func pushDown(n Node) (Node, error) {
 				}
 			}
 			return NewUnion(ins...)
+		case *SetOp:
+			// A row passes the filter on both sides or on neither, so
+			// filtering both inputs keeps the counts the operation
+			// compares for every row that passes.
+			ins := make([]Node, 2)
+			for i, in := range c.Children() {
+				cond, err := byPosition(f.Cond, c.Left, in)
+				if err != nil {
+					return nil, err
+				}
+				if ins[i], err = NewFilter(in, cond); err != nil {
+					return n, nil
+				}
+			}
+			return NewSetOp(ins[0], ins[1], c.Kind, c.All)
 		case *Join:
 			var left, right, keep []expr.Expr
 			ls, rs := c.Left.Schema(), c.Right.Schema()

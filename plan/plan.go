@@ -444,14 +444,8 @@ func NewUnion(inputs ...Node) (*Union, error) {
 	}
 	first := inputs[0].Schema()
 	for i, in := range inputs[1:] {
-		s := in.Schema()
-		if s.NumFields() != first.NumFields() {
-			return nil, wrap("Union", fmt.Errorf("input %d has %d columns, the first has %d", i+2, s.NumFields(), first.NumFields()))
-		}
-		for j, f := range s.Fields() {
-			if !arrow.TypeEqual(f.Type, first.Field(j).Type) {
-				return nil, wrap("Union", fmt.Errorf("%w: column %d (%s) is %s in input %d but %s in the first; cast one of them", expr.ErrType, j+1, first.Field(j).Name, f.Type, i+2, first.Field(j).Type))
-			}
+		if err := matchColumns(first, in.Schema(), fmt.Sprintf("input %d", i+2), "the first"); err != nil {
+			return nil, wrap("Union", err)
 		}
 	}
 	return &Union{Inputs: inputs}, nil

@@ -88,6 +88,11 @@ func cases(t *testing.T) map[string]Node {
 	overAgg := must(NewFilter(agg, expr.And(expr.NotEq(c("kind"), l("view")), expr.Gt(c("total"), l(100)))))
 	union := must(NewUnion(must(NewProject(users, []expr.Expr{c("id")})), must(NewProject(events, []expr.Expr{c("user_id")}))))
 	overUnion := must(NewFilter(union, expr.Gt(c("id"), l(5))))
+	// Pruning keeps every column below a set operation (rows compare
+	// whole); the filter goes into both sides, renamed by position.
+	except := must(NewSetOp(must(NewProject(users, []expr.Expr{c("id"), c("name")})),
+		must(NewProject(events, []expr.Expr{c("user_id"), c("kind")})), SetExcept, true))
+	overExcept := must(NewProject(must(NewFilter(except, expr.Gt(c("id"), l(5)))), []expr.Expr{c("id")}))
 	folded := must(NewProject(users, []expr.Expr{expr.As(expr.Concat(l("a"), l("b")), "ab"), expr.As(expr.And(l(true), expr.Gt(c("age"), l(1))), "x")}))
 	sorted := must(NewLimit(must(NewSort(must(NewFilter(users, expr.Lt(c("age"), l(30)))), []SortOrder{{Expr: c("name")}})), 10))
 	collapse := must(NewProject(proj, []expr.Expr{expr.As(expr.Add(c("age2"), l(1)), "age3")}))
@@ -99,6 +104,7 @@ func cases(t *testing.T) map[string]Node {
 		"pushdown_left_join":   overLeft,
 		"pushdown_aggregate":   overAgg,
 		"pushdown_union":       overUnion,
+		"pushdown_except_all":  overExcept,
 		"fold_and_simplify":    folded,
 		"sort_limit_prune":     sorted,
 		"collapse_project":     collapse,
@@ -182,6 +188,11 @@ func TestAnalyzerErrors(t *testing.T) {
 		{"join key types", func() (Node, error) { return NewJoin(users, events, InnerJoin, expr.Eq(c("name"), c("value"))) }, "cannot join"},
 		{"union arity", func() (Node, error) { return NewUnion(users, must(NewProject(events, []expr.Expr{c("kind")}))) }, "has 1 columns"},
 		{"union types", func() (Node, error) { return NewUnion(users, events) }, "cast one of them"},
+		{"intersect arity", func() (Node, error) {
+			return NewSetOp(users, must(NewProject(events, []expr.Expr{c("kind")})), SetIntersect, false)
+		}, "Intersect: the right input has 1 columns, the left has 4"},
+		{"except types", func() (Node, error) { return NewSetOp(users, events, SetExcept, true) },
+			"Except: expr: type mismatch: column 3 (country; value in the right input) is float64 in the right input but utf8 in the left; cast one of them"},
 		{"dedup key", func() (Node, error) { return NewDeduplicate(users, []string{"nope"}) }, `column "nope" not found`},
 		{"negative limit", func() (Node, error) { return NewLimit(users, -1) }, "at least 0"},
 		{"bad join type", func() (Node, error) { _, err := ParseJoinType("sideways"); return nil, err }, "left_semi"},
