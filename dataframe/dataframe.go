@@ -225,6 +225,42 @@ func (df *DataFrame) Union(other *DataFrame) *DataFrame {
 	})
 }
 
+// Intersect returns the distinct rows that are in both df and other
+// (SQL's INTERSECT; columns matched by position, as Union, with the
+// names of df). Unlike a join key, a null equals a null here: a row
+// (1, null) in both is in the result.
+func (df *DataFrame) Intersect(other *DataFrame) *DataFrame {
+	return df.setOp("Intersect", other, plan.SetIntersect, false)
+}
+
+// IntersectAll is Intersect keeping duplicates: a row n times in df and m
+// times in other appears min(n, m) times (SQL's INTERSECT ALL).
+func (df *DataFrame) IntersectAll(other *DataFrame) *DataFrame {
+	return df.setOp("IntersectAll", other, plan.SetIntersect, true)
+}
+
+// Except returns the distinct rows of df that are not in other (SQL's
+// EXCEPT, Spark's except and subtract; columns matched by position, nulls
+// equal to nulls, as for Intersect).
+func (df *DataFrame) Except(other *DataFrame) *DataFrame {
+	return df.setOp("Except", other, plan.SetExcept, false)
+}
+
+// ExceptAll is Except keeping duplicates: a row n times in df and m times
+// in other appears max(0, n-m) times (SQL's EXCEPT ALL).
+func (df *DataFrame) ExceptAll(other *DataFrame) *DataFrame {
+	return df.setOp("ExceptAll", other, plan.SetExcept, true)
+}
+
+func (df *DataFrame) setOp(name string, other *DataFrame, kind plan.SetOpKind, all bool) *DataFrame {
+	return df.derive(name, func(p plan.Node) (plan.Node, error) {
+		if err := other.Err(); err != nil {
+			return nil, err
+		}
+		return plan.NewSetOp(p, other.plan, kind, all)
+	})
+}
+
 // Distinct removes duplicate rows.
 func (df *DataFrame) Distinct() *DataFrame {
 	return df.derive("Distinct", func(p plan.Node) (plan.Node, error) { return plan.NewDeduplicate(p, nil) })

@@ -12,8 +12,9 @@
 // from files ([Session.Read]) and from views. A DataFrame is a logical plan
 // plus its session: transformations (Select, Where/Filter, WithColumn,
 // WithColumnRenamed, Drop, GroupBy(...).Agg/Count, OrderBy, Limit, Join,
-// JoinUsing, CrossJoin, Union, Distinct, DropDuplicates, Alias, Cache; the
-// [Broadcast] hint) return new DataFrames and run
+// JoinUsing, CrossJoin, Union, Intersect, IntersectAll, Except, ExceptAll,
+// Distinct, DropDuplicates, Alias, Cache; the [Broadcast] hint) return new
+// DataFrames and run
 // nothing; actions (Collect, [CollectAs], Count, Show, ForeachBatch,
 // Write().Save) optimize, plan and run the query. A transformation given a
 // bad argument returns a DataFrame carrying the error (an unknown column
@@ -118,7 +119,9 @@
 // once, when final, whatever the output mode: GroupBy(Window(...),
 // ...).Count() then GroupBy(Col("window_start"),
 // Col("window_end")).Agg(Max(...)), and the counts joined with those
-// maxima on the window's end). Each query of a streaming DataFrame from
+// maxima on the window's end). Intersect and Except (and their ALL forms)
+// with a streaming side are rejected at Start with
+// streaming.ErrUnsupported, as in Spark. Each query of a streaming DataFrame from
 // ReadStream reads its own instance of the source (as Spark), closed when
 // the query stops, so one DataFrame can feed several queries at once.
 // [Session.Streams] lists the active queries; [Session.Close] stops them

@@ -165,6 +165,33 @@ func ExampleDataFrame_Join() {
 	// +------+-----+-------+
 }
 
+// Set operations compare whole rows, matching columns by position: the
+// items sold in the north and also in the south (Intersect), and those
+// sold in the north but not in the east (Except). ExceptAll and
+// IntersectAll keep duplicates.
+func ExampleDataFrame_Intersect() {
+	s, done := newExampleSession()
+	defer done()
+	ctx := context.Background()
+	df := dataframe.CreateDataFrame(s, sales)
+	itemsIn := func(region string) *dataframe.DataFrame {
+		return df.Where(dataframe.Col("region").EqualTo(region)).Select(dataframe.Col("item"))
+	}
+	both, err := itemsIn("north").Intersect(itemsIn("south")).OrderBy(dataframe.Col("item")).Collect(ctx)
+	if err != nil {
+		panic(err)
+	}
+	notEast, err := itemsIn("north").Except(itemsIn("east")).Collect(ctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(both)
+	fmt.Println(notEast)
+	// Output:
+	// [[apple] [pear]]
+	// [[pear]]
+}
+
 // Writing Parquet and reading it back; the filter is pushed into the scan.
 func ExampleSession_Read() {
 	s, done := newExampleSession()

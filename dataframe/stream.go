@@ -398,6 +398,9 @@ func (w *DataStreamWriter) Start(ctx context.Context) (*streaming.Query, error) 
 	if !df.IsStreaming() {
 		return nil, errors.New("dataframe.WriteStream: the DataFrame reads no streaming source; use Write for batch DataFrames")
 	}
+	if err := rejectStreamingSetOps(df.plan); err != nil {
+		return nil, err
+	}
 	s := df.s
 	opts := []streaming.Option{streaming.WithManager(s.Streams()), streaming.WithClock(s.cfg.clock), streaming.WithAllocator(s.cfg.alloc),
 		streaming.WithExecConfig(s.cfg.exec), streaming.WithOptimizer(s.opt)}
@@ -457,6 +460,22 @@ func (w *DataStreamWriter) Start(ctx context.Context) (*streaming.Query, error) 
 		after()
 	}
 	return q, nil
+}
+
+// rejectStreamingSetOps refuses INTERSECT and EXCEPT with a streaming
+// side. Package streaming would run them per micro-batch, comparing a
+// batch's rows only with the rows of the same batch, which is not the
+// answer; Spark refuses them too.
+func rejectStreamingSetOps(p plan.Node) error {
+	if s, ok := p.(*plan.SetOp); ok && streaming.IsStreaming(s) {
+		return fmt.Errorf("dataframe.WriteStream: %w: INTERSECT/EXCEPT of a stream is not supported (as in Spark): %s needs all the rows of both sides; intersect or subtract inside a ForeachBatch sink instead", streaming.ErrUnsupported, s)
+	}
+	for _, c := range p.Children() {
+		if err := rejectStreamingSetOps(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // makeSink returns the sink and what to do once the query started.

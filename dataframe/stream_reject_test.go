@@ -29,6 +29,12 @@ func TestStreamingRejections(t *testing.T) {
 	left, right := s.StreamFrom(a), s.StreamFrom(b)
 	wl, wr := left.WithWatermark("ts", time.Second), right.WithWatermark("ts2", time.Second)
 	on := Col("k").EqualTo(Col("k2"))
+	if err := left.CreateOrReplaceTempView("reject_stream"); err != nil {
+		t.Fatal(err)
+	}
+	if err := static.CreateOrReplaceTempView("reject_static"); err != nil {
+		t.Fatal(err)
+	}
 	bounded := on.And(Col("ts2").Geq(Col("ts"))).And(Col("ts2").Leq(TimestampAdd(Col("ts"), time.Minute)))
 	for _, tc := range []struct {
 		name string
@@ -50,6 +56,10 @@ func TestStreamingRejections(t *testing.T) {
 		{"outer join over an aggregation without time bounds", wl.GroupBy(Window(Col("ts"), time.Minute), Col("k")).Count().Join(wr, on, "left_outer"), "append", "bounds the event times"},
 		{"append aggregation over an unbounded stream join", wl.Join(wr, on, "inner").GroupBy(Window(Col("ts"), time.Minute)).Count(), "append", "needs time bounds in the join's condition"},
 		{"dedup within watermark without one", left.DropDuplicatesWithinWatermark("k"), "append", "needs a watermark"},
+		{"intersect of a stream with a static DataFrame", left.Select(Col("k")).Intersect(static), "append", "INTERSECT/EXCEPT of a stream is not supported (as in Spark)"},
+		{"except all with the stream on the right", static.ExceptAll(left.Select(Col("k"))), "append", "INTERSECT/EXCEPT of a stream is not supported"},
+		{"except of two streams", left.Except(left), "append", "INTERSECT/EXCEPT of a stream is not supported"},
+		{"SQL EXCEPT ALL of a stream", s.SQL("SELECT k FROM reject_stream EXCEPT ALL SELECT k2 FROM reject_static"), "append", "INTERSECT/EXCEPT of a stream is not supported"},
 		{"unsupported aggregate", left.GroupBy(Col("k")).Agg(CollectList(Col("ts"))), "update", "not supported yet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
