@@ -44,7 +44,12 @@
 //	                              ASC/DESC, NULLS FIRST/LAST
 //	                              (default as Spark: nulls first ascending, last descending)
 //	LIMIT                         a constant; OFFSET is not supported
-//	UNION [ALL]                   by position; not INTERSECT or EXCEPT
+//	UNION [ALL]                   by position (names from the first input; types must match)
+//	INTERSECT [ALL], EXCEPT [ALL] by position, as UNION; rows compare whole with NULL equal to NULL;
+//	                              the ALL forms keep min(n, m) and max(0, n-m) copies of a row n
+//	                              times on the left and m times on the right; INTERSECT binds
+//	                              tighter than UNION and EXCEPT (as PostgreSQL); not MINUS; batch
+//	                              only (a streaming query rejects them, as Spark does)
 //	WITH                          common table expressions, with column lists; not RECURSIVE
 //	operators                     + - * / % || = <> != < <= > >= AND OR NOT, IS [NOT] NULL,
 //	                              IS [NOT] TRUE/FALSE/UNKNOWN, IS [NOT] DISTINCT FROM, [NOT] IN (list),

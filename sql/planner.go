@@ -119,14 +119,11 @@ func (p *planner) query(sel *pg.SelectStmt, _ *relation) (*relation, error) {
 	return p.selectCore(sel)
 }
 
-// setOp plans UNION [ALL] and its ORDER BY / LIMIT.
+// setOp plans UNION, INTERSECT and EXCEPT [ALL] and their ORDER BY /
+// LIMIT.
 func (p *planner) setOp(sel *pg.SelectStmt) (*relation, error) {
 	if sel.Op != pg.SetOperation_SETOP_UNION {
-		op := "INTERSECT"
-		if sel.Op == pg.SetOperation_SETOP_EXCEPT {
-			op = "EXCEPT"
-		}
-		return nil, p.errAt(firstLocation(sel.Rarg), ErrUnsupported, "%s is not supported; UNION and UNION ALL are", op)
+		return p.intersectExcept(sel)
 	}
 	// A chain a UNION ALL b UNION ALL c (left-deep in the parse tree)
 	// becomes one Union of all its inputs; likewise for UNION.
@@ -168,6 +165,43 @@ func (p *planner) setOp(sel *pg.SelectStmt) (*relation, error) {
 		if n, err = plan.NewDeduplicate(n, nil); err != nil {
 			return nil, p.planErr(firstLocation(sel.Rarg), err)
 		}
+	}
+	out := newRelation(n, "")
+	for i := range out.cols {
+		out.cols[i].name = l.cols[i].name
+	}
+	return p.orderAndLimit(sel, out)
+}
+
+// intersectExcept plans INTERSECT and EXCEPT [ALL]. The parser already
+// nests them by precedence (INTERSECT binds tighter than UNION and
+// EXCEPT), so each is one plan.SetOp of its two arguments.
+func (p *planner) intersectExcept(sel *pg.SelectStmt) (*relation, error) {
+	kind, name := plan.SetIntersect, "INTERSECT"
+	switch sel.Op {
+	case pg.SetOperation_SETOP_INTERSECT:
+	case pg.SetOperation_SETOP_EXCEPT:
+		kind, name = plan.SetExcept, "EXCEPT"
+	default:
+		return nil, p.errAt(firstLocation(sel.Rarg), ErrUnsupported, "set operation %s is not supported; UNION, INTERSECT and EXCEPT are", sel.Op)
+	}
+	if sel.All {
+		name += " ALL"
+	}
+	l, err := p.query(sel.Larg, nil)
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.query(sel.Rarg, nil)
+	if err != nil {
+		return nil, err
+	}
+	n, err := plan.NewSetOp(l.node, r.node, kind, sel.All)
+	if err != nil {
+		// "Intersect: expr: type mismatch: ..." reads as "INTERSECT: type
+		// mismatch: ...", at the right input.
+		msg := strings.TrimPrefix(strings.TrimPrefix(cleanMessage(err), kind.String()+": "), "expr: ")
+		return nil, p.errAt(firstLocation(sel.Rarg), err, "%s: %s", name, msg)
 	}
 	out := newRelation(n, "")
 	for i := range out.cols {
