@@ -43,7 +43,8 @@
 // row count and an order-independent 64-bit checksum; the DStream run and
 // the baseline must agree exactly. The stateless Nexmark queries (q0–q2)
 // and the joins q3 and q8 sum a hash of every output record in a
-// black-hole sink; q4 keeps a sum and a count per category.
+// black-hole sink; q4 keeps a sum and a count per category; q5 and q7
+// hash each window's row.
 //
 // # DataFrame and SQL variants
 //
@@ -92,11 +93,29 @@
 //     inside the join's inputs: a WHERE over the join stays above it
 //     (streaming.Start optimizes a stateful operator's inputs apart from
 //     the plan above it), and the join would buffer every event.
-//   - q4, q5 and q7 are reported "unsupported", with the reason: q4
-//     averages maxima per auction, which have no window and so never
-//     become final (an aggregation feeding another must write each group
-//     once); q5 joins counts with their window's maximum and q7 the bids
-//     with theirs, and the engine runs no join over an aggregation.
+//   - q5 and q7 are joins over windowed aggregations (append mode): q5
+//     counts the bids per auction and sliding window (10 s, sliding by
+//     2 s), takes the highest count per window (an aggregation over the
+//     counts) and joins the counts with it on the window end and count >=
+//     max; q7 takes the highest price per 10 s window and joins it back to
+//     the bids, whose window end is computed per row (the Window bound,
+//     expr.WindowBound), on the window end and price = max. The
+//     aggregations write each window once, in the batch whose watermark
+//     (1 s behind the bids' time) passed its end, and the join matches and
+//     evicts it then; the sinks build the DStream variants' Q5Row and
+//     Q7State per window. AvailableNow runs no batch without data, so the
+//     input ends with two end-of-input marks (endMarkedSource: bids an
+//     hour after the last event, released one per batch after the events
+//     were committed) that move the watermark past every window, as a
+//     bounded source's final watermark in Flink. SQL has no watermark
+//     syntax: the SQL variants' view "events" is the input with the
+//     watermark applied (structuredSpec.viewWatermark). q5 has no SQL
+//     variant ("unsupported", with the reason): SQL's sliding window gives
+//     only the window start, and the engine runs an aggregation over a
+//     sliding-window aggregation only when it groups by the window end.
+//   - q4 is reported "unsupported", with the reason: it averages maxima
+//     per auction, which have no window and so never become final (an
+//     aggregation feeding another must write each group once).
 //   - SQL needs cgo (the PostgreSQL parser); without it the SQL variants
 //     are reported "skipped" with sql.ErrNoCgo's message.
 //
@@ -107,6 +126,6 @@
 // sides keyed by the join key into one MapWithState, which keeps what it
 // has seen of each key and emits every match once, whichever side comes
 // first. q8's state times out with its window; q3's and q4's grow with the
-// persons and auctions. The Structured Streaming variants of q3 and q8
-// use the engine's stream–stream join (see above).
+// persons and auctions. The Structured Streaming variants of q3, q5, q7
+// and q8 use the engine's stream–stream join (see above).
 package benchsuite
