@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,6 +187,8 @@ func checkSupported(p plan.Node, mode OutputMode) error {
 			}
 		case *plan.Limit:
 			bad = fmt.Errorf("%w: Limit on a streaming DataFrame is not supported; limit inside a foreachBatch sink instead", ErrUnsupported)
+		case *plan.SetOp:
+			bad = fmt.Errorf("%w: %s of a stream is not supported (as in Spark); run it inside a foreachBatch sink instead", ErrUnsupported, strings.ToUpper(x.Kind.String()))
 		case *plan.Join:
 			l, r := IsStreaming(x.Left), IsStreaming(x.Right)
 			switch {

@@ -290,6 +290,11 @@ func TestUnsupportedOperationsAreRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	lim, _ := plan.NewLimit(scan, 3)
+	static, _ := plan.NewLocalRelation(eventSchema, nil)
+	except, err := plan.NewSetOp(scan, static, plan.SetExcept, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		p    plan.Node
 		opts []streaming.Option
@@ -297,6 +302,7 @@ func TestUnsupportedOperationsAreRejected(t *testing.T) {
 	}{
 		{agg, nil, "append output mode with an aggregation needs a watermark"},
 		{lim, nil, "Limit on a streaming DataFrame is not supported"},
+		{except, nil, "EXCEPT of a stream is not supported"},
 		{scan, []streaming.Option{streaming.WithOutputMode(streaming.Complete)}, "complete output mode needs an aggregation"},
 	} {
 		_, err := streaming.Start(testCtx(t), ec, tc.p, streaming.NewMemorySink(), tc.opts...)
@@ -304,7 +310,6 @@ func TestUnsupportedOperationsAreRejected(t *testing.T) {
 			t.Errorf("Start(%s) = %v, want %q", tc.p, err, tc.want)
 		}
 	}
-	static, _ := plan.NewLocalRelation(eventSchema, nil)
 	if _, err := streaming.Start(testCtx(t), ec, static, streaming.NewMemorySink()); err == nil || !strings.Contains(err.Error(), "reads no streaming source") {
 		t.Errorf("Start(batch plan) = %v", err)
 	}
