@@ -96,7 +96,8 @@
 // operators (a DataFrame used twice) is one input of it. Start rejects,
 // with [ErrUnsupported] and a message saying what to change, what is not
 // built yet: other aggregate functions, sorts (except of an aggregation
-// in complete mode) and limits, complete mode without an aggregation,
+// in complete mode), limits, INTERSECT and EXCEPT (as in Spark), complete
+// mode without an aggregation,
 // append mode with an aggregation but no watermark, and outer joins of
 // streams without time bounds.
 //
