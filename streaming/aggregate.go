@@ -132,6 +132,9 @@ func columnEnd(p plan.Node, name, wm string) (time.Duration, bool) {
 	case *plan.Project:
 		for _, e := range x.Exprs {
 			if expr.Name(e) == name {
+				if d, ok := windowStartShift(x.Exprs, e, wm); ok {
+					return d, true
+				}
 				return groupEnd(x.Child, e, wm)
 			}
 		}
@@ -145,6 +148,34 @@ func columnEnd(p plan.Node, name, wm string) (time.Duration, bool) {
 			shift = s
 		}
 		return shift, len(x.Inputs) > 0
+	}
+	return 0, false
+}
+
+// windowStartShift reports, for a window start e among a projection's
+// exprs that also computes the same window's end (plan.ExpandWindows:
+// the same expr.WindowBound on the watermark column wm plus the window's
+// length), how long after its start the window ends: the length. The
+// start alone cannot say it for a sliding window (groupEnd knows only
+// a tumbling window's, its slide).
+func windowStartShift(exprs []expr.Expr, e expr.Expr, wm string) (time.Duration, bool) {
+	bound := func(e expr.Expr) (*expr.Call, time.Duration, bool) {
+		c, ok := expr.Unalias(e).(*expr.Call)
+		if !ok || c.Name != "window" || len(c.Params) != 4 || !slices.Equal(expr.Columns(c), []string{wm}) {
+			return nil, 0, false
+		}
+		add, ok := c.Params[3].(time.Duration)
+		return c, add, ok
+	}
+	start, add, ok := bound(e)
+	if !ok || add != 0 {
+		return 0, false
+	}
+	for _, o := range exprs {
+		end, length, ok := bound(o)
+		if ok && length > 0 && slices.Equal(end.Params[:3], start.Params[:3]) && end.Args[0].String() == start.Args[0].String() {
+			return length, true
+		}
 	}
 	return 0, false
 }

@@ -199,7 +199,7 @@ func (sd *streamingDedup) run(ctx context.Context, xc *exec.Context, input plan.
 	if err != nil {
 		return fail(err)
 	}
-	if err := sd.st.write(ctx, id, sd.st.schema, next); err != nil {
+	if err := sd.st.write(ctx, id, sd.st.schema, next, nil); err != nil {
 		releaseAll(next)
 		return fail(err)
 	}

@@ -431,7 +431,7 @@ func (sj *streamingJoin) run(ctx context.Context, xc *exec.Context, input plan.N
 		for _, b := range side.newRows {
 			updated += b.NumRows()
 		}
-		if err := side.s.st.write(ctx, id, side.s.st.schema, nextState); err != nil {
+		if err := side.s.st.write(ctx, id, side.s.st.schema, nextState, side.s.st.batches); err != nil {
 			releaseAll(nextState)
 			releaseAll(unmatched)
 			return fail(err)
@@ -502,6 +502,7 @@ func (s *joinSide) advance(alloc memory.Allocator, newRows []arrow.RecordBatch, 
 		}
 		var keepIdx, goneIdx []int32
 		newFlags := make([]bool, 0, b.NumRows())
+		flagsChanged := false
 		for i := range int(b.NumRows()) {
 			m := flags.Value(i) || matched[ids.Value(i)]
 			if evict && ts.IsValid(i) && microsOfUnit(int64(ts.Value(i)), unit) <= evictAt {
@@ -512,6 +513,14 @@ func (s *joinSide) advance(alloc memory.Allocator, newRows []arrow.RecordBatch, 
 			}
 			keepIdx = append(keepIdx, int32(i))
 			newFlags = append(newFlags, m)
+			flagsChanged = flagsChanged || m != flags.Value(i)
+		}
+		if len(keepIdx) == int(b.NumRows()) && !flagsChanged {
+			// Unchanged: kept as it is, which also spares writing its
+			// rows to the state store again (tableState.write).
+			b.Retain()
+			next = append(next, b)
+			continue
 		}
 		if len(keepIdx) > 0 {
 			kb, err := takeRows(alloc, b, keepIdx)

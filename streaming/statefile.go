@@ -299,43 +299,60 @@ func (ts *tableState) eachPartition(f func(p int) error) error {
 // partition, the rows that are new or changed since the state of batch
 // id-1 are put, the keys no longer present deleted, and the result
 // committed as version stateVersion(id). It does not change the table in
-// memory (see replace). Rows with equal keys are kept once.
-func (ts *tableState) write(ctx context.Context, id int64, s *arrow.Schema, bs []arrow.RecordBatch) error {
+// memory (see replace). Rows with equal keys are kept once. prev, when
+// not nil, is the table of batch id-1 (the current one, before replace):
+// the batches bs shares with it are not looked at again.
+func (ts *tableState) write(ctx context.Context, id int64, s *arrow.Schema, bs, prev []arrow.RecordBatch) error {
 	if len(bs) > 0 {
 		s = bs[0].Schema()
 	}
 	if !sameColumns(s, ts.schema) {
 		return fmt.Errorf("streaming: the %s has columns %s, want %s", ts.what, s, ts.schema)
 	}
-	keys := make([]*rowEncoder, len(bs))
-	vals := make([]*rowEncoder, len(bs))
-	for i, b := range bs {
-		var err error
-		if keys[i], err = newRowEncoder(b.Columns()[:ts.keyCols]); err != nil {
-			return fmt.Errorf("streaming: the %s: %w", ts.what, err)
+	// prev, when given, is the table of batch id-1, which the store's
+	// version stateVersion(id-1) holds. With unique keys, a batch of it
+	// that the new table keeps as it is (the same batch: a join's buffered
+	// rows that did not change) has its rows in the store already: only
+	// the other batches are put, and only the keys of the batches it
+	// dropped can be gone. Otherwise every row is compared.
+	puts, dels, full := bs, []arrow.RecordBatch(nil), true
+	if ts.uniqueKeys && len(prev) > 0 {
+		was := make(map[arrow.RecordBatch]bool, len(prev))
+		for _, b := range prev {
+			was[b] = true
 		}
-		if vals[i], err = newRowEncoder(b.Columns()[ts.keyCols:]); err != nil {
-			return fmt.Errorf("streaming: the %s: %w", ts.what, err)
+		kept := make(map[arrow.RecordBatch]bool, len(bs))
+		puts = nil
+		for _, b := range bs {
+			if was[b] {
+				kept[b] = true
+			} else {
+				puts = append(puts, b)
+			}
+		}
+		if len(kept) > 0 {
+			full = false
+			for _, b := range prev {
+				if !kept[b] {
+					dels = append(dels, b)
+				}
+			}
+		} else {
+			puts = bs
 		}
 	}
-	// Route every row to its partition.
-	n := len(ts.parts)
-	var route [][]uint32
-	if n > 1 {
-		route = make([][]uint32, len(bs))
-		var buf []byte
-		for i, b := range bs {
-			r := make([]uint32, b.NumRows())
-			for j := range r {
-				buf = keys[i].encode(buf[:0], j)
-				r[j] = uint32(stateKeyHash(buf) % uint64(n))
-			}
-			route[i] = r
-		}
+	putRows, err := ts.encodeRows(puts)
+	if err != nil {
+		return err
+	}
+	delRows, err := ts.encodeRows(dels)
+	if err != nil {
+		return err
 	}
 	// Every partition's changes first, then the commits (each writes and
 	// fsyncs a file): a goroutine blocked in fsync keeps its P for a
 	// while, which delayed the changes of the partitions still to start.
+	n := len(ts.parts)
 	stores := make([]*state.Store, n)
 	defer func() {
 		for _, st := range stores {
@@ -345,7 +362,7 @@ func (ts *tableState) write(ctx context.Context, id int64, s *arrow.Schema, bs [
 		}
 	}()
 	if err := ts.eachPartition(func(p int) error {
-		st, err := ts.changePartition(ctx, p, id, bs, keys, vals, route)
+		st, err := ts.changePartition(ctx, p, id, putRows, delRows, full)
 		stores[p] = st
 		return err
 	}); err != nil {
@@ -363,27 +380,96 @@ func (ts *tableState) write(ctx context.Context, id int64, s *arrow.Schema, bs [
 	})
 }
 
+// encodedRows are batches of a table with their rows' key and value
+// encoders and, with several state partitions, each row's partition.
+type encodedRows struct {
+	bs         []arrow.RecordBatch
+	keys, vals []*rowEncoder
+	route      [][]uint32 // nil with one partition
+}
+
+// encodeRows prepares bs's rows for the state partitions.
+func (ts *tableState) encodeRows(bs []arrow.RecordBatch) (*encodedRows, error) {
+	r := &encodedRows{bs: bs, keys: make([]*rowEncoder, len(bs)), vals: make([]*rowEncoder, len(bs))}
+	for i, b := range bs {
+		var err error
+		if r.keys[i], err = newRowEncoder(b.Columns()[:ts.keyCols]); err != nil {
+			return nil, fmt.Errorf("streaming: the %s: %w", ts.what, err)
+		}
+		if r.vals[i], err = newRowEncoder(b.Columns()[ts.keyCols:]); err != nil {
+			return nil, fmt.Errorf("streaming: the %s: %w", ts.what, err)
+		}
+	}
+	if n := len(ts.parts); n > 1 {
+		r.route = make([][]uint32, len(bs))
+		var buf []byte
+		for i, b := range bs {
+			rt := make([]uint32, b.NumRows())
+			for j := range rt {
+				buf = r.keys[i].encode(buf[:0], j)
+				rt[j] = uint32(stateKeyHash(buf) % uint64(n))
+			}
+			r.route[i] = rt
+		}
+	}
+	return r, nil
+}
+
+// mine reports whether row j of batch i belongs to partition p.
+func (r *encodedRows) mine(p, i, j int) bool { return r.route == nil || r.route[i][j] == uint32(p) }
+
+// keySet returns the keys of partition p's rows (strings sharing an
+// arena, which is only appended to), and how many rows it has.
+func (r *encodedRows) keySet(p int) (map[string]struct{}, int64) {
+	var rows int64
+	for i, b := range r.bs {
+		for j := range int(b.NumRows()) {
+			if r.mine(p, i, j) {
+				rows++
+			}
+		}
+	}
+	seen := make(map[string]struct{}, rows)
+	var arena, kb []byte
+	for i, b := range r.bs {
+		for j := range int(b.NumRows()) {
+			if !r.mine(p, i, j) {
+				continue
+			}
+			kb = r.keys[i].encode(kb[:0], j)
+			k := ""
+			if len(kb) > 0 {
+				start := len(arena)
+				arena = append(arena, kb...)
+				k = unsafe.String(&arena[start], len(kb))
+			}
+			seen[k] = struct{}{}
+		}
+	}
+	return seen, rows
+}
+
 // changePartition loads partition p's state of batch id-1 and makes in it
-// the changes from that table to bs (the rows of the partition new or
-// changed put, the keys no longer present deleted), for the caller to
-// commit, or abort (also after an error).
-func (ts *tableState) changePartition(ctx context.Context, p int, id int64, bs []arrow.RecordBatch, keys, vals []*rowEncoder, route [][]uint32) (*state.Store, error) {
+// the changes to the table of batch id, for the caller to commit, or
+// abort (also after an error): puts' rows of the partition new or changed
+// are put; with full, puts is the whole table and the keys not in it are
+// deleted; otherwise the keys of dels' rows not in puts are (see write).
+func (ts *tableState) changePartition(ctx context.Context, p int, id int64, puts, dels *encodedRows, full bool) (*state.Store, error) {
 	pt := ts.parts[p]
 	st, err := pt.Load(ctx, stateVersion(id-1))
 	if err != nil {
 		return nil, fmt.Errorf("streaming: the %s of batch %d: %w", ts.what, id-1, err)
 	}
-	mine := func(i, j int) bool { return route == nil || route[i][j] == uint32(p) }
 	var kb, vb []byte
 	var rows int64
-	for i, b := range bs {
+	for i, b := range puts.bs {
 		for j := range int(b.NumRows()) {
-			if !mine(i, j) {
+			if !puts.mine(p, i, j) {
 				continue
 			}
 			rows++
-			kb = keys[i].encode(kb[:0], j)
-			vb = vals[i].encode(vb[:0], j)
+			kb = puts.keys[i].encode(kb[:0], j)
+			vb = puts.vals[i].encode(vb[:0], j)
 			if old, ok := st.Get(kb); !ok || !bytes.Equal(old, vb) {
 				if err := st.Put(kb, vb); err != nil {
 					return st, err
@@ -391,29 +477,32 @@ func (ts *tableState) changePartition(ctx context.Context, p int, id int64, bs [
 			}
 		}
 	}
+	if !full {
+		if len(dels.bs) == 0 {
+			return st, nil
+		}
+		seen, _ := puts.keySet(p)
+		for i, b := range dels.bs {
+			for j := range int(b.NumRows()) {
+				if !dels.mine(p, i, j) {
+					continue
+				}
+				kb = dels.keys[i].encode(kb[:0], j)
+				if _, ok := seen[string(kb)]; !ok {
+					if err := st.Delete(kb); err != nil {
+						return st, err
+					}
+				}
+			}
+		}
+		return st, nil
+	}
 	// The store now has the keys of the previous version and of the new
 	// table. With unique keys, as many keys as rows means that every key
 	// of the previous version is in the table: nothing to delete.
-	// Otherwise delete the keys not in the table, found with a set of its
-	// keys (strings sharing arena, which is only appended to).
+	// Otherwise delete the keys not in the table.
 	if !ts.uniqueKeys || st.Len() != rows {
-		seen := make(map[string]struct{}, rows)
-		var arena []byte
-		for i, b := range bs {
-			for j := range int(b.NumRows()) {
-				if !mine(i, j) {
-					continue
-				}
-				kb = keys[i].encode(kb[:0], j)
-				k := ""
-				if len(kb) > 0 {
-					start := len(arena)
-					arena = append(arena, kb...)
-					k = unsafe.String(&arena[start], len(kb))
-				}
-				seen[k] = struct{}{}
-			}
-		}
+		seen, _ := puts.keySet(p)
 		if st.Len() != int64(len(seen)) {
 			for k := range st.All() {
 				if _, ok := seen[string(k)]; !ok {
@@ -436,7 +525,7 @@ func (ts *tableState) writeAsync(ctx context.Context, id int64, s *arrow.Schema,
 	_ = ts.wait() // none is pending in a batch's sequence; an earlier one's error was reported
 	done := make(chan error, 1)
 	ts.pending = done
-	go func() { done <- ts.write(ctx, id, s, bs) }()
+	go func() { done <- ts.write(ctx, id, s, bs, nil) }()
 }
 
 // wait waits for the write writeAsync started, if any, and returns its

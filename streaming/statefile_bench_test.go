@@ -55,7 +55,7 @@ func BenchmarkTableStateWrite(b *testing.B) {
 			ctx := context.Background()
 			var id int64
 			for b.Loop() {
-				if err := ts.write(ctx, id, schema, bs[id%2:id%2+1]); err != nil {
+				if err := ts.write(ctx, id, schema, bs[id%2:id%2+1], nil); err != nil {
 					b.Fatal(err)
 				}
 				id++
