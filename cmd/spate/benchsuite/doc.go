@@ -109,10 +109,9 @@
 //     were committed) that move the watermark past every window, as a
 //     bounded source's final watermark in Flink. SQL has no watermark
 //     syntax: the SQL variants' view "events" is the input with the
-//     watermark applied (structuredSpec.viewWatermark). q5 has no SQL
-//     variant ("unsupported", with the reason): SQL's sliding window gives
-//     only the window start, and the engine runs an aggregation over a
-//     sliding-window aggregation only when it groups by the window end.
+//     watermark applied (structuredSpec.viewWatermark). q5's SQL variant
+//     groups the highest count per window by the sliding window's start
+//     (SQL's window(ts, size, slide) gives only the start).
 //   - q4 is reported "unsupported", with the reason: it averages maxima
 //     per auction, which have no window and so never become final (an
 //     aggregation feeding another must write each group once).

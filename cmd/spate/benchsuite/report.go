@@ -106,8 +106,6 @@ func WriteList(w io.Writer) error {
 		fmt.Fprintf(&b, "%-10s %-6s apis: %s\n", "", "", strings.Join(vs, ", "))
 		if why := q.Unsupported(); why != "" {
 			fmt.Fprintf(&b, "%-10s %-6s no dataframe, sql: %s\n", "", "", why)
-		} else if why := q.UnsupportedIn(VariantSQL); why != "" {
-			fmt.Fprintf(&b, "%-10s %-6s no sql: %s\n", "", "", why)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

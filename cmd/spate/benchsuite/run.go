@@ -190,8 +190,8 @@ func runStructured(ctx context.Context, q Query, p Params, v string, ds *Measure
 	skip := func(status, why string) (*Measurement, error) {
 		return &Measurement{Query: q.ID(), Variant: v, Status: status, Error: why}, nil
 	}
-	if why := q.UnsupportedIn(v); why != "" {
-		return skip(StatusUnsupported, why)
+	if !q.Implemented(v) {
+		return skip(StatusUnsupported, q.Unsupported())
 	}
 	if p.paced() {
 		return skip(StatusSkipped, "paced runs (--rate) exist for the dstream variant only")

@@ -35,9 +35,6 @@ type structuredSpec struct {
 	// sql is the query over the temporary view "events" (in) and the
 	// static views.
 	sql string
-	// sqlUnsupported, when set, is why the query has no SQL variant
-	// (sql is then empty).
-	sqlUnsupported string
 	// mode is the output mode: "append" or "update".
 	mode string
 	// viewWatermark, when set, is the event-time column of the SQL

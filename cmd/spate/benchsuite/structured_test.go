@@ -45,7 +45,7 @@ func TestStructuredMatchBaselines(t *testing.T) {
 			for _, m := range ms[:2] {
 				switch {
 				case !q.Implemented(m.Variant):
-					if m.Status != StatusUnsupported || m.Error == "" || m.Error != q.UnsupportedIn(m.Variant) {
+					if m.Status != StatusUnsupported || m.Error == "" || m.Error != q.Unsupported() {
 						t.Errorf("%s: status %q (%s), want unsupported with the reason", m.Variant, m.Status, m.Error)
 					}
 				case m.Variant == VariantSQL && m.Status == StatusSkipped:

@@ -222,7 +222,7 @@ func nexmarkWindowed(build func(in *dataframe.DataFrame) *dataframe.DataFrame, s
 //	ON c.window_start = m.window_start AND c.n >= m.maxn
 func nexmarkQ5Structured() *structuredSpec {
 	col := dataframe.Col
-	spec := nexmarkWindowed(
+	return nexmarkWindowed(
 		func(in *dataframe.DataFrame) *dataframe.DataFrame {
 			counts := in.Where(col("event_type").EqualTo(int32(BidEvent))).
 				Select(col("bid_auction").As("auction"), col("bid_date_time").As("ts")).
@@ -233,16 +233,14 @@ func nexmarkQ5Structured() *structuredSpec {
 			return counts.Join(maxes, col("window_end").EqualTo(col("max_end")).And(col("count").Geq(col("maxn"))), "inner").
 				Select(col("window_start"), col("auction"), col("count"))
 		},
-		"",
+		`WITH counts AS (
+  SELECT window(bid_date_time, '10 seconds', '2 seconds') AS window_start, bid_auction AS auction, count(*) AS count
+  FROM events WHERE event_type = 2 GROUP BY 1, 2)
+SELECT c.window_start, c.auction, c.count FROM counts c
+JOIN (SELECT window_start, max(count) AS maxn FROM counts GROUP BY window_start) m
+ON c.window_start = m.window_start AND c.count >= m.maxn`,
 		func() structuredSink { return &q5Sink{windows: map[int64]*Q5Row{}} })
-	spec.sqlUnsupported = q5SQLUnsupported
-	return spec
 }
-
-// q5SQLUnsupported is why q5 has no SQL variant.
-const q5SQLUnsupported = "needs an aggregation over a sliding-window aggregation (the highest count per window over the counts per auction and window): " +
-	"SQL's window(ts, size, slide) gives only the window's start, and the engine runs an aggregation over a sliding-window aggregation only when it groups by the window's end " +
-	"(append mode writes a group once the watermark passes a column holding its end); the DataFrame variant groups by window_start and window_end"
 
 // q5Sink collects each window's top auctions and hashes the windows as
 // the DStream variant's upsert table does.

@@ -55,26 +55,14 @@ func (q Query) Implemented(v string) bool {
 	case VariantDStream, VariantHandloop:
 		return true
 	case VariantDataFrame, VariantSQL:
-		return q.UnsupportedIn(v) == ""
+		return q.structured != nil
 	}
 	return false
 }
 
 // Unsupported returns why the query has no DataFrame and SQL variants
-// ("" when it has them; see UnsupportedIn for one of them).
+// ("" when it has them).
 func (q Query) Unsupported() string { return q.unsupported }
-
-// UnsupportedIn returns why the query has no variant v (dataframe or
-// sql), "" when it has it.
-func (q Query) UnsupportedIn(v string) string {
-	switch {
-	case q.structured == nil:
-		return q.unsupported
-	case v == VariantSQL:
-		return q.structured.sqlUnsupported
-	}
-	return ""
-}
 
 // queryRunner runs the variants of a query.
 type queryRunner interface {
