@@ -30,24 +30,33 @@ func resetPeakRSS() bool {
 // peakRSS returns VmHWM from /proc/self/status, in bytes, or 0 where it is
 // not available.
 func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
+	return procKB("/proc/self/status", "VmHWM:")
+}
+
+// procKB returns the value of the line starting with key in file, a
+// number of kB as /proc writes them, in bytes; 0 when there is none.
+func procKB(file, key string) int64 {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return 0
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		line := sc.Bytes()
-		if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
-			f := bytes.Fields(rest)
-			if len(f) >= 1 {
-				kb, err := strconv.ParseInt(string(f[0]), 10, 64)
-				if err == nil {
+		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte(key)); ok {
+			if f := bytes.Fields(rest); len(f) >= 1 {
+				if kb, err := strconv.ParseInt(string(f[0]), 10, 64); err == nil {
 					return kb << 10
 				}
 			}
 		}
 	}
 	return 0
+}
+
+// memAvailable returns MemAvailable from /proc/meminfo, in bytes, or 0
+// where it is not available.
+func memAvailable() int64 {
+	return procKB("/proc/meminfo", "MemAvailable:")
 }
 
 // procSnapshot is the process counters a run reports deltas of.

@@ -204,6 +204,9 @@ func runStructured(ctx context.Context, q Query, p Params, v string, ds *Measure
 	if n == 0 {
 		return skip(StatusSkipped, "a duration-only run needs the dstream variant to fix the number of events; give --events")
 	}
+	if why := q.structured.memoryCheck(n); why != "" {
+		return skip(StatusSkipped, why)
+	}
 	return q.structured.run(ctx, q, p, v, gc, n)
 }
 

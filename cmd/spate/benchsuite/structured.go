@@ -50,6 +50,27 @@ type structuredSpec struct {
 	endMarks int64
 	// sink makes the sink of one run.
 	sink func(gc genConfig) structuredSink
+	// bytesPerEvent, when set, is about how much memory the query holds
+	// per input event at its peak (q7 buffers every bid of a window that
+	// is still open): a run that would need more than the machine has
+	// available is skipped with the numbers, rather than killed.
+	bytesPerEvent int64
+}
+
+// memoryCheck returns why a run of n events of s would not fit in the
+// memory available now ("" when it fits or the memory is unknown).
+func (s *structuredSpec) memoryCheck(n int64) string {
+	avail := memAvailable()
+	if s.bytesPerEvent == 0 || avail == 0 {
+		return ""
+	}
+	need := n * s.bytesPerEvent
+	if need <= avail*4/5 {
+		return ""
+	}
+	fit := avail * 4 / 5 / s.bytesPerEvent
+	return fmt.Sprintf("needs about %.1f GiB for %d events (the query holds the events of its open windows, about %d B each), %.1f GiB available; run it with --events %d or fewer",
+		float64(need)/(1<<30), n, s.bytesPerEvent, float64(avail)/(1<<30), fit)
 }
 
 // structuredSink takes the output of every micro-batch.

@@ -255,3 +255,23 @@ func TestNexmarkEventTypeFilters(t *testing.T) {
 		}
 	}
 }
+
+// A run that would need more memory than is available is skipped with
+// the numbers and how many events would fit.
+func TestStructuredMemoryCheck(t *testing.T) {
+	avail := memAvailable()
+	if avail == 0 {
+		t.Skip("no /proc/meminfo here: the check is off")
+	}
+	s := &structuredSpec{bytesPerEvent: 1000}
+	if why := s.memoryCheck(avail / 2000); why != "" {
+		t.Errorf("a run needing half the memory: %s", why)
+	}
+	why := s.memoryCheck(avail / 100)
+	if !strings.Contains(why, "GiB available") || !strings.Contains(why, "--events") {
+		t.Errorf("a run needing 10× the memory: %q, want the numbers and the --events that fit", why)
+	}
+	if why := (&structuredSpec{}).memoryCheck(1 << 40); why != "" {
+		t.Errorf("a query without an estimate: %s", why)
+	}
+}
