@@ -492,12 +492,8 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 			all.Release()
 		}
 		updated = t.NumRows() // a group in several partitions' results is one
-		if sa.mode == Update {
-			touched = t
-			defer touched.Release()
-		} else {
-			t.Release()
-		}
+		touched = t
+		defer touched.Release()
 	} else if next, err = collect(mergePlan, "streaming aggregation: merge with state"); err != nil {
 		return nil, nil, 0, err
 	}
@@ -514,7 +510,8 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		return nil, nil, 0, err
 	}
 	keep := next
-	var finished plan.Node // the groups the watermark finished
+	var finished plan.Node          // the groups the watermark finished
+	var evicted []arrow.RecordBatch // their rows, when the state is written by its changes
 	if sa.evictCol != "" && sa.mode != Complete && !watermark.IsZero() {
 		wl := expr.Lit(watermark.Add(-sa.evictShift).UTC())
 		done, err := plan.NewFilter(out, expr.Le(expr.Col(sa.evictCol), wl))
@@ -530,14 +527,26 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 			return nil, nil, 0, err
 		}
 		defer releaseAll(keep)
+		if touched != nil {
+			if evicted, err = collect(done, "streaming aggregation: finished groups"); err != nil {
+				return nil, nil, 0, err
+			}
+		}
 	}
 	for _, b := range keep {
 		b.Retain()
 	}
 	sa.st.replace(mergedSchema, keep)
 	// Written while the batch computes its output; the batch commits
-	// once it is done (Query.runBatch waits for it).
-	sa.st.writeAsync(ctx, id, mergedSchema, keep)
+	// once it is done (Query.runBatch waits for it). With the groups the
+	// merge touched known, the state's changes are those groups and the
+	// finished ones: the other groups are not looked at.
+	if touched != nil {
+		touched.Retain() // released by the write
+		sa.st.writeChangesAsync(ctx, id, []arrow.RecordBatch{touched}, evicted)
+	} else {
+		sa.st.writeAsync(ctx, id, mergedSchema, keep)
+	}
 	var base plan.Node = out
 	if sa.mode == Append {
 		if finished == nil {

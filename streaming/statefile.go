@@ -315,7 +315,7 @@ func (ts *tableState) write(ctx context.Context, id int64, s *arrow.Schema, bs, 
 	// rows that did not change) has its rows in the store already: only
 	// the other batches are put, and only the keys of the batches it
 	// dropped can be gone. Otherwise every row is compared.
-	puts, dels, full := bs, []arrow.RecordBatch(nil), true
+	puts, dels, mode := bs, []arrow.RecordBatch(nil), changeTable
 	if ts.uniqueKeys && len(prev) > 0 {
 		was := make(map[arrow.RecordBatch]bool, len(prev))
 		for _, b := range prev {
@@ -331,7 +331,7 @@ func (ts *tableState) write(ctx context.Context, id int64, s *arrow.Schema, bs, 
 			}
 		}
 		if len(kept) > 0 {
-			full = false
+			mode = changeKeptBatches
 			for _, b := range prev {
 				if !kept[b] {
 					dels = append(dels, b)
@@ -341,6 +341,36 @@ func (ts *tableState) write(ctx context.Context, id int64, s *arrow.Schema, bs, 
 			puts = bs
 		}
 	}
+	return ts.commit(ctx, id, puts, dels, mode)
+}
+
+// writeChanges stores the state after batch id as the changes to the
+// state of batch id-1 (which the store's version stateVersion(id-1)
+// holds): the rows of puts are put, then the keys of the rows of dels
+// deleted (also those just put). It is write for a caller that knows what
+// changed (an aggregation: the groups the batch touched, the groups the
+// watermark finished), so the state's other rows are not looked at.
+func (ts *tableState) writeChanges(ctx context.Context, id int64, puts, dels []arrow.RecordBatch) error {
+	for _, b := range slices.Concat(puts, dels) {
+		if !sameColumns(b.Schema(), ts.schema) {
+			return fmt.Errorf("streaming: the %s has columns %s, want %s", ts.what, b.Schema(), ts.schema)
+		}
+	}
+	return ts.commit(ctx, id, puts, dels, changeRows)
+}
+
+// How commit applies its puts and dels (see changePartition).
+type changeMode int
+
+const (
+	changeTable       changeMode = iota // puts is the whole table; the keys not in it are deleted
+	changeKeptBatches                   // the keys of dels not in puts are deleted (write with prev)
+	changeRows                          // the keys of dels are deleted (writeChanges)
+)
+
+// commit makes the changes in every partition and commits them as state
+// version stateVersion(id).
+func (ts *tableState) commit(ctx context.Context, id int64, puts, dels []arrow.RecordBatch, mode changeMode) error {
 	putRows, err := ts.encodeRows(puts)
 	if err != nil {
 		return err
@@ -362,7 +392,7 @@ func (ts *tableState) write(ctx context.Context, id int64, s *arrow.Schema, bs, 
 		}
 	}()
 	if err := ts.eachPartition(func(p int) error {
-		st, err := ts.changePartition(ctx, p, id, putRows, delRows, full)
+		st, err := ts.changePartition(ctx, p, id, putRows, delRows, mode)
 		stores[p] = st
 		return err
 	}); err != nil {
@@ -452,9 +482,8 @@ func (r *encodedRows) keySet(p int) (map[string]struct{}, int64) {
 // changePartition loads partition p's state of batch id-1 and makes in it
 // the changes to the table of batch id, for the caller to commit, or
 // abort (also after an error): puts' rows of the partition new or changed
-// are put; with full, puts is the whole table and the keys not in it are
-// deleted; otherwise the keys of dels' rows not in puts are (see write).
-func (ts *tableState) changePartition(ctx context.Context, p int, id int64, puts, dels *encodedRows, full bool) (*state.Store, error) {
+// are put, and keys deleted as mode says.
+func (ts *tableState) changePartition(ctx context.Context, p int, id int64, puts, dels *encodedRows, mode changeMode) (*state.Store, error) {
 	pt := ts.parts[p]
 	st, err := pt.Load(ctx, stateVersion(id-1))
 	if err != nil {
@@ -477,18 +506,21 @@ func (ts *tableState) changePartition(ctx context.Context, p int, id int64, puts
 			}
 		}
 	}
-	if !full {
+	if mode != changeTable {
 		if len(dels.bs) == 0 {
 			return st, nil
 		}
-		seen, _ := puts.keySet(p)
+		var seen map[string]struct{}
+		if mode == changeKeptBatches {
+			seen, _ = puts.keySet(p)
+		}
 		for i, b := range dels.bs {
 			for j := range int(b.NumRows()) {
 				if !dels.mine(p, i, j) {
 					continue
 				}
 				kb = dels.keys[i].encode(kb[:0], j)
-				if _, ok := seen[string(kb)]; !ok {
+				if _, put := seen[string(kb)]; !put {
 					if err := st.Delete(kb); err != nil {
 						return st, err
 					}
@@ -522,10 +554,24 @@ func (ts *tableState) changePartition(ctx context.Context, p int, id int64, puts
 // state's, waits for it (Query.runBatch), so the write's files and fsyncs
 // overlap the batch's output and sink.
 func (ts *tableState) writeAsync(ctx context.Context, id int64, s *arrow.Schema, bs []arrow.RecordBatch) {
+	ts.async(func() error { return ts.write(ctx, id, s, bs, nil) })
+}
+
+// writeChangesAsync runs writeChanges in another goroutine, as
+// writeAsync; it releases puts and dels when done.
+func (ts *tableState) writeChangesAsync(ctx context.Context, id int64, puts, dels []arrow.RecordBatch) {
+	ts.async(func() error {
+		defer releaseAll(puts)
+		defer releaseAll(dels)
+		return ts.writeChanges(ctx, id, puts, dels)
+	})
+}
+
+func (ts *tableState) async(write func() error) {
 	_ = ts.wait() // none is pending in a batch's sequence; an earlier one's error was reported
 	done := make(chan error, 1)
 	ts.pending = done
-	go func() { done <- ts.write(ctx, id, s, bs, nil) }()
+	go func() { done <- write() }()
 }
 
 // wait waits for the write writeAsync started, if any, and returns its

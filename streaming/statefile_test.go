@@ -97,3 +97,62 @@ func TestTableStateIncrementalWrite(t *testing.T) {
 		})
 	}
 }
+
+// writeChanges puts rows and then deletes keys, also keys it just put
+// (a group touched and finished in the same batch); the other rows stay.
+func TestTableStateWriteChanges(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "k", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "n", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	alloc := memory.NewGoAllocator()
+	rows := func(kv ...int64) arrow.RecordBatch {
+		rb := array.NewRecordBuilder(alloc, schema)
+		defer rb.Release()
+		for i := 0; i < len(kv); i += 2 {
+			rb.Field(0).(*array.Int64Builder).Append(kv[i])
+			rb.Field(1).(*array.Int64Builder).Append(kv[i+1])
+		}
+		return rb.NewRecordBatch()
+	}
+	ctx := context.Background()
+	prov, err := state.NewProvider(t.TempDir(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prov.Close(ctx)
+	ts := &tableState{kind: "aggstate", what: "aggregation state", schema: schema, uniqueKeys: true}
+	if err := ts.attach(prov, "aggregate-0", 1); err != nil {
+		t.Fatal(err)
+	}
+	first := rows(1, 10, 2, 20, 3, 30)
+	defer first.Release()
+	if err := ts.write(ctx, 0, schema, []arrow.RecordBatch{first}, nil); err != nil {
+		t.Fatal(err)
+	}
+	puts, dels := rows(2, 21, 4, 40), rows(3, 30, 4, 40)
+	defer puts.Release()
+	defer dels.Release()
+	if err := ts.writeChanges(ctx, 1, []arrow.RecordBatch{puts}, []arrow.RecordBatch{dels}); err != nil {
+		t.Fatal(err)
+	}
+	back := &tableState{kind: "aggstate", what: "aggregation state", schema: schema, uniqueKeys: true}
+	if err := back.attach(prov, "aggregate-0", 1); err != nil {
+		t.Fatal(err)
+	}
+	defer back.close()
+	if err := back.load(ctx, 1, alloc); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rb := range back.batches {
+		k, n := rb.Column(0).(*array.Int64), rb.Column(1).(*array.Int64)
+		for i := range k.Len() {
+			got = append(got, fmt.Sprintf("%d=%d", k.Value(i), n.Value(i)))
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"1=10", "2=21"}; !slices.Equal(got, want) {
+		t.Errorf("state %v, want %v", got, want)
+	}
+}
