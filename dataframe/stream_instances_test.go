@@ -8,7 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	. "github.com/spate-io/spate/dataframe"
+	"github.com/spate-io/spate/expr"
+	"github.com/spate-io/spate/streaming"
 )
 
 // Two queries of one streaming DataFrame from ReadStream run at once,
@@ -139,4 +145,48 @@ func TestStoppedQueryClosesItsSource(t *testing.T) {
 	}
 	defer q.Stop(ctx)
 	accepted() // the second query's own connection
+}
+
+// A DataFrame used twice in one query (the counts, joined with their
+// maximum per window) is one stateful operator, read by both: the query
+// has an aggregation for the counts, one for the maxima and the join.
+func TestDataFrameUsedTwiceIsOneOperator(t *testing.T) {
+	s, _ := streamSession(t)
+	ctx := streamCtx(t)
+	in := streaming.NewMemoryStream(arrow.NewSchema([]arrow.Field{
+		{Name: "ts", Type: expr.TimestampType}, {Name: "k", Type: arrow.BinaryTypes.String},
+	}, nil), "events")
+	defer in.Close()
+	counts := s.StreamFrom(in).WithWatermark("ts", time.Second).GroupBy(Window(Col("ts"), 10*time.Second), Col("k")).Count()
+	maxes := counts.GroupBy(Col("window_start"), Col("window_end")).Agg(Max(Col("count")).As("top")).
+		Select(Col("window_end").As("top_end"), Col("top"))
+	hot := counts.Join(maxes, Col("window_end").EqualTo(Col("top_end")).And(Col("count").Geq(Col("top"))), "inner")
+	q, err := hot.WriteStream().Format("memory").QueryName("hot").Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.DropTempView("hot")
+	defer q.Stop(ctx)
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, in.Schema())
+	rb.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(time.Second.Microseconds()))
+	rb.Field(1).(*array.StringBuilder).Append("a")
+	b := rb.NewRecordBatch()
+	rb.Release()
+	_, err = in.AddBatches(b)
+	b.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.ProcessAllAvailable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	if p := q.LastProgress(); p != nil {
+		for _, op := range p.StateOperators {
+			kinds = append(kinds, op.OperatorName)
+		}
+	}
+	if want := []string{"aggregate-0", "aggregate-1", "join-2"}; !slices.Equal(kinds, want) {
+		t.Errorf("stateful operators %v, want %v (the counts once)", kinds, want)
+	}
 }

@@ -259,40 +259,21 @@ type statefulNode struct {
 // those below first.
 func splitStateful(p plan.Node) (plan.Node, []statefulNode, error) {
 	var ops []statefulNode
+	// A node the plan reaches twice (a DataFrame used twice: Nexmark q5's
+	// counts, read by the join and by the maximum per window) is split
+	// once, so that a stateful operation in it runs once and both readers
+	// get its rows.
+	done := map[plan.Node]plan.Node{}
 	var split func(n plan.Node) (plan.Node, error)
 	split = func(n plan.Node) (plan.Node, error) {
-		kids := n.Children()
-		changed := false
-		nk := make([]plan.Node, len(kids))
-		for i, c := range kids {
-			r, err := split(c)
-			if err != nil {
-				return nil, err
-			}
-			nk[i], changed = r, changed || r != c
+		if r, ok := done[n]; ok {
+			return r, nil
 		}
-		stateful := false
-		switch x := n.(type) {
-		case *plan.Aggregate:
-			stateful = IsStreaming(x.Child)
-		case *plan.Deduplicate:
-			stateful = IsStreaming(x.Child)
-		case *plan.Join:
-			stateful = IsStreaming(x.Left) && IsStreaming(x.Right)
+		r, err := splitOnce(n, split, &ops)
+		if err == nil {
+			done[n] = r
 		}
-		out := n
-		if changed {
-			var err error
-			if out, err = n.WithChildren(nk); err != nil {
-				return nil, err
-			}
-		}
-		if !stateful {
-			return out, nil
-		}
-		ph := &aggOutput{schema: out.Schema(), watermark: findWatermark(out)}
-		ops = append(ops, statefulNode{node: out, ph: ph})
-		return ph, nil
+		return r, err
 	}
 	top, err := split(p)
 	if err != nil {
@@ -302,6 +283,43 @@ func splitStateful(p plan.Node) (plan.Node, []statefulNode, error) {
 	// each group once, when final (see Start); a join over it bounds its
 	// rows by the aggregation's window end (timeColumns).
 	return top, ops, nil
+}
+
+// splitOnce is splitStateful's step for node n, its children split by
+// split.
+func splitOnce(n plan.Node, split func(plan.Node) (plan.Node, error), ops *[]statefulNode) (plan.Node, error) {
+	kids := n.Children()
+	changed := false
+	nk := make([]plan.Node, len(kids))
+	for i, c := range kids {
+		r, err := split(c)
+		if err != nil {
+			return nil, err
+		}
+		nk[i], changed = r, changed || r != c
+	}
+	stateful := false
+	switch x := n.(type) {
+	case *plan.Aggregate:
+		stateful = IsStreaming(x.Child)
+	case *plan.Deduplicate:
+		stateful = IsStreaming(x.Child)
+	case *plan.Join:
+		stateful = IsStreaming(x.Left) && IsStreaming(x.Right)
+	}
+	out := n
+	if changed {
+		var err error
+		if out, err = n.WithChildren(nk); err != nil {
+			return nil, err
+		}
+	}
+	if !stateful {
+		return out, nil
+	}
+	ph := &aggOutput{schema: out.Schema(), watermark: findWatermark(out)}
+	*ops = append(*ops, statefulNode{node: out, ph: ph})
+	return ph, nil
 }
 
 // kindOf names a stateful operation for messages.
