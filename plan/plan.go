@@ -435,6 +435,7 @@ func (l *Limit) String() string { return fmt.Sprintf("Limit %d", l.N) }
 // Spark's union; names come from the first input).
 type Union struct {
 	Inputs []Node
+	schema *arrow.Schema // made by NewUnion: a union of many inputs is asked often
 }
 
 // NewUnion returns the union of inputs.
@@ -448,14 +449,21 @@ func NewUnion(inputs ...Node) (*Union, error) {
 			return nil, wrap("Union", err)
 		}
 	}
-	return &Union{Inputs: inputs}, nil
+	return &Union{Inputs: inputs, schema: unionSchema(inputs)}, nil
 }
 
-// Schema implements Node.
+// Schema implements Node: the first input's columns, nullable where any
+// input's is.
 func (u *Union) Schema() *arrow.Schema {
-	first := u.Inputs[0].Schema()
-	fields := slices.Clone(first.Fields())
-	for _, in := range u.Inputs[1:] {
+	if u.schema == nil { // a Union made without NewUnion
+		return unionSchema(u.Inputs)
+	}
+	return u.schema
+}
+
+func unionSchema(inputs []Node) *arrow.Schema {
+	fields := slices.Clone(inputs[0].Schema().Fields())
+	for _, in := range inputs[1:] {
 		for j, f := range in.Schema().Fields() {
 			fields[j].Nullable = fields[j].Nullable || f.Nullable
 		}
