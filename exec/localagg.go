@@ -22,101 +22,153 @@ import (
 // order (all itself, retained, when every group has); otherwise it is nil.
 // The caller releases both.
 func MergeAggregates(ctx context.Context, c *Context, in *arrow.Schema, keys int, aggs []expr.Expr, out *arrow.Schema, batches []arrow.RecordBatch, touchedFrom int) (all, touched arrow.RecordBatch, err error) {
-	if keys < 1 || keys > in.NumFields() {
-		return nil, nil, fmt.Errorf("exec: MergeAggregates: %d key columns of %d", keys, in.NumFields())
-	}
-	if out.NumFields() != keys+len(aggs) {
-		return nil, nil, fmt.Errorf("exec: MergeAggregates: output schema %s for %d keys and %d aggregates", out, keys, len(aggs))
-	}
-	st := &groupState{keyCols: make([][]arrow.Array, keys)}
-	defer st.release()
-	for i := range keys {
-		st.keyType = append(st.keyType, in.Field(i).Type)
-	}
-	st.km = newKeyMap(st.keyType)
-	args := make([]expr.Expr, len(aggs))
-	for i, e := range aggs {
-		ae, ok := expr.Unalias(e).(*expr.AggExpr)
-		if !ok {
-			return nil, nil, fmt.Errorf("exec: %s is not an aggregate", e)
-		}
-		acc, err := expr.NewAccumulator(ae, in)
-		if err != nil {
-			return nil, nil, err
-		}
-		st.accs = append(st.accs, acc)
-		args[i] = ae.Arg
-	}
-	total := 0
-	for _, b := range batches {
-		total += int(b.NumRows())
-	}
-	if total == 0 {
-		cols := make([]arrow.Array, out.NumFields())
-		for i, f := range out.Fields() {
-			cols[i] = array.MakeArrayOfNull(c.Alloc, f.Type, 0)
-		}
-		defer releaseArrays(cols)
-		all = array.NewRecordBatch(out, cols, 0)
-		if touchedFrom >= 0 {
-			all.Retain()
-			touched = all
-		}
-		return all, touched, nil
-	}
-	// The state's groups alone are as many as its rows (one per group).
-	if touchedFrom > 0 {
-		n := 0
-		for _, b := range batches[:min(touchedFrom, len(batches))] {
-			n += int(b.NumRows())
-		}
-		st.km.reserve(n)
-	}
-	ec := c.evalContext(ctx)
-	var mark []bool // by group id: touched
-	for bi, b := range batches {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
-		}
-		if int(b.NumCols()) != in.NumFields() {
-			return nil, nil, fmt.Errorf("exec: MergeAggregates: a batch of %d columns, want %d", b.NumCols(), in.NumFields())
-		}
-		n := int(b.NumRows())
-		ng, err := st.addKeys(c, b.Columns()[:keys], n)
-		if err != nil {
-			return nil, nil, err
-		}
-		vals, err := evalAll(ec, args, b)
-		if err != nil {
-			return nil, nil, err
-		}
-		for i, acc := range st.accs {
-			if err := acc.Update(ec, st.ids[:n], ng, vals[i]); err != nil {
-				releaseArrays(vals)
-				return nil, nil, fmt.Errorf("exec: %s: %w", aggs[i], err)
-			}
-		}
-		releaseArrays(vals)
-		if touchedFrom >= 0 && bi >= touchedFrom {
-			if len(mark) < ng {
-				mark = append(mark, make([]bool, ng-len(mark))...)
-			}
-			for _, id := range st.ids[:n] {
-				mark[id] = true
-			}
-		}
-	}
-	cols, err := st.keys(c)
+	t, err := NewGroupTable(in, keys, aggs, out)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer t.Release()
+	before := batches
+	if touchedFrom >= 0 {
+		before = batches[:min(touchedFrom, len(batches))]
+	}
+	// The state's groups alone are as many as its rows (one per group).
+	n := 0
+	for _, b := range before {
+		n += int(b.NumRows())
+	}
+	t.st.km.reserve(n)
+	if err := t.Add(ctx, c, before, false); err != nil {
+		return nil, nil, err
+	}
+	if touchedFrom >= 0 {
+		if err := t.Add(ctx, c, batches[len(before):], true); err != nil {
+			return nil, nil, err
+		}
+	}
+	all, touched, err = t.Result(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if touchedFrom < 0 {
+		touched.Release()
+		touched = nil
+	}
+	return all, touched, nil
+}
+
+// GroupTable is the table MergeAggregates builds, kept from call to call:
+// a streaming aggregation keeps its state's groups in one across batches,
+// so that a batch adds its partial aggregates to it (the cost of the
+// batch) instead of building the table again from every group of the
+// state. Its groups are never removed: the aggregation starts a new one
+// when the watermark finishes groups.
+type GroupTable struct {
+	in, out *arrow.Schema
+	keys    int
+	aggs    []expr.Expr
+	args    []expr.Expr
+	st      *groupState
+	touched []bool // by group id: had a row added with touch since the last Result
+}
+
+// NewGroupTable returns an empty table grouping rows of schema in by their
+// first keys columns (keys ≥ 1) and computing aggs, with results of schema
+// out (see MergeAggregates). Release it when done.
+func NewGroupTable(in *arrow.Schema, keys int, aggs []expr.Expr, out *arrow.Schema) (*GroupTable, error) {
+	if keys < 1 || keys > in.NumFields() {
+		return nil, fmt.Errorf("exec: MergeAggregates: %d key columns of %d", keys, in.NumFields())
+	}
+	if out.NumFields() != keys+len(aggs) {
+		return nil, fmt.Errorf("exec: MergeAggregates: output schema %s for %d keys and %d aggregates", out, keys, len(aggs))
+	}
+	t := &GroupTable{in: in, out: out, keys: keys, aggs: aggs, st: &groupState{keyCols: make([][]arrow.Array, keys)}}
+	for i := range keys {
+		t.st.keyType = append(t.st.keyType, in.Field(i).Type)
+	}
+	t.st.km = newKeyMap(t.st.keyType)
+	for _, e := range aggs {
+		ae, ok := expr.Unalias(e).(*expr.AggExpr)
+		if !ok {
+			return nil, fmt.Errorf("exec: %s is not an aggregate", e)
+		}
+		acc, err := expr.NewAccumulator(ae, in)
+		if err != nil {
+			return nil, err
+		}
+		t.st.accs = append(t.st.accs, acc)
+		t.args = append(t.args, ae.Arg)
+	}
+	return t, nil
+}
+
+// Len returns the number of groups.
+func (t *GroupTable) Len() int { return t.st.km.len() }
+
+// Add folds the rows of batches (schema in) into their groups; with
+// touch, the next Result reports their groups as touched.
+func (t *GroupTable) Add(ctx context.Context, c *Context, batches []arrow.RecordBatch, touch bool) error {
+	ec := c.evalContext(ctx)
+	for _, b := range batches {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if int(b.NumCols()) != t.in.NumFields() {
+			return fmt.Errorf("exec: MergeAggregates: a batch of %d columns, want %d", b.NumCols(), t.in.NumFields())
+		}
+		n := int(b.NumRows())
+		ng, err := t.st.addKeys(c, b.Columns()[:t.keys], n)
+		if err != nil {
+			return err
+		}
+		vals, err := evalAll(ec, t.args, b)
+		if err != nil {
+			return err
+		}
+		for i, acc := range t.st.accs {
+			if err := acc.Update(ec, t.st.ids[:n], ng, vals[i]); err != nil {
+				releaseArrays(vals)
+				return fmt.Errorf("exec: %s: %w", t.aggs[i], err)
+			}
+		}
+		releaseArrays(vals)
+		if touch {
+			if len(t.touched) < ng {
+				t.touched = append(t.touched, make([]bool, ng-len(t.touched))...)
+			}
+			for _, id := range t.st.ids[:n] {
+				t.touched[id] = true
+			}
+		}
+	}
+	return nil
+}
+
+// Result returns every group's row (schema out, in the order of the
+// groups' first rows) and the rows of the groups touched since the last
+// Result (all itself, retained, when every group was), and forgets which
+// were. The caller releases both.
+func (t *GroupTable) Result(ctx context.Context, c *Context) (all, touched arrow.RecordBatch, err error) {
+	ec := c.evalContext(ctx)
+	cols, err := t.st.keys(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Keep the concatenated keys as the one part of each key column, so
+	// that the next Result concatenates only what was added since.
+	for i, k := range cols {
+		if len(t.st.keyCols[i]) > 1 {
+			releaseArrays(t.st.keyCols[i])
+			k.Retain()
+			t.st.keyCols[i] = []arrow.Array{k}
+		}
+	}
 	defer func() { releaseArrays(cols) }()
-	for i, acc := range st.accs {
+	for i, acc := range t.st.accs {
 		f, err := acc.Final(ec)
 		if err != nil {
-			return nil, nil, fmt.Errorf("exec: %s: %w", aggs[i], err)
+			return nil, nil, fmt.Errorf("exec: %s: %w", t.aggs[i], err)
 		}
-		if want := out.Field(keys + i).Type; !arrow.TypeEqual(f.DataType(), want) {
+		if want := t.out.Field(t.keys + i).Type; !arrow.TypeEqual(f.DataType(), want) {
 			cf, err := expr.CastArray(ec, f, want)
 			f.Release()
 			if err != nil {
@@ -126,17 +178,15 @@ func MergeAggregates(ctx context.Context, c *Context, in *arrow.Schema, keys int
 		}
 		cols = append(cols, f)
 	}
-	rows := st.km.len()
-	all = array.NewRecordBatch(out, cols, int64(rows))
-	if touchedFrom < 0 {
-		return all, nil, nil
-	}
+	rows := t.st.km.len()
+	all = array.NewRecordBatch(t.out, cols, int64(rows))
 	var idx []int32
-	for id, t := range mark {
-		if t {
+	for id, touched := range t.touched {
+		if touched {
 			idx = append(idx, int32(id))
 		}
 	}
+	clear(t.touched)
 	if len(idx) == rows {
 		all.Retain()
 		return all, all, nil
@@ -150,6 +200,9 @@ func MergeAggregates(ctx context.Context, c *Context, in *arrow.Schema, keys int
 	}
 	return all, touched, nil
 }
+
+// Release releases the table's memory.
+func (t *GroupTable) Release() { t.st.release() }
 
 // Aggregator aggregates the batches of one partition, in the goroutine
 // that feeds it (a task's callback of [Context.Run], say), with no

@@ -103,3 +103,82 @@ func TestAggregatorAndMerge(t *testing.T) {
 		t.Errorf("touched %v, want %v", got, want)
 	}
 }
+
+// A GroupTable kept across calls adds each call's rows to the groups it
+// has (the key columns kept as one part after a Result) and reports as
+// touched only the groups of the rows added with touch since the last
+// Result, under a checked allocator.
+func TestGroupTableAcrossCalls(t *testing.T) {
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	ec, err := engine.New(engine.Slots(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	c, err := NewContext(ec, alloc, time.Time{}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.BinaryTypes.String, Nullable: true}, {Name: "n", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	batch := func(keys []string, ns []int64) arrow.RecordBatch {
+		b := array.NewRecordBuilder(alloc, schema)
+		defer b.Release()
+		for i, k := range keys {
+			if k == "" {
+				b.Field(0).AppendNull()
+			} else {
+				b.Field(0).(*array.StringBuilder).Append(k)
+			}
+			b.Field(1).(*array.Int64Builder).Append(ns[i])
+		}
+		return b.NewRecordBatch()
+	}
+	table, err := NewGroupTable(schema, 1, []expr.Expr{expr.As(expr.Sum(expr.Col("n")), "n")}, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer table.Release()
+	render := func(b arrow.RecordBatch) []string {
+		var rows []string
+		for i := range int(b.NumRows()) {
+			rows = append(rows, b.Column(0).ValueStr(i)+"="+b.Column(1).ValueStr(i))
+		}
+		return rows
+	}
+	for i, step := range []struct {
+		keys         []string
+		ns           []int64
+		touch        bool
+		all, touched []string
+	}{
+		{[]string{"a", "b"}, []int64{1, 2}, false, []string{"a=1", "b=2"}, nil},
+		{[]string{"b", "c", ""}, []int64{10, 3, 4}, true, []string{"a=1", "b=12", "c=3", "(null)=4"}, []string{"b=12", "c=3", "(null)=4"}},
+		{[]string{"a", ""}, []int64{100, 1}, true, []string{"a=101", "b=12", "c=3", "(null)=5"}, []string{"a=101", "(null)=5"}},
+		{[]string{"a", "b", "c", ""}, []int64{0, 0, 0, 0}, true, []string{"a=101", "b=12", "c=3", "(null)=5"}, []string{"a=101", "b=12", "c=3", "(null)=5"}},
+	} {
+		b := batch(step.keys, step.ns)
+		err := table.Add(ctx, c, []arrow.RecordBatch{b}, step.touch)
+		b.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, touched, err := table.Result(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := render(all); !slices.Equal(got, step.all) {
+			t.Errorf("step %d: all %v, want %v", i, got, step.all)
+		}
+		if got := render(touched); !slices.Equal(got, step.touched) {
+			t.Errorf("step %d: touched %v, want %v", i, got, step.touched)
+		}
+		all.Release()
+		touched.Release()
+	}
+	if table.Len() != 4 {
+		t.Errorf("%d groups, want 4", table.Len())
+	}
+}

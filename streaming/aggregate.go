@@ -29,9 +29,13 @@ type streamingAgg struct {
 	// node stands for the aggregation's output in the query's plan; input
 	// is its child, optimized on its own (so that it keeps the event-time
 	// column the aggregation needs).
-	node       *aggOutput
-	input      plan.Node
-	st         tableState // the partial aggregates of every group
+	node  *aggOutput
+	input plan.Node
+	st    tableState // the partial aggregates of every group
+	// table holds st's groups as a hash table kept from batch to batch
+	// (the fast path of run), nil until a batch builds it from st; it is
+	// dropped when groups are evicted or a batch fails, and on load.
+	table      *exec.GroupTable
 	groupNames []string
 	partial    []expr.Expr // the batch's partial aggregates, named
 	merge      []expr.Expr // partials of the union of state and batch
@@ -241,9 +245,22 @@ func (sa *streamingAgg) setLag(d time.Duration, bounded bool) error {
 }
 
 func (sa *streamingAgg) load(ctx context.Context, id int64, alloc memory.Allocator) error {
+	sa.dropTable()
 	return sa.st.load(ctx, id, alloc)
 }
-func (sa *streamingAgg) close() { sa.st.close() }
+func (sa *streamingAgg) close() {
+	sa.dropTable()
+	sa.st.close()
+}
+
+// dropTable forgets the hash table of the state's groups: the next batch
+// builds it again from the state.
+func (sa *streamingAgg) dropTable() {
+	if sa.table != nil {
+		sa.table.Release()
+		sa.table = nil
+	}
+}
 
 // statefulNode is a stateful operation of a query's plan, split off by
 // splitStateful: node has the operations below it already replaced by
@@ -499,9 +516,13 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	var next []arrow.RecordBatch
 	var touched arrow.RecordBatch // the merged groups the batch touched
 	if fast {
-		batches := append(append([]arrow.RecordBatch(nil), sa.st.batches...), partial...)
-		all, t, err := exec.MergeAggregates(ctx, xc, partialRel.Schema(), len(sa.groupNames), sa.merge, mergedSchema, batches, len(sa.st.batches))
+		// The state's groups stay in a hash table from batch to batch: a
+		// batch adds its partial aggregates (its cost, not the state's).
+		// Should the batch fail, the table is dropped and built again
+		// from the state, which changes only when a batch succeeds.
+		all, t, err := sa.mergeIntoTable(ctx, xc, partialRel.Schema(), mergedSchema, partial)
 		if err != nil {
+			sa.dropTable()
 			return nil, nil, 0, fmt.Errorf("streaming aggregation: merge with state: %w", err)
 		}
 		if all.NumRows() > 0 {
@@ -542,9 +563,13 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 			return nil, nil, 0, err
 		}
 		if keep, err = collect(live, "streaming aggregation: evict finished groups"); err != nil {
+			sa.dropTable()
 			return nil, nil, 0, err
 		}
 		defer releaseAll(keep)
+		if rowsOf(keep) < rowsOf(next) {
+			sa.dropTable() // groups were finished: the next batch builds it from keep
+		}
 		if touched != nil {
 			if evicted, err = collect(done, "streaming aggregation: finished groups"); err != nil {
 				return nil, nil, 0, err
@@ -634,6 +659,36 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		return nil, nil, 0, err
 	}
 	return rel, rows, updated, nil
+}
+
+// mergeIntoTable adds the batch's partial aggregates to the table of the
+// state's groups (building it from the state first when there is none)
+// and returns every group's merged row and those of the groups the batch
+// touched.
+func (sa *streamingAgg) mergeIntoTable(ctx context.Context, xc *exec.Context, in, out *arrow.Schema, partial []arrow.RecordBatch) (all, touched arrow.RecordBatch, err error) {
+	if sa.table == nil {
+		t, err := exec.NewGroupTable(in, len(sa.groupNames), sa.merge, out)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := t.Add(ctx, xc, sa.st.batches, false); err != nil {
+			t.Release()
+			return nil, nil, err
+		}
+		sa.table = t
+	}
+	if err := sa.table.Add(ctx, xc, partial, true); err != nil {
+		return nil, nil, err
+	}
+	return sa.table.Result(ctx, xc)
+}
+
+func rowsOf(bs []arrow.RecordBatch) int64 {
+	var n int64
+	for _, b := range bs {
+		n += b.NumRows()
+	}
+	return n
 }
 
 // nullSafeKey returns, for a grouping key e over s, a non-null stand-in
