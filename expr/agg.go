@@ -504,16 +504,16 @@ func (v *valueAcc[T]) add(g uint32, x T, valid bool) {
 	switch v.fn {
 	case AggFirst:
 		if !v.seen[g] {
-			v.seen[g], v.vals[g], v.valid[g] = true, x, valid
+			v.seen[g], v.vals[g], v.valid[g] = true, owned(x), valid
 		}
 	case AggLast:
-		v.seen[g], v.vals[g], v.valid[g] = true, x, valid
+		v.seen[g], v.vals[g], v.valid[g] = true, owned(x), valid
 	case AggMin, AggMax:
 		if !valid {
 			return
 		}
 		if !v.valid[g] || (v.fn == AggMin && less(x, v.vals[g])) || (v.fn == AggMax && less(v.vals[g], x)) {
-			v.vals[g], v.valid[g] = x, true
+			v.vals[g], v.valid[g] = owned(x), true
 		}
 	case AggCountDistinct:
 		if !valid {
@@ -522,12 +522,26 @@ func (v *valueAcc[T]) add(g uint32, x T, valid bool) {
 		if v.sets[g] == nil {
 			v.sets[g] = map[T]struct{}{}
 		}
-		v.sets[g][x] = struct{}{}
+		if _, ok := v.sets[g][x]; !ok {
+			v.sets[g][owned(x)] = struct{}{}
+		}
 	case AggCollectList:
 		if valid {
-			v.lists[g] = append(v.lists[g], x)
+			v.lists[g] = append(v.lists[g], owned(x))
 		}
 	}
+}
+
+// owned returns x, a string as a copy: a string value of an Arrow array
+// points into the array's buffer, which may be reused once the array is
+// released, and an accumulator may outlive its input (a streaming
+// aggregation keeps its groups from batch to batch, exec.GroupTable).
+func owned[T int64 | float64 | string | bool](x T) T {
+	if s, ok := any(x).(string); ok {
+		c := strings.Clone(s)
+		return *(*T)(unsafe.Pointer(&c))
+	}
+	return x
 }
 
 func (v *valueAcc[T]) Update(ec *EvalContext, groups []uint32, n int, arg arrow.Array) error {

@@ -332,3 +332,45 @@ func TestSubstringEdges(t *testing.T) {
 		}
 	}
 }
+
+// An accumulator keeps no reference into its input arrays: the strings
+// it keeps are copies, so overwriting (or reusing) an input's buffer
+// after Update does not change its result. A streaming aggregation keeps
+// its accumulators from batch to batch while the batches' buffers are
+// recycled.
+func TestAccumulatorsCopyStrings(t *testing.T) {
+	ec := NewEvalContext(context.Background(), memory.NewGoAllocator(), time.Time{})
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	for _, a := range []*AggExpr{Min(Col("s")), Max(Col("s")), First(Col("s")), Last(Col("s")), CountDistinct(Col("s")), CollectList(Col("s"))} {
+		t.Run(a.String(), func(t *testing.T) {
+			acc, err := NewAccumulator(a, schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := array.NewStringBuilder(memory.NewGoAllocator())
+			b.AppendValues([]string{"kiwi", "apple"}, nil)
+			in := b.NewArray()
+			b.Release()
+			want := func() string {
+				out, err := acc.Final(ec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer out.Release()
+				return render(out)
+			}
+			if err := acc.Update(ec, []uint32{0, 0}, 1, in); err != nil {
+				t.Fatal(err)
+			}
+			before := want()
+			data := in.Data().Buffers()[2].Bytes()
+			for i := range data {
+				data[i] = 'x' // what a recycled buffer's next user may write
+			}
+			in.Release()
+			if after := want(); after != before {
+				t.Errorf("result %q after the input's buffer changed, was %q", after, before)
+			}
+		})
+	}
+}
