@@ -82,23 +82,20 @@ type groupState struct {
 }
 
 func (a *HashAggregateExec) newState() (*groupState, error) {
-	st := &groupState{keyCols: make([][]arrow.Array, len(a.groups))}
-	for _, g := range a.groups {
+	keyTypes := make([]arrow.DataType, len(a.groups))
+	for i, g := range a.groups {
 		t, err := g.Resolve(a.in)
 		if err != nil {
 			return nil, err
 		}
-		st.keyType = append(st.keyType, t.DataType)
+		keyTypes[i] = t.DataType
 	}
-	st.km = newKeyMap(st.keyType)
-	for _, ae := range a.aggs {
-		acc, err := expr.NewAccumulator(ae, a.in)
-		if err != nil {
-			return nil, err
-		}
-		st.accs = append(st.accs, acc)
+	aggs := make([]expr.Expr, len(a.aggs))
+	for i, ae := range a.aggs {
+		aggs[i] = ae
 	}
-	return st, nil
+	st, _, err := newAggState(keyTypes, a.in, aggs)
+	return st, err
 }
 
 func (st *groupState) release() {
@@ -137,7 +134,10 @@ func (st *groupState) addKeys(c *Context, keys []arrow.Array, n int) (int, error
 	return st.km.len(), nil
 }
 
-// keys returns the key columns of all groups.
+// keys returns the key columns of all groups. A column of several parts
+// is kept as its concatenation from then on, so that a state asked again
+// (exec.GroupTable, from batch to batch) concatenates only what was added
+// since.
 func (st *groupState) keys(c *Context) ([]arrow.Array, error) {
 	out := make([]arrow.Array, len(st.keyCols))
 	for i, parts := range st.keyCols {
@@ -153,6 +153,9 @@ func (st *groupState) keys(c *Context) ([]arrow.Array, error) {
 				releaseArrays(out)
 				return nil, fmt.Errorf("exec: %w", err)
 			}
+			releaseArrays(parts)
+			a.Retain()
+			st.keyCols[i] = []arrow.Array{a}
 			out[i] = a
 		}
 	}

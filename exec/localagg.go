@@ -81,24 +81,15 @@ func NewGroupTable(in *arrow.Schema, keys int, aggs []expr.Expr, out *arrow.Sche
 	if out.NumFields() != keys+len(aggs) {
 		return nil, fmt.Errorf("exec: MergeAggregates: output schema %s for %d keys and %d aggregates", out, keys, len(aggs))
 	}
-	t := &GroupTable{in: in, out: out, keys: keys, aggs: aggs, st: &groupState{keyCols: make([][]arrow.Array, keys)}}
+	keyTypes := make([]arrow.DataType, keys)
 	for i := range keys {
-		t.st.keyType = append(t.st.keyType, in.Field(i).Type)
+		keyTypes[i] = in.Field(i).Type
 	}
-	t.st.km = newKeyMap(t.st.keyType)
-	for _, e := range aggs {
-		ae, ok := expr.Unalias(e).(*expr.AggExpr)
-		if !ok {
-			return nil, fmt.Errorf("exec: %s is not an aggregate", e)
-		}
-		acc, err := expr.NewAccumulator(ae, in)
-		if err != nil {
-			return nil, err
-		}
-		t.st.accs = append(t.st.accs, acc)
-		t.args = append(t.args, ae.Arg)
+	st, args, err := newAggState(keyTypes, in, aggs)
+	if err != nil {
+		return nil, err
 	}
-	return t, nil
+	return &GroupTable{in: in, out: out, keys: keys, aggs: aggs, args: args, st: st}, nil
 }
 
 // Len returns the number of groups.
@@ -116,21 +107,10 @@ func (t *GroupTable) Add(ctx context.Context, c *Context, batches []arrow.Record
 			return fmt.Errorf("exec: MergeAggregates: a batch of %d columns, want %d", b.NumCols(), t.in.NumFields())
 		}
 		n := int(b.NumRows())
-		ng, err := t.st.addKeys(c, b.Columns()[:t.keys], n)
+		ng, err := t.st.fold(ec, c, b.Columns()[:t.keys], b, t.args, t.aggs)
 		if err != nil {
 			return err
 		}
-		vals, err := evalAll(ec, t.args, b)
-		if err != nil {
-			return err
-		}
-		for i, acc := range t.st.accs {
-			if err := acc.Update(ec, t.st.ids[:n], ng, vals[i]); err != nil {
-				releaseArrays(vals)
-				return fmt.Errorf("exec: %s: %w", t.aggs[i], err)
-			}
-		}
-		releaseArrays(vals)
 		if touch {
 			if len(t.touched) < ng {
 				t.touched = append(t.touched, make([]bool, ng-len(t.touched))...)
@@ -148,38 +128,11 @@ func (t *GroupTable) Add(ctx context.Context, c *Context, batches []arrow.Record
 // Result (all itself, retained, when every group was), and forgets which
 // were. The caller releases both.
 func (t *GroupTable) Result(ctx context.Context, c *Context) (all, touched arrow.RecordBatch, err error) {
-	ec := c.evalContext(ctx)
-	cols, err := t.st.keys(c)
+	all, err = t.st.result(c.evalContext(ctx), c, t.out, t.aggs)
 	if err != nil {
 		return nil, nil, err
 	}
-	// Keep the concatenated keys as the one part of each key column, so
-	// that the next Result concatenates only what was added since.
-	for i, k := range cols {
-		if len(t.st.keyCols[i]) > 1 {
-			releaseArrays(t.st.keyCols[i])
-			k.Retain()
-			t.st.keyCols[i] = []arrow.Array{k}
-		}
-	}
-	defer func() { releaseArrays(cols) }()
-	for i, acc := range t.st.accs {
-		f, err := acc.Final(ec)
-		if err != nil {
-			return nil, nil, fmt.Errorf("exec: %s: %w", t.aggs[i], err)
-		}
-		if want := t.out.Field(t.keys + i).Type; !arrow.TypeEqual(f.DataType(), want) {
-			cf, err := expr.CastArray(ec, f, want)
-			f.Release()
-			if err != nil {
-				return nil, nil, err
-			}
-			f = cf
-		}
-		cols = append(cols, f)
-	}
 	rows := t.st.km.len()
-	all = array.NewRecordBatch(t.out, cols, int64(rows))
 	var idx []int32
 	for id, touched := range t.touched {
 		if touched {
@@ -230,29 +183,19 @@ func NewAggregator(ctx context.Context, c *Context, in *arrow.Schema, groups, ag
 	if out.NumFields() != len(groups)+len(aggs) {
 		return nil, fmt.Errorf("exec: NewAggregator: output schema %s for %d groups and %d aggregates", out, len(groups), len(aggs))
 	}
-	a := &Aggregator{c: c, ec: c.evalContext(ctx), groups: groups, aggs: aggs, out: out,
-		st: &groupState{keyCols: make([][]arrow.Array, len(groups))}}
-	for _, g := range groups {
+	keyTypes := make([]arrow.DataType, len(groups))
+	for i, g := range groups {
 		t, err := g.Resolve(in)
 		if err != nil {
 			return nil, err
 		}
-		a.st.keyType = append(a.st.keyType, t.DataType)
+		keyTypes[i] = t.DataType
 	}
-	a.st.km = newKeyMap(a.st.keyType)
-	for _, e := range aggs {
-		ae, ok := expr.Unalias(e).(*expr.AggExpr)
-		if !ok {
-			return nil, fmt.Errorf("exec: %s is not an aggregate", e)
-		}
-		acc, err := expr.NewAccumulator(ae, in)
-		if err != nil {
-			return nil, err
-		}
-		a.st.accs = append(a.st.accs, acc)
-		a.args = append(a.args, ae.Arg)
+	st, args, err := newAggState(keyTypes, in, aggs)
+	if err != nil {
+		return nil, err
 	}
-	return a, nil
+	return &Aggregator{c: c, ec: c.evalContext(ctx), st: st, groups: groups, args: args, aggs: aggs, out: out}, nil
 }
 
 // Add aggregates the rows of b.
@@ -266,44 +209,79 @@ func (a *Aggregator) Add(b arrow.RecordBatch) error {
 		return err
 	}
 	defer releaseArrays(keys)
-	ng, err := a.st.addKeys(a.c, keys, n)
-	if err != nil {
-		return err
-	}
-	vals, err := evalAll(a.ec, a.args, b)
-	if err != nil {
-		return err
-	}
-	defer releaseArrays(vals)
-	for i, acc := range a.st.accs {
-		if err := acc.Update(a.ec, a.st.ids[:n], ng, vals[i]); err != nil {
-			return fmt.Errorf("exec: %s: %w", a.aggs[i], err)
-		}
-	}
-	return nil
+	_, err = a.st.fold(a.ec, a.c, keys, b, a.args, a.aggs)
+	return err
 }
 
 // Result returns the groups and their aggregates so far, the groups in
 // the order of their first rows (nil when no row came). The caller
 // releases it.
 func (a *Aggregator) Result() (arrow.RecordBatch, error) {
-	rows := a.st.km.len()
-	if rows == 0 {
+	if a.st.km.len() == 0 {
 		return nil, nil
 	}
-	cols, err := a.st.keys(a.c)
+	return a.st.result(a.ec, a.c, a.out, a.aggs)
+}
+
+// newAggState returns the state of a grouping by keys of keyTypes that
+// computes aggs (aggregate expressions over rows of schema in, aliased or
+// not), and the aggregates' arguments.
+func newAggState(keyTypes []arrow.DataType, in *arrow.Schema, aggs []expr.Expr) (*groupState, []expr.Expr, error) {
+	st := &groupState{keyCols: make([][]arrow.Array, len(keyTypes)), keyType: keyTypes, km: newKeyMap(keyTypes)}
+	args := make([]expr.Expr, len(aggs))
+	for i, e := range aggs {
+		ae, ok := expr.Unalias(e).(*expr.AggExpr)
+		if !ok {
+			return nil, nil, fmt.Errorf("exec: %s is not an aggregate", e)
+		}
+		acc, err := expr.NewAccumulator(ae, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		st.accs = append(st.accs, acc)
+		args[i] = ae.Arg
+	}
+	return st, args, nil
+}
+
+// fold adds the rows of b, whose key values are keys, to their groups:
+// each aggregate aggs[i] of its argument args[i] evaluated over b. It
+// returns the number of groups.
+func (st *groupState) fold(ec *expr.EvalContext, c *Context, keys []arrow.Array, b arrow.RecordBatch, args, aggs []expr.Expr) (int, error) {
+	n := int(b.NumRows())
+	ng, err := st.addKeys(c, keys, n)
+	if err != nil {
+		return 0, err
+	}
+	vals, err := evalAll(ec, args, b)
+	if err != nil {
+		return 0, err
+	}
+	defer releaseArrays(vals)
+	for i, acc := range st.accs {
+		if err := acc.Update(ec, st.ids[:n], ng, vals[i]); err != nil {
+			return 0, fmt.Errorf("exec: %s: %w", aggs[i], err)
+		}
+	}
+	return ng, nil
+}
+
+// result returns every group's row of schema out: the key columns, then
+// each aggregate's final value, cast to out's type where it differs.
+func (st *groupState) result(ec *expr.EvalContext, c *Context, out *arrow.Schema, aggs []expr.Expr) (arrow.RecordBatch, error) {
+	cols, err := st.keys(c)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { releaseArrays(cols) }()
-	nk := len(a.groups)
-	for i, acc := range a.st.accs {
-		f, err := acc.Final(a.ec)
+	nk := len(st.keyCols)
+	for i, acc := range st.accs {
+		f, err := acc.Final(ec)
 		if err != nil {
-			return nil, fmt.Errorf("exec: %s: %w", a.aggs[i], err)
+			return nil, fmt.Errorf("exec: %s: %w", aggs[i], err)
 		}
-		if want := a.out.Field(nk + i).Type; !arrow.TypeEqual(f.DataType(), want) {
-			cf, err := expr.CastArray(a.ec, f, want)
+		if want := out.Field(nk + i).Type; !arrow.TypeEqual(f.DataType(), want) {
+			cf, err := expr.CastArray(ec, f, want)
 			f.Release()
 			if err != nil {
 				return nil, err
@@ -312,7 +290,7 @@ func (a *Aggregator) Result() (arrow.RecordBatch, error) {
 		}
 		cols = append(cols, f)
 	}
-	return array.NewRecordBatch(a.out, cols, int64(rows)), nil
+	return array.NewRecordBatch(out, cols, int64(st.km.len())), nil
 }
 
 // Release releases the aggregator's key arrays.

@@ -14,23 +14,35 @@ import (
 	"github.com/spate-io/spate/expr"
 )
 
+// localContext returns a Context on a one-slot engine with a checked
+// allocator; when t ends, both are closed and then the allocator must
+// hold nothing.
+func localContext(t *testing.T) (*Context, *memory.CheckedAllocator) {
+	t.Helper()
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { alloc.AssertSize(t, 0) })
+	ec, err := engine.New(engine.Slots(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewContext(ec, alloc, time.Time{}, Config{})
+	if err != nil {
+		ec.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // before the allocator's check (cleanups run last first)
+		c.Close()
+		ec.Close()
+	})
+	return c, alloc
+}
+
 // TestAggregatorAndMerge aggregates two partitions whose groups overlap
 // (one of them null) with Aggregator, then merges the results with a
 // state in MergeAggregates, as a streaming aggregation does, under a
 // checked allocator.
 func TestAggregatorAndMerge(t *testing.T) {
-	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer alloc.AssertSize(t, 0)
-	ec, err := engine.New(engine.Slots(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
-	c, err := NewContext(ec, alloc, time.Time{}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, alloc := localContext(t)
 	ctx := context.Background()
 	in := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, {Name: "v", Type: arrow.PrimitiveTypes.Int64}}, nil)
 	out := arrow.NewSchema([]arrow.Field{{Name: "g", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, {Name: "n", Type: arrow.PrimitiveTypes.Int64}, {Name: "s", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
@@ -109,18 +121,7 @@ func TestAggregatorAndMerge(t *testing.T) {
 // touched only the groups of the rows added with touch since the last
 // Result, under a checked allocator.
 func TestGroupTableAcrossCalls(t *testing.T) {
-	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer alloc.AssertSize(t, 0)
-	ec, err := engine.New(engine.Slots(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
-	c, err := NewContext(ec, alloc, time.Time{}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, alloc := localContext(t)
 	ctx := context.Background()
 	schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.BinaryTypes.String, Nullable: true}, {Name: "n", Type: arrow.PrimitiveTypes.Int64}}, nil)
 	batch := func(keys []string, ns []int64) arrow.RecordBatch {
