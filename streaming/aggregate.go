@@ -549,15 +549,11 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 		return nil, nil, 0, err
 	}
 	keep := next
-	var finished plan.Node          // the groups the watermark finished
-	var evicted []arrow.RecordBatch // their rows, when the state is written by its changes
+	// The groups the watermark finished: append mode's output, and with
+	// the groups the merge touched known, the deletes of the state write.
+	var finished []arrow.RecordBatch
 	if sa.evictCol != "" && sa.mode != Complete && !watermark.IsZero() {
 		wl := expr.Lit(watermark.Add(-sa.evictShift).UTC())
-		done, err := plan.NewFilter(out, expr.Le(expr.Col(sa.evictCol), wl))
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		finished = done
 		live, err := plan.NewFilter(out, expr.Gt(expr.Col(sa.evictCol), wl))
 		if err != nil {
 			return nil, nil, 0, err
@@ -567,13 +563,19 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 			return nil, nil, 0, err
 		}
 		defer releaseAll(keep)
-		if rowsOf(keep) < rowsOf(next) {
-			sa.dropTable() // groups were finished: the next batch builds it from keep
-		}
-		if touched != nil {
-			if evicted, err = collect(done, "streaming aggregation: finished groups"); err != nil {
+		if sa.mode == Append || touched != nil {
+			done, err := plan.NewFilter(out, expr.Le(expr.Col(sa.evictCol), wl))
+			if err != nil {
 				return nil, nil, 0, err
 			}
+			if finished, err = collect(done, "streaming aggregation: finished groups"); err != nil {
+				sa.dropTable()
+				return nil, nil, 0, err
+			}
+			defer releaseAll(finished)
+		}
+		if rowsOf(keep) < rowsOf(next) {
+			sa.dropTable() // groups were finished: the next batch builds it from keep
 		}
 	}
 	for _, b := range keep {
@@ -585,19 +587,18 @@ func (sa *streamingAgg) run(ctx context.Context, xc *exec.Context, input plan.No
 	// merge touched known, the state's changes are those groups and the
 	// finished ones: the other groups are not looked at.
 	if touched != nil {
-		touched.Retain() // released by the write
-		sa.st.writeChangesAsync(ctx, id, []arrow.RecordBatch{touched}, evicted)
+		touched.Retain() // both released by the write
+		for _, b := range finished {
+			b.Retain()
+		}
+		sa.st.writeChangesAsync(ctx, id, []arrow.RecordBatch{touched}, slices.Clone(finished))
 	} else {
 		sa.st.writeAsync(ctx, id, mergedSchema, keep)
 	}
 	var base plan.Node = out
 	if sa.mode == Append {
-		if finished == nil {
-			base, err = plan.NewFilter(out, expr.Lit(false))
-		} else {
-			base = finished
-		}
-		if err != nil {
+		// Only the finished groups (none without a watermark yet).
+		if base, err = relation(mergedSchema, finished); err != nil {
 			return nil, nil, 0, err
 		}
 	}
