@@ -1,6 +1,7 @@
 package dataframe_test
 
 import (
+	"context"
 	"io"
 	"net"
 	"slices"
@@ -91,18 +92,27 @@ func TestQueriesOfOneStreamHaveTheirOwnSources(t *testing.T) {
 	}
 }
 
-// A query closes the source instance it read when it stops (the socket
-// server sees its connection end), without Session.Close; the next query
-// of the DataFrame connects again.
-func TestStoppedQueryClosesItsSource(t *testing.T) {
-	s, _ := streamSession(t)
-	ctx := streamCtx(t)
+// lineServer listens on a loopback port for the tests of the socket
+// source and returns the port, and what returns its next accepted
+// connection (closed when t ends), failing t once ctx is done.
+func lineServer(t *testing.T, ctx context.Context) (int, func() net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	conns := make(chan net.Conn, 2)
+	conns := make(chan net.Conn, 4)
+	t.Cleanup(func() { // after the listener's close, below: close what no test took
+		for {
+			select {
+			case c := <-conns:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -112,7 +122,7 @@ func TestStoppedQueryClosesItsSource(t *testing.T) {
 			conns <- c
 		}
 	}()
-	accepted := func() net.Conn {
+	return ln.Addr().(*net.TCPAddr).Port, func() net.Conn {
 		t.Helper()
 		select {
 		case c := <-conns:
@@ -123,7 +133,16 @@ func TestStoppedQueryClosesItsSource(t *testing.T) {
 			return nil
 		}
 	}
-	lines := s.ReadStream().Format("socket").Option("host", "127.0.0.1").Option("port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)).Load()
+}
+
+// A query closes the source instance it read when it stops (the socket
+// server sees its connection end), without Session.Close; the next query
+// of the DataFrame connects again.
+func TestStoppedQueryClosesItsSource(t *testing.T) {
+	s, _ := streamSession(t)
+	ctx := streamCtx(t)
+	port, accepted := lineServer(t, ctx)
+	lines := s.ReadStream().Format("socket").Option("host", "127.0.0.1").Option("port", strconv.Itoa(port)).Load()
 	first := accepted() // Load connected; the first query takes that connection
 	q, err := lines.WriteStream().Format("memory").QueryName("socket_lines").Start(ctx)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -350,26 +349,14 @@ func TestForeachWriter(t *testing.T) {
 func TestSocketSource(t *testing.T) {
 	s, _ := streamSession(t)
 	ctx := streamCtx(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	conns := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			conns <- c
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port, accepted := lineServer(t, ctx)
 	words := s.ReadStream().Format("socket").Option("host", "127.0.0.1").Option("port", strconv.Itoa(port)).Load()
 	q, err := words.GroupBy(Col("value")).Count().WriteStream().Format("memory").QueryName("words").OutputMode("complete").Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.DropTempView("words")
-	c := <-conns
+	c := accepted()
 	fmt.Fprint(c, "to\nbe\nor\nnot\nto\nbe\n")
 	c.Close()
 	// Wait until the lines are in (the source reads them asynchronously).
@@ -427,18 +414,7 @@ func TestRateMicroBatchFormat(t *testing.T) {
 func TestSessionCloseStopsQueriesAndClosesSources(t *testing.T) {
 	s, _ := streamSession(t)
 	ctx := streamCtx(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	conns := make(chan net.Conn, 1)
-	go func() {
-		if c, err := ln.Accept(); err == nil {
-			conns <- c
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port, accepted := lineServer(t, ctx)
 	lines := s.ReadStream().Format("socket").Option("host", "127.0.0.1").Option("port", strconv.Itoa(port)).Load()
 	q, err := lines.WriteStream().Format("memory").QueryName("lines").Start(ctx)
 	if err != nil {
@@ -447,8 +423,7 @@ func TestSessionCloseStopsQueriesAndClosesSources(t *testing.T) {
 	defer s.DropTempView("lines")
 	mem := streaming.NewMemoryStream(arrow.NewSchema([]arrow.Field{{Name: "v", Type: arrow.PrimitiveTypes.Int64}}, nil), "mem")
 	defer mem.Close()
-	c := <-conns
-	defer c.Close()
+	c := accepted()
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
