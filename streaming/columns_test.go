@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/spate-io/spate/connector"
+	"github.com/spate-io/spate/engine"
 	"github.com/spate-io/spate/expr"
 	"github.com/spate-io/spate/plan"
 	"github.com/spate-io/spate/streaming"
@@ -102,19 +103,8 @@ func TestAggregationReadsOnlyTheColumnsItUses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := streaming.NewMemorySink()
-	defer sink.Clear()
-	q, err := streaming.Start(testCtx(t), ec, agg, sink, streaming.WithOutputMode(streaming.Complete), streaming.WithAllocator(alloc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Stop(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	if got := sinkPairs(sink, "="); !slices.Equal(got, []string{"ann=2", "bob=1"}) {
+	_, got := runSteps(t, ec, agg, "=", []func(){func() {}}, streaming.WithOutputMode(streaming.Complete), streaming.WithAllocator(alloc))
+	if !slices.Equal(got, []string{"ann=2", "bob=1"}) {
 		t.Errorf("result %v, want ann=2 bob=1", got)
 	}
 	in.mu.Lock()
@@ -190,24 +180,11 @@ func TestScansOfOneSourceReadItOnce(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			sink := streaming.NewMemorySink()
-			defer sink.Clear()
-			q, err := streaming.Start(testCtx(t), ec, tc.build(t, streaming.NewSourceNode(in)), sink, streaming.WithAllocator(alloc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			add([]string{"ann", "bob", "ann"}, []int64{1, 2, 3})
-			if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
-				t.Fatal(err)
-			}
-			add([]string{"bob"}, []int64{5})
-			if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
-				t.Fatal(err)
-			}
-			if err := q.Stop(testCtx(t)); err != nil {
-				t.Fatal(err)
-			}
-			if got := sinkPairs(sink, ":"); !slices.Equal(got, tc.want) {
+			q, got := runSteps(t, ec, tc.build(t, streaming.NewSourceNode(in)), ":", []func(){
+				func() { add([]string{"ann", "bob", "ann"}, []int64{1, 2, 3}) },
+				func() { add([]string{"bob"}, []int64{5}) },
+			}, streaming.WithAllocator(alloc))
+			if !slices.Equal(got, tc.want) {
 				t.Errorf("result %v, want %v", got, tc.want)
 			}
 			in.mu.Lock()
@@ -229,6 +206,29 @@ func TestScansOfOneSourceReadItOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runSteps starts p into a memory sink, runs each step (which adds data)
+// followed by every batch it made available, stops the query and returns
+// it and the sink's rows (sinkPairs with sep).
+func runSteps(t *testing.T, ec *engine.Context, p plan.Node, sep string, steps []func(), opts ...streaming.Option) (*streaming.Query, []string) {
+	t.Helper()
+	sink := streaming.NewMemorySink()
+	defer sink.Clear()
+	q, err := streaming.Start(testCtx(t), ec, p, sink, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range steps {
+		step()
+		if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Stop(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	return q, sinkPairs(sink, sep)
 }
 
 // sinkPairs returns the sink's rows as their first two columns joined by
@@ -358,19 +358,7 @@ func TestFiltersPushedIntoAllocatingSource(t *testing.T) {
 			}
 			var b planBuilder
 			p := b.done(t, tc.build(&b, streaming.NewSourceNode(in)))
-			sink := streaming.NewMemorySink()
-			defer sink.Clear()
-			q, err := streaming.Start(testCtx(t), ec, p, sink, streaming.WithAllocator(alloc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := q.ProcessAllAvailable(testCtx(t)); err != nil {
-				t.Fatal(err)
-			}
-			if err := q.Stop(testCtx(t)); err != nil {
-				t.Fatal(err)
-			}
-			if got := sinkPairs(sink, ":"); !slices.Equal(got, tc.want) {
+			if _, got := runSteps(t, ec, p, ":", []func(){func() {}}, streaming.WithAllocator(alloc)); !slices.Equal(got, tc.want) {
 				t.Errorf("result %v, want %v", got, tc.want)
 			}
 			in.mu.Lock()
