@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/spate-io/spate/expr"
@@ -147,8 +146,23 @@ func (ss *sharedScan) read(ctx context.Context, r *rangeSource, alloc memory.All
 	if p.err != nil {
 		return p.err
 	}
+	if columns == nil || len(p.batches) == 0 {
+		for _, b := range p.batches {
+			if err := emit(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	proj, err := newProjection(p.batches[0].Schema(), columns) // the kept batches share it
+	if err != nil {
+		return err
+	}
 	for _, b := range p.batches {
-		if err := emitProjected(b, columns, emit); err != nil {
+		pb := proj.apply(b)
+		err := emit(pb)
+		pb.Release()
+		if err != nil {
 			return err
 		}
 	}
@@ -179,24 +193,4 @@ func (ss *sharedScan) release() {
 		releaseAll(p.batches)
 		p.batches, p.left = nil, 0
 	}
-}
-
-// emitProjected emits b with just columns (all when nil).
-func emitProjected(b arrow.RecordBatch, columns []string, emit func(arrow.RecordBatch) error) error {
-	if columns == nil {
-		return emit(b)
-	}
-	schema := b.Schema()
-	cols := make([]arrow.Array, len(columns))
-	fields := make([]arrow.Field, len(columns))
-	for k, c := range columns {
-		i, err := expr.FieldIndex(schema, c)
-		if err != nil {
-			return err
-		}
-		cols[k], fields[k] = b.Column(i), schema.Field(i)
-	}
-	pb := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, b.NumRows())
-	defer pb.Release()
-	return emit(pb)
 }

@@ -244,27 +244,15 @@ func (r *rangeSource) Read(ctx context.Context, alloc memory.Allocator, part int
 // readSource reads partition part's range from the source, with the
 // given columns (all when nil) and, for an AllocatingSource, filters.
 func (r *rangeSource) readSource(ctx context.Context, alloc memory.Allocator, part int, columns []string, filters []expr.Expr, emit func(arrow.RecordBatch) error) error {
-	schema := r.src.Schema()
-	idx := make([]int, 0, len(columns))
-	fields := make([]arrow.Field, 0, len(columns))
-	for _, c := range columns {
-		i, err := expr.FieldIndex(schema, c)
-		if err != nil {
-			return err
-		}
-		idx = append(idx, i)
-		fields = append(fields, schema.Field(i))
+	proj, err := newProjection(r.src.Schema(), columns)
+	if err != nil {
+		return err
 	}
-	projected := arrow.NewSchema(fields, nil)
 	project := columns != nil // a ColumnReadingSource builds just the columns
 	each := func(bs []arrow.RecordBatch) error {
 		for i, b := range bs {
 			if project {
-				cols := make([]arrow.Array, len(idx))
-				for j, k := range idx {
-					cols[j] = b.Column(k)
-				}
-				p := array.NewRecordBatch(projected, cols, b.NumRows())
+				p := proj.apply(b)
 				b.Release()
 				b = p
 			}
@@ -304,6 +292,35 @@ func (r *rangeSource) readSource(ctx context.Context, alloc memory.Allocator, pa
 		return err
 	}
 	return r.src.Read(ctx, r.ranges[part], each)
+}
+
+// projection takes some columns, by name, of batches of one schema.
+type projection struct {
+	idx    []int
+	schema *arrow.Schema
+}
+
+func newProjection(s *arrow.Schema, columns []string) (*projection, error) {
+	p := &projection{idx: make([]int, len(columns))}
+	fields := make([]arrow.Field, len(columns))
+	for k, c := range columns {
+		i, err := expr.FieldIndex(s, c)
+		if err != nil {
+			return nil, err
+		}
+		p.idx[k], fields[k] = i, s.Field(i)
+	}
+	p.schema = arrow.NewSchema(fields, nil)
+	return p, nil
+}
+
+// apply returns b's columns of p (b keeps its reference; release both).
+func (p *projection) apply(b arrow.RecordBatch) arrow.RecordBatch {
+	cols := make([]arrow.Array, len(p.idx))
+	for j, k := range p.idx {
+		cols[j] = b.Column(k)
+	}
+	return array.NewRecordBatch(p.schema, cols, b.NumRows())
 }
 
 func releaseAll(bs []arrow.RecordBatch) {
