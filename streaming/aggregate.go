@@ -80,10 +80,12 @@ type aggOutput struct {
 	watermark  *Watermark
 	evictCol   string
 	evictShift time.Duration
-	// ends has, for an aggregation, every output column that ends its
-	// rows' groups a known time after its value (evictCol among them), as
-	// groupEnd finds them: a window's start and end, say, so that an
-	// operator above may bound its rows by either. Nil for the others.
+	// ends has every output column whose value bounds when the
+	// operator's rows come: for an aggregation, the columns that end a
+	// group a known time after their value (evictCol among them), as
+	// groupEnd finds them (a window's start and end, say); for a
+	// deduplication or a join, the event-time columns of their input
+	// (timeColumns). An operator above may bound its rows by any of them.
 	ends map[string]time.Duration
 }
 
@@ -128,6 +130,11 @@ func columnEnd(p plan.Node, name, wm string) (time.Duration, bool) {
 		return d, ok
 	case *plan.Filter:
 		return columnEnd(x.Child, name, wm)
+	case *plan.Join: // with a static table: the side that has the column
+		if expr.Resolves(name, x.Left.Schema()) {
+			return columnEnd(x.Left, name, wm)
+		}
+		return columnEnd(x.Right, name, wm)
 	case *Watermark:
 		if name == x.Column {
 			return 0, true

@@ -45,6 +45,7 @@ const dedupExpiresColumn = "__expires"
 
 func newStreamingDedup(d *plan.Deduplicate, ph *aggOutput, input plan.Node) (*streamingDedup, error) {
 	sd := &streamingDedup{node: ph, input: input, st: tableState{kind: "dedupstate", what: "deduplication state"}, keys: d.Keys, watermark: findWatermark(input), within: d.WithinWatermark}
+	ph.ends = timeColumns(input) // its rows are its input's, passed on as they come
 	if sd.within && sd.watermark == nil {
 		return nil, fmt.Errorf("%w: DropDuplicatesWithinWatermark needs a watermark (WithWatermark) on the stream below it: keys are kept for the watermark's delay", ErrUnsupported)
 	}

@@ -3,7 +3,7 @@ package streaming
 import (
 	"context"
 	"fmt"
-	"slices"
+	"maps"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -63,6 +63,11 @@ func newStreamingJoin(j *plan.Join, ph *aggOutput, mode OutputMode) (*streamingJ
 		return nil, fmt.Errorf("%w: a join of two streams writes in append mode only (as in Spark); aggregate its output in a separate query to update results", ErrUnsupported)
 	}
 	sj := &streamingJoin{node: ph, input: j}
+	// The join's rows carry both sides' event-time columns; how far behind
+	// the watermark they come is its outputDelay, which an operator above
+	// allows for.
+	ph.ends = timeColumns(j.Left)
+	maps.Copy(ph.ends, timeColumns(j.Right))
 	sj.left = joinSide{name: "left", schema: j.Left.Schema()}
 	sj.right = joinSide{name: "right", schema: j.Right.Schema()}
 	switch j.Type {
@@ -105,28 +110,13 @@ func timeColumns(side plan.Node) map[string]time.Duration {
 	if wm == nil {
 		return nil
 	}
-	overAgg := readsAggregation(side)
 	out := map[string]time.Duration{}
 	for _, f := range side.Schema().Fields() {
 		if d, ok := columnEnd(side, f.Name, wm.Column); ok {
 			out[f.Name] = d
-		} else if f.Name == wm.Column && !overAgg {
-			// The watermark column by name: through nodes columnEnd does
-			// not trace (a join with a static table), or the output of a
-			// deduplication or a join below, which pass rows through.
-			out[f.Name] = 0
 		}
 	}
 	return out
-}
-
-// readsAggregation reports whether p reads an aggregation's output
-// (whose columns are not its input's).
-func readsAggregation(p plan.Node) bool {
-	if a, ok := p.(*aggOutput); ok {
-		return a.ends != nil
-	}
-	return slices.ContainsFunc(p.Children(), readsAggregation)
 }
 
 // timeBounds finds in the join's condition the bounds that let each
