@@ -231,6 +231,19 @@ func int64s(r arrow.RecordBatch, name string) (func(i int) int64, error) {
 	return nil, fmt.Errorf("benchsuite: column %s: want an integer or a timestamp, got %s", name, a.DataType())
 }
 
+// int64Cols returns int64s of each named column.
+func int64Cols(r arrow.RecordBatch, names ...string) ([]func(i int) int64, error) {
+	out := make([]func(i int) int64, len(names))
+	for k, name := range names {
+		get, err := int64s(r, name)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = get
+	}
+	return out, nil
+}
+
 // strs returns a getter of the values of a string column.
 func strs(r arrow.RecordBatch, name string) (func(i int) string, error) {
 	a, err := column(r, name)

@@ -189,14 +189,11 @@ func (s *ysbSink) add(r arrow.RecordBatch) error {
 	if err != nil {
 		return err
 	}
-	win, err := int64s(r, "window_start")
+	cols, err := int64Cols(r, "window_start", "count")
 	if err != nil {
 		return err
 	}
-	cnt, err := int64s(r, "count")
-	if err != nil {
-		return err
-	}
+	win, cnt := cols[0], cols[1]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range int(r.NumRows()) {
@@ -247,22 +244,11 @@ func nexmarkAppend(build func(in *dataframe.DataFrame) *dataframe.DataFrame, sql
 
 // hashQ0Rows hashes q0's and q1's output rows as hashQ0.
 func hashQ0Rows(r arrow.RecordBatch) (func(i int) uint64, error) {
-	auction, err := int64s(r, "auction")
+	cols, err := int64Cols(r, "auction", "bidder", "price", "date_time")
 	if err != nil {
 		return nil, err
 	}
-	bidder, err := int64s(r, "bidder")
-	if err != nil {
-		return nil, err
-	}
-	price, err := int64s(r, "price")
-	if err != nil {
-		return nil, err
-	}
-	dt, err := int64s(r, "date_time")
-	if err != nil {
-		return nil, err
-	}
+	auction, bidder, price, dt := cols[0], cols[1], cols[2], cols[3]
 	extra, err := strs(r, "extra")
 	if err != nil {
 		return nil, err
@@ -304,14 +290,11 @@ func nexmarkQ2Structured() *structuredSpec {
 		},
 		`SELECT bid_auction AS auction, bid_price AS price FROM events WHERE event_type = 2 AND bid_auction % 123 = 0`,
 		func(r arrow.RecordBatch) (func(i int) uint64, error) {
-			auction, err := int64s(r, "auction")
+			cols, err := int64Cols(r, "auction", "price")
 			if err != nil {
 				return nil, err
 			}
-			price, err := int64s(r, "price")
-			if err != nil {
-				return nil, err
-			}
+			auction, price := cols[0], cols[1]
 			return func(i int) uint64 { return hashInts(auction(i), price(i)) }, nil
 		})
 }

@@ -252,18 +252,11 @@ type q5Sink struct {
 }
 
 func (s *q5Sink) add(r arrow.RecordBatch) error {
-	ws, err := int64s(r, "window_start")
+	cols, err := int64Cols(r, "window_start", "auction", "count")
 	if err != nil {
 		return err
 	}
-	auction, err := int64s(r, "auction")
-	if err != nil {
-		return err
-	}
-	count, err := int64s(r, "count")
-	if err != nil {
-		return err
-	}
+	ws, auction, count := cols[0], cols[1], cols[2]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range int(r.NumRows()) {
@@ -372,22 +365,11 @@ func (s *q7Sink) add(r arrow.RecordBatch) error {
 
 // q7Getters returns a getter of the bids of q7's output rows.
 func q7Getters(r arrow.RecordBatch) (func(i int) Q7Bid, error) {
-	auction, err := int64s(r, "auction")
+	cols, err := int64Cols(r, "auction", "price", "bidder", "date_time")
 	if err != nil {
 		return nil, err
 	}
-	price, err := int64s(r, "price")
-	if err != nil {
-		return nil, err
-	}
-	bidder, err := int64s(r, "bidder")
-	if err != nil {
-		return nil, err
-	}
-	dt, err := int64s(r, "date_time")
-	if err != nil {
-		return nil, err
-	}
+	auction, price, bidder, dt := cols[0], cols[1], cols[2], cols[3]
 	extra, err := strs(r, "extra")
 	if err != nil {
 		return nil, err
