@@ -6,23 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/apache/arrow-go/v18/arrow"
 )
 
 func TestReadCSV(t *testing.T) {
 	people := schemaOf(fld("name", tString), fld("age", tInt64), fld("score", tFloat))
 	withCorrupt := schemaOf(fld("name", tString), fld("age", tInt64), fld("score", tFloat), fld("_corrupt_record", tString))
-	tests := []struct {
-		name    string
-		data    string
-		schema  *arrow.Schema
-		opts    map[string]string
-		cols    []string
-		want    []string
-		wantErr string
-		stats   ReadStats
-	}{
+	tests := []readCase{
 		{
 			name:   "header and types",
 			data:   "name,age,score\nann,31,1.5\nbob,,2\n",
@@ -157,30 +146,7 @@ func TestReadCSV(t *testing.T) {
 			wantErr: "option mode",
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := writeTemp(t, "data.csv", tt.data)
-			rows, _, st, err := readAll(t, "csv", p, ReadOptions{Schema: tt.schema, Options: tt.opts, Columns: tt.cols})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(rows, tt.want) {
-				t.Errorf("rows:\n got %q\nwant %q", rows, tt.want)
-			}
-			if tt.stats != (ReadStats{}) {
-				st.Bytes, st.Batches = 0, 0
-				if st != tt.stats {
-					t.Errorf("stats = %+v, want %+v", st, tt.stats)
-				}
-			}
-		})
-	}
+	runReadCases(t, "csv", "data.csv", tests)
 }
 
 func TestReadCSVFailFastIsErrMalformed(t *testing.T) {

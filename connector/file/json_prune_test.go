@@ -26,16 +26,7 @@ var ysbSchema = schemaOf(
 // whichever columns are read (as long as the read columns convert).
 func TestReadJSONPruned(t *testing.T) {
 	typed := schemaOf(fld("a", tString), fld("n", tInt64), fld("x", tString), fld("_corrupt_record", tString))
-	tests := []struct {
-		name    string
-		data    string
-		schema  *arrow.Schema
-		opts    map[string]string
-		cols    []string
-		want    []string
-		wantErr string
-		stats   ReadStats
-	}{
+	tests := []readCase{
 		{
 			name:   "subset in another order",
 			data:   `{"user_id":"u1","page_id":"p1","ad_id":"a1","ad_type":"banner","event_type":"view","event_time":"1000","ip_address":"1.2.3.4"}`,
@@ -146,30 +137,7 @@ func TestReadJSONPruned(t *testing.T) {
 			stats:  ReadStats{Rows: 2},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := writeTemp(t, "data.json", tt.data)
-			rows, _, st, err := readAll(t, "json", p, ReadOptions{Schema: tt.schema, Options: tt.opts, Columns: tt.cols})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(rows, tt.want) {
-				t.Errorf("rows:\n got %q\nwant %q", rows, tt.want)
-			}
-			if tt.stats != (ReadStats{}) {
-				st.Bytes, st.Batches = 0, 0
-				if st != tt.stats {
-					t.Errorf("stats = %+v, want %+v", st, tt.stats)
-				}
-			}
-		})
-	}
+	runReadCases(t, "json", "data.json", tests)
 }
 
 // randJSONValue returns a random JSON value, valid or (sometimes) not.

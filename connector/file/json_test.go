@@ -20,16 +20,7 @@ func TestReadJSON(t *testing.T) {
 		fld("tags", arrow.ListOf(tString)),
 		fld("pts", arrow.ListOf(arrow.StructOf(fld("x", tFloat)))),
 	)
-	tests := []struct {
-		name    string
-		data    string
-		schema  *arrow.Schema
-		opts    map[string]string
-		cols    []string
-		want    []string
-		wantErr string
-		stats   ReadStats
-	}{
+	tests := []readCase{
 		{
 			name:   "flat with missing fields and extra keys",
 			data:   `{"name":"ann","age":31,"score":1.5}` + "\n" + `{"age":2,"extra":{"deep":[1,2]}}` + "\n\n" + `{"score":3,"name":null}`,
@@ -103,30 +94,7 @@ func TestReadJSON(t *testing.T) {
 			want:   []string{"31"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := writeTemp(t, "data.json", tt.data)
-			rows, _, st, err := readAll(t, "json", p, ReadOptions{Schema: tt.schema, Options: tt.opts, Columns: tt.cols})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(rows, tt.want) {
-				t.Errorf("rows:\n got %q\nwant %q", rows, tt.want)
-			}
-			if tt.stats != (ReadStats{}) {
-				st.Bytes, st.Batches = 0, 0
-				if st != tt.stats {
-					t.Errorf("stats = %+v, want %+v", st, tt.stats)
-				}
-			}
-		})
-	}
+	runReadCases(t, "json", "data.json", tests)
 }
 
 func TestReadJSONBinaryLongValues(t *testing.T) {
@@ -182,5 +150,48 @@ func TestReadJSONMultiLine(t *testing.T) {
 	_, _, _, err = readAll(t, "json", writeTemp(t, "f.json", "[{\"a\":1},\n{\"a\":true}]"), ReadOptions{Schema: s, Options: map[string]string{"multiLine": "true", "mode": "FAILFAST"}})
 	if err == nil || !strings.Contains(err.Error(), "f.json:2:") {
 		t.Fatalf("failfast: %v", err)
+	}
+}
+
+// readCase is a table test of a reader: data read with schema, options
+// and columns gives want (rows as readAll renders them) and stats, or an
+// error containing wantErr.
+type readCase struct {
+	name    string
+	data    string
+	schema  *arrow.Schema
+	opts    map[string]string
+	cols    []string
+	want    []string
+	wantErr string
+	stats   ReadStats // checked when set (bytes and batches not)
+}
+
+// runReadCases runs tests of format over a file named name.
+func runReadCases(t *testing.T, format, name string, tests []readCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeTemp(t, name, tt.data)
+			rows, _, st, err := readAll(t, format, p, ReadOptions{Schema: tt.schema, Options: tt.opts, Columns: tt.cols})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(rows, tt.want) {
+				t.Errorf("rows:\n got %q\nwant %q", rows, tt.want)
+			}
+			if tt.stats != (ReadStats{}) {
+				st.Bytes, st.Batches = 0, 0
+				if st != tt.stats {
+					t.Errorf("stats = %+v, want %+v", st, tt.stats)
+				}
+			}
+		})
 	}
 }
