@@ -450,10 +450,13 @@ type valueAcc[T int64 | float64 | string | bool] struct {
 	seen    []bool // group has had a row (first/last) or a value (min/max)
 	sets    []map[T]struct{}
 	lists   [][]T
+	strs    bool // T is string: values kept are copied (see own)
 }
 
 func newValueAcc[T int64 | float64 | string | bool](fn string, in, out, ct arrow.DataType) *valueAcc[T] {
-	return &valueAcc[T]{fn: fn, in: in, out: out, ct: ct}
+	var zero T
+	_, strs := any(zero).(string)
+	return &valueAcc[T]{fn: fn, in: in, out: out, ct: ct, strs: strs}
 }
 
 func less[T int64 | float64 | string | bool](a, b T) bool {
@@ -504,16 +507,16 @@ func (v *valueAcc[T]) add(g uint32, x T, valid bool) {
 	switch v.fn {
 	case AggFirst:
 		if !v.seen[g] {
-			v.seen[g], v.vals[g], v.valid[g] = true, owned(x), valid
+			v.seen[g], v.vals[g], v.valid[g] = true, v.own(x), valid
 		}
 	case AggLast:
-		v.seen[g], v.vals[g], v.valid[g] = true, owned(x), valid
+		v.seen[g], v.vals[g], v.valid[g] = true, v.own(x), valid
 	case AggMin, AggMax:
 		if !valid {
 			return
 		}
 		if !v.valid[g] || (v.fn == AggMin && less(x, v.vals[g])) || (v.fn == AggMax && less(v.vals[g], x)) {
-			v.vals[g], v.valid[g] = owned(x), true
+			v.vals[g], v.valid[g] = v.own(x), true
 		}
 	case AggCountDistinct:
 		if !valid {
@@ -523,25 +526,26 @@ func (v *valueAcc[T]) add(g uint32, x T, valid bool) {
 			v.sets[g] = map[T]struct{}{}
 		}
 		if _, ok := v.sets[g][x]; !ok {
-			v.sets[g][owned(x)] = struct{}{}
+			v.sets[g][v.own(x)] = struct{}{}
 		}
 	case AggCollectList:
 		if valid {
-			v.lists[g] = append(v.lists[g], owned(x))
+			v.lists[g] = append(v.lists[g], v.own(x))
 		}
 	}
 }
 
-// owned returns x, a string as a copy: a string value of an Arrow array
+// own returns x, a string as a copy: a string value of an Arrow array
 // points into the array's buffer, which may be reused once the array is
 // released, and an accumulator may outlive its input (a streaming
 // aggregation keeps its groups from batch to batch, exec.GroupTable).
-func owned[T int64 | float64 | string | bool](x T) T {
-	if s, ok := any(x).(string); ok {
-		c := strings.Clone(s)
-		return *(*T)(unsafe.Pointer(&c))
+// Other values are returned as they are, with no conversion per call.
+func (v *valueAcc[T]) own(x T) T {
+	if !v.strs {
+		return x
 	}
-	return x
+	c := strings.Clone(*(*string)(unsafe.Pointer(&x)))
+	return *(*T)(unsafe.Pointer(&c))
 }
 
 func (v *valueAcc[T]) Update(ec *EvalContext, groups []uint32, n int, arg arrow.Array) error {
